@@ -1,0 +1,3 @@
+#include "pdpc.h"
+#include "pdp.pb-c.h"
+int pdpc_version(void){return 1;}

@@ -1,0 +1,4 @@
+#ifndef PDPC_H
+#define PDPC_H
+int pdpc_version(void);
+#endif

@@ -1,0 +1,199 @@
+/* pdpe.h - pdpd's decision engine: values, entities and their hierarchy, compiled policy
+ * sets, the evaluator and Cedar's authorizer, and the immutable snapshot they live in.
+ *
+ * pdp/eval knows nothing of sockets, files, LMDB or tokens.  It answers one question:
+ * given a snapshot (policies + stored entities) and a request (principal, action, resource,
+ * context, request-scoped entities), what is the decision, which policies determined it and
+ * which policies failed to evaluate.
+ *
+ * Memory: a pdpe_snapshot owns everything it holds (one arena, freed with the last
+ * reference).  Everything a request creates (its values, its decision, error messages)
+ * comes from the caller's per-request pu_arena and dies at the caller's reset.
+ *
+ * Errors are values: functions that can fail take a `char *err, size_t err_cap` and write
+ * a message naming what was wrong and where (the JSON path of a bad entity attribute, the
+ * policy id and position of a failed evaluation).
+ */
+#ifndef PDP_EVAL_PDPE_H
+#define PDP_EVAL_PDPE_H
+
+#include "../lang/pdpl.h"
+#include "../util/pu.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Limits on request-supplied data (DESIGN §8).  The daemon may lower them by config. */
+#define PDPE_MAX_VALUE_DEPTH 32 /* nesting of sets/records in one value */
+
+/* ---- values -------------------------------------------------------------------------- */
+
+typedef pdpl_uid pdpe_uid;
+
+typedef enum pdpe_kind {
+  PDPE_BOOL,
+  PDPE_LONG,
+  PDPE_STRING,
+  PDPE_ENTITY,
+  PDPE_SET,
+  PDPE_RECORD,
+  PDPE_EXT, /* extension value: ipaddr, decimal, datetime, duration */
+} pdpe_kind;
+
+typedef enum pdpe_ext_kind { PDPE_EXT_IP, PDPE_EXT_DECIMAL, PDPE_EXT_DATETIME, PDPE_EXT_DURATION } pdpe_ext_kind;
+
+typedef struct pdpe_value pdpe_value;
+
+typedef struct pdpe_ip {
+  uint8_t addr[16]; /* network order; IPv4 uses the first 4 bytes */
+  uint8_t prefix;   /* prefix length (32 or 128 for a single address) */
+  bool v6;
+} pdpe_ip;
+
+struct pdpe_value {
+  pdpe_kind kind;
+  union {
+    bool b;
+    int64_t l;
+    pu_str s;
+    pdpe_uid uid;
+    struct {
+      pdpe_value *items; /* deduplicated; order is not significant */
+      uint32_t n;
+    } set;
+    struct {
+      pu_str *keys;      /* sorted by pu_str_cmp, unique */
+      pdpe_value *values;
+      uint32_t n;
+    } rec;
+    struct {
+      pdpe_ext_kind kind;
+      union {
+        pdpe_ip ip;
+        int64_t decimal;  /* value * 10^4 */
+        int64_t datetime; /* milliseconds since the Unix epoch */
+        int64_t duration; /* milliseconds */
+      } u;
+    } ext;
+  } u;
+};
+
+/* Structural equality as Cedar defines `==` (sets as sets, records by key). */
+bool pdpe_value_eq(const pdpe_value *a, const pdpe_value *b);
+
+/* Build a value from Cedar's JSON value format (jansson json_t*):  true/false, integers,
+ * strings, arrays (sets), objects (records), {"__entity": {"type", "id"}} and
+ * {"__extn": {"fn", "arg"}}.  `path` names the value in error messages
+ * ("entities[3].attrs.owner").  Returns false with a message on bad input. */
+struct json_t;
+bool pdpe_value_from_json(pu_arena *arena, const struct json_t *json, const char *path,
+                          pdpe_value *out, char *err, size_t err_cap);
+
+/* Build a set or record from parts supplied by a decoder (the server's protobuf path):
+ * sorts and deduplicates.  A duplicate record key is an error naming `path`. */
+bool pdpe_value_make_set(pu_arena *arena, pdpe_value *items, uint32_t n, pdpe_value *out);
+bool pdpe_value_make_record(pu_arena *arena, pu_str *keys, pdpe_value *values, uint32_t n,
+                            const char *path, pdpe_value *out, char *err, size_t err_cap);
+/* Call an extension constructor by name ("ip", "decimal", "datetime", "duration") on a
+ * string, as `{"__extn": {"fn": name, "arg": arg}}` would. */
+bool pdpe_value_make_ext(pu_arena *arena, pu_str fn, pu_str arg, const char *path,
+                         pdpe_value *out, char *err, size_t err_cap);
+
+/* Cedar's JSON rendering of a value into the arena (for logs, pdpctl and tests). */
+pu_str pdpe_value_to_json(pu_arena *arena, const pdpe_value *v);
+
+/* ---- entities ------------------------------------------------------------------------ */
+
+typedef struct pdpe_entity {
+  pdpe_uid uid;
+  pdpe_value attrs;      /* a record (possibly empty) */
+  pdpe_value tags;       /* a record (possibly empty) */
+  pdpe_uid *parents;     /* direct parents, as given */
+  uint32_t n_parents;
+} pdpe_entity;
+
+/* An immutable set of entities with the transitive closure of their parents computed.
+ * Built once per snapshot (or per request for request-scoped entities). */
+typedef struct pdpe_entities pdpe_entities;
+
+/* Parse Cedar's entity JSON format (an array of {"uid", "attrs", "parents", "tags"}) into
+ * `arena`.  `name` names the source in errors ("examples/quickstart/entities.json").
+ * Duplicate uids and malformed items are errors.  On success *out lives in the arena. */
+bool pdpe_entities_from_json(pu_arena *arena, const struct json_t *json, const char *name,
+                             pdpe_entities **out, char *err, size_t err_cap);
+/* From already-built entities (the server's protobuf path).  Copies nothing: `items`
+ * must live in the arena too. */
+bool pdpe_entities_build(pu_arena *arena, pdpe_entity *items, uint32_t n, const char *name,
+                         pdpe_entities **out, char *err, size_t err_cap);
+uint32_t pdpe_entities_count(const pdpe_entities *es);
+/* Borrowed pointer into `es`, or NULL. */
+const pdpe_entity *pdpe_entities_find(const pdpe_entities *es, pdpe_uid uid);
+
+/* ---- policy sets --------------------------------------------------------------------- */
+
+/* Compiled policies (and, later, the policy index).  Immutable once built. */
+typedef struct pdpe_policy_set pdpe_policy_set;
+
+/* Compile parsed policies.  The set keeps pointers into the AST, so `policies` must live in
+ * `arena` (the snapshot's arena).  Duplicate policy ids are an error naming both positions. */
+bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
+                           pdpe_policy_set **out, char *err, size_t err_cap);
+uint32_t pdpe_policy_set_count(const pdpe_policy_set *ps);
+
+/* ---- snapshots ----------------------------------------------------------------------- */
+
+/* Everything one decision reads, immutable and reference counted.  A snapshot is built
+ * off to the side, published with one pointer store by its holder, and freed when the
+ * last request using it drops its reference: requests never wait for a reload and never
+ * see a mix of two snapshots.  Later issues add grants and permission definitions here. */
+typedef struct pdpe_snapshot {
+  atomic_uint refs;            /* pdpe_snapshot_ref / _unref */
+  pu_arena arena;              /* owns everything below */
+  pdpe_policy_set *policies;
+  pdpe_entities *entities;
+  uint8_t stamp[32];           /* SHA-256 content stamp of what was loaded */
+  const char *source;          /* where it came from ("dir:examples/quickstart") */
+  int64_t loaded_unix_ms;      /* wall clock when it was built */
+} pdpe_snapshot;
+
+/* A new empty snapshot (refs = 1, no policies, no entities). */
+pdpe_snapshot *pdpe_snapshot_new(void);
+pdpe_snapshot *pdpe_snapshot_ref(pdpe_snapshot *s);
+void pdpe_snapshot_unref(pdpe_snapshot *s); /* frees at zero; NULL is ignored */
+
+/* ---- requests and decisions ---------------------------------------------------------- */
+
+typedef struct pdpe_request {
+  pdpe_uid principal;
+  pdpe_uid action;
+  pdpe_uid resource;
+  pdpe_value context;          /* a record; kind != PDPE_RECORD is treated as empty */
+  const pdpe_entities *entities; /* request-scoped entities, may be NULL; they take
+                                    precedence over stored entities with the same uid */
+} pdpe_request;
+
+typedef struct pdpe_eval_error {
+  pu_str policy_id;
+  pu_str message; /* "policy2 at policies/docs.cedar:4:7: attribute 'owner' not found" */
+} pdpe_eval_error;
+
+typedef enum pdpe_decision_kind { PDPE_DENY = 0, PDPE_ALLOW = 1 } pdpe_decision_kind;
+
+typedef struct pdpe_decision {
+  pdpe_decision_kind decision;
+  pu_str *reason;            /* determining policy ids (satisfied forbids on a deny,
+                                satisfied permits on an allow; empty on default deny) */
+  uint32_t n_reason;
+  pdpe_eval_error *errors;   /* policies skipped because their evaluation errored */
+  uint32_t n_errors;
+} pdpe_decision;
+
+/* Cedar's authorizer: default deny; any satisfied forbid denies; else any satisfied permit
+ * allows; a policy whose evaluation errors is skipped and reported.  Reasons and errors are
+ * in policy-set order.  Allocates from `arena`; returns false only when the arena is
+ * exhausted (the caller answers OVERLOADED or INTERNAL, never ALLOW). */
+bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
+                    pdpe_decision *out);
+
+#endif
