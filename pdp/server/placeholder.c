@@ -1,0 +1,3 @@
+/* placeholder until the server module lands; delete when pdp/server has real files */
+int srv__placeholder(void);
+int srv__placeholder(void) { return 0; }
