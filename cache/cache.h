@@ -8,7 +8,7 @@
 #ifndef PDP_CACHE_CACHE_H
 #define PDP_CACHE_CACHE_H
 
-#include "../eval/pdpe.h"
+#include "../pdp/eval/pdpe.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
