@@ -1,6 +1,6 @@
 /* dir.c - the directory source: a bundle folder loaded into a new snapshot.
  *
- * A bundle is `policies/*.cedar` plus an optional `entities.json` (Cedar's entity JSON
+ * A bundle is `policies/<name>.cedar` plus an optional `entities.json` (Cedar's entity JSON
  * format).  Loading is all or nothing: every error of every file is collected into the
  * caller's cache_diag, and a bundle with any error produces no snapshot, so the daemon keeps
  * serving what it had.  Everything the snapshot needs (file names, policy text, AST,
