@@ -27,7 +27,9 @@
 #define MAX_BUNDLE_FILE (64u << 20) /* one policy or entities file */
 #define MAX_POLICY_FILES 4096
 
-void cache_diag_init(cache_diag *d) { memset(d, 0, sizeof(*d)); }
+void cache_diag_init(cache_diag *d) {
+  memset(d, 0, sizeof(*d));
+}
 
 void cache_diag_close(cache_diag *d) {
   for (uint32_t i = 0; i < d->n; i++) free(d->lines[i]);
