@@ -13,8 +13,10 @@ static void setup(void) {
 
 static void teardown(void) {
   du_stop(&d2);
-  du_stop(&d);
+  bool running = d.pid > 0;
+  int rc = du_stop(&d);
   du_cleanup(&d);
+  if (running) cr_expect_eq(rc, 0, "pdpd exit code %d", rc);
 }
 
 TestSuite(socket, .init = setup, .fini = teardown, .timeout = 120);
