@@ -7,8 +7,9 @@
  *
  * Errors are values: pdpl_parse() never aborts on bad input; it records each error with
  * file:line:col (1-based, columns counted in bytes) and a readable message, skips to the
- * end of the broken policy (the next ';' at nesting depth 0) and goes on, so that one run
- * reports every error in a file.
+ * end of the broken policy (the next ';' token: Cedar has no ';' inside a policy outside
+ * strings and comments, so this is the ';' at nesting depth 0 even when the broken text
+ * left brackets open) and goes on, so that one run reports every error in a file.
  */
 #ifndef PDP_LANG_PDPL_H
 #define PDP_LANG_PDPL_H
@@ -21,6 +22,8 @@
 /* Limits that keep hostile text from exhausting the stack (the parser is recursive). */
 #define PDPL_MAX_DEPTH 200          /* nesting of expressions */
 #define PDPL_MAX_ERRORS 100         /* errors recorded per parse; later ones are counted */
+#define PDPL_MAX_HEIGHT 1000        /* height of a condition's expression tree: long chains
+                                       such as a && b && ... are recursed by the evaluator */
 
 /* ---- positions and errors ---------------------------------------------------------- */
 
@@ -61,7 +64,8 @@ typedef enum pdpl_expr_kind {
   PDPL_E_STRING,   /* lit.s, unescaped */
   PDPL_E_ENTITY,   /* lit.uid: an entity uid literal */
   PDPL_E_VAR,      /* var: principal, action, resource or context */
-  PDPL_E_SLOT,     /* slot: ?principal or ?resource (templates only) */
+  PDPL_E_SLOT,     /* slot: ?principal or ?resource.  Not produced today: as in Cedar, slots
+                      may appear only in the scope (pdpl_scope.is_slot) */
   PDPL_E_NOT,      /* unary: !a */
   PDPL_E_NEG,      /* unary: -a */
   PDPL_E_BINARY,   /* binary: a op b (see pdpl_binop) */
@@ -88,7 +92,11 @@ typedef enum pdpl_binop {
 } pdpl_binop;
 
 /* Built-in functions and methods.  The parser maps a name to one of these and rejects
- * unknown names and wrong argument counts with a positioned error. */
+ * unknown names, and a function called as a method or the reverse, with a positioned error.
+ * Argument counts: as in Cedar, the parser checks them for the set and tag methods
+ * (contains .. hasTag) only.  A call of an extension function or method (ip ..
+ * toMilliseconds) with the wrong number of arguments parses, and Cedar reports it as an
+ * evaluation error, so the evaluator must compare call.n with pdpl_fn_arity() first. */
 typedef enum pdpl_fn {
   /* methods on sets (receiver is args[0]) */
   PDPL_FN_CONTAINS, PDPL_FN_CONTAINS_ALL, PDPL_FN_CONTAINS_ANY, PDPL_FN_IS_EMPTY,
@@ -224,8 +232,10 @@ typedef struct pdpl_policies {
  * too); on return *first_index has advanced by the number of policies seen, so a caller
  * parsing several files in order gets policy0, policy1, ... across them.  first_index may
  * be NULL (counting starts at 0).
- * Appends the policies parsed without error to `out` (arena-grown) and returns the number
- * of errors added to `errs` (0 = success).  Allocation failure is reported as an error. */
+ * Appends the policies parsed without error to `out` (arena-grown; `out` must start zeroed
+ * and only be grown by pdpl_parse) and returns the number of errors added to `errs`
+ * (recorded or dropped; 0 = success).  Allocation failure is reported as an error.
+ * Expressions are at most PDPL_MAX_DEPTH deep in the source and PDPL_MAX_HEIGHT as trees. */
 uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t len,
                     uint32_t *first_index, pdpl_policies *out, pdpl_errors *errs);
 
@@ -233,6 +243,9 @@ uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t 
  * --principal.  Returns true and fills *out on success; on failure writes a message into
  * err (may be NULL). */
 bool pdpl_parse_uid(pu_arena *arena, const char *text, size_t len, pdpl_uid *out, char *err, size_t err_cap);
+
+/* The number of arguments `fn` takes, counting a method's receiver (args[0]). */
+uint32_t pdpl_fn_arity(pdpl_fn fn);
 
 /* The Cedar spelling of a function name ("containsAll", "ip", ...). */
 const char *pdpl_fn_name(pdpl_fn fn);
