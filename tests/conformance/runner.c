@@ -132,7 +132,8 @@ static json_t *unmark(json_t *j) {
     size_t kl;
     json_t *v;
     json_object_keylen_foreach(j, k, kl, v) {
-      json_t *ks = unmark(json_stringn_nocheck(k, kl));
+      json_t *raw = json_stringn_nocheck(k, kl), *ks = unmark(raw);
+      json_decref(raw);
       json_object_setn_new_nocheck(r, json_string_value(ks), json_string_length(ks), unmark(v));
       json_decref(ks);
     }
