@@ -63,6 +63,11 @@ pub fn build(b: *std.Build) !void {
     try addDir(b, pdpctl.root_module, "pdp/cli");
     b.installArtifact(pdpctl);
 
+    // Cedar's conformance cases through the engine (tests/conformance/runner.c).
+    const conformance = exe(b, target, optimize, "pdp-conformance", &.{}, &.{core}, gen_dir);
+    try addDir(b, conformance.root_module, "tests/conformance");
+    b.installArtifact(conformance);
+
     const run_cmd = b.addRunArtifact(pdpd);
     run_cmd.step.dependOn(b.getInstallStep());
     run_cmd.addPassthruArgs();
