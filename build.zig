@@ -70,6 +70,7 @@ pub fn build(b: *std.Build) !void {
 
     const run_cmd = b.addRunArtifact(pdpd);
     run_cmd.step.dependOn(b.getInstallStep());
+    run_cmd.setCwd(b.path(".")); // defaults (examples/quickstart, ./var) are relative to the repo
     run_cmd.addPassthruArgs();
     b.step("run", "Run pdpd (zig build run -- --help)").dependOn(&run_cmd.step);
 
@@ -150,11 +151,11 @@ fn addDirExcept(b: *std.Build, m: *std.Build.Module, dir: []const u8, skip: []co
 /// Every *.c directly in `dir` (relative to the build root), sorted for a stable build.
 fn listC(b: *std.Build, dir: []const u8) ![]const []const u8 {
     const io = b.graph.io;
-    b.dependOnDirectoryContents(b.path(dir));
     var d = b.root.openDir(io, dir, .{ .iterate = true }) catch |err| switch (err) {
         error.FileNotFound => return &.{},
         else => return err,
     };
+    b.dependOnDirectoryContents(b.path(dir));
     defer d.close(io);
     var list: std.ArrayList([]const u8) = .empty;
     var it = d.iterate();
