@@ -67,6 +67,11 @@ pub fn build(b: *std.Build) !void {
     const conformance = exe(b, target, optimize, "pdp-conformance", &.{}, &.{core}, gen_dir);
     try addDir(b, conformance.root_module, "tests/conformance");
     b.installArtifact(conformance);
+    const conformance_run = b.addSystemCommand(&.{"sh"});
+    conformance_run.addFileArg(b.path("tests/conformance/run.sh"));
+    conformance_run.addArtifactArg(conformance);
+    conformance_run.addDirectoryArg(b.path("."));
+    conformance_run.has_side_effects = true;
 
     const run_cmd = b.addRunArtifact(pdpd);
     run_cmd.step.dependOn(b.getInstallStep());
@@ -76,7 +81,8 @@ pub fn build(b: *std.Build) !void {
 
     // Tests: one Criterion binary per file.  Unit suites link the engine and server modules;
     // end-to-end suites also get the installed pdpd and pdpctl through the environment.
-    const test_step = b.step("test", "Run every Criterion suite and the end-to-end tests");
+    const test_step = b.step("test", "Run every Criterion suite, the end-to-end tests and Cedar's conformance cases");
+    test_step.dependOn(&conformance_run.step);
     const suites = [_][]const u8{ "tests/unit", "tests/e2e" };
     for (suites) |dir| {
         const files = try listC(b, dir);
