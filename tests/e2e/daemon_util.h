@@ -129,7 +129,12 @@ static inline int du_connect(const char *path) {
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof(sa));
   sa.sun_family = AF_UNIX;
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  size_t n = strlen(path);
+  if (n >= sizeof(sa.sun_path)) {
+    close(fd);
+    return -1;
+  }
+  memcpy(sa.sun_path, path, n);
   if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
     close(fd);
     return -1;
