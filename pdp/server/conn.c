@@ -225,3 +225,7 @@ void srv_conn_drain_all(srv_server *srv) {
     c = next;
   }
 }
+
+void srv_conn_close_all(srv_server *srv) {
+  while (srv->conns) conn_close(srv->conns);
+}

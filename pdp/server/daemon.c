@@ -4,11 +4,16 @@
  * is nothing to serve, so a source that does not load stops pdpd with every diagnostic on
  * stderr (exit 1).  SIGTERM and SIGINT stop accepting, stop reading, let every answer to
  * what was already read be written, close the connections and the listener (libuv removes
- * the socket file when the bound pipe closes), and return 0 when the loop runs dry.
+ * the socket file when the bound pipe closes), and return 0 when the loop runs dry.  A client
+ * that never reads its answers cannot hold shutdown up: after SRV_DRAIN_MS its connection is
+ * closed anyway.
  */
 #include "srv_int.h"
 
 #include <signal.h>
+
+/* How long shutdown waits for answers to drain to a client that does not read them. */
+#define SRV_DRAIN_MS 10000
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +38,12 @@ static void on_connection(uv_stream_t *listener, int status) {
   srv_conn_accept(srv);
 }
 
+static void on_drain_deadline(uv_timer_t *t) {
+  srv_server *srv = t->data;
+  if (srv->conns) srv_log(SRV_LOG_WARN, "pdpd: closing connections whose answers did not drain");
+  srv_conn_close_all(srv);
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   srv_server *srv = h->data;
   if (srv->stopping) return;
@@ -42,6 +53,9 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_close((uv_handle_t *)&srv->sigterm, NULL);
   uv_close((uv_handle_t *)&srv->sigint, NULL);
   srv_conn_drain_all(srv);
+  /* unref'd: the timer alone does not keep the loop running */
+  uv_timer_start(&srv->drain_timer, on_drain_deadline, SRV_DRAIN_MS, 0);
+  uv_unref((uv_handle_t *)&srv->drain_timer);
 }
 
 static bool load_source(const srv_config *cfg, cache_holder *holder) {
@@ -92,6 +106,8 @@ int srv_run(const srv_config *cfg) {
     rc = 1;
   } else {
     srv.listener.data = &srv;
+    uv_timer_init(&loop, &srv.drain_timer);
+    srv.drain_timer.data = &srv;
     uv_signal_init(&loop, &srv.sigterm);
     uv_signal_init(&loop, &srv.sigint);
     srv.sigterm.data = srv.sigint.data = &srv;
@@ -108,6 +124,10 @@ int srv_run(const srv_config *cfg) {
     pdpe_snapshot_unref(snap);
   }
   uv_run(&loop, UV_RUN_DEFAULT); /* also finishes closing a listener that failed */
+  if (rc == 0) {
+    uv_close((uv_handle_t *)&srv.drain_timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
   if (uv_loop_close(&loop) != 0) srv_log(SRV_LOG_WARN, "pdpd: handles left open at exit");
   cache_holder_close(&holder);
   if (rc == 0) srv_log(SRV_LOG_INFO, "pdpd: stopped");

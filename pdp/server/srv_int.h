@@ -180,6 +180,7 @@ typedef struct srv_server {
   uv_loop_t *loop;
   uv_pipe_t listener;
   uv_signal_t sigterm, sigint;
+  uv_timer_t drain_timer; /* after a signal: closes connections whose answers never drain */
   srv_ctx ctx;            /* shared by every connection's handlers */
   const srv_config *cfg;
   srv_conn *conns;        /* every open connection (counted or overflow), doubly linked */
@@ -190,5 +191,7 @@ typedef struct srv_server {
 void srv_conn_accept(srv_server *srv);
 /* Shutdown: stop reading everywhere, let queued answers be written, then close. */
 void srv_conn_drain_all(srv_server *srv);
+/* Close every connection now, written or not (the drain deadline passed). */
+void srv_conn_close_all(srv_server *srv);
 
 #endif

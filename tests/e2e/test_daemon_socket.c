@@ -4,6 +4,8 @@
 
 #include "daemon_util.h"
 
+#include <pthread.h>
+
 static du_daemon d, d2;
 
 static void setup(void) {
@@ -217,4 +219,40 @@ Test(socket, bundle_that_does_not_load_exits_1_with_every_diagnostic) {
   free(log);
   struct stat st;
   cr_assert_neq(lstat(d.sock, &st), 0, "no socket without a snapshot");
+}
+
+typedef struct flood {
+  int fd;
+  uint8_t *buf;
+  size_t len;
+} flood;
+
+static void *flood_writer(void *arg) {
+  flood *f = arg;
+  du_write_all(f->fd, f->buf, f->len); /* fails once pdpd closes the connection: expected */
+  return NULL;
+}
+
+Test(socket, client_that_never_reads_cannot_hold_shutdown_up) {
+  cr_assert(du_start(&d, NULL), "%s", du_read_file(d.log));
+  flood f = {du_connect(d.sock), NULL, 0};
+  for (uint64_t id = 1; id <= 60000; id++) {
+    du_check c;
+    du_check_init(&c, id, "alice", "view", "d1");
+    f.len = du_frame(&f.buf, f.len, &c.rq);
+  }
+  pthread_t t;
+  pthread_create(&t, NULL, flood_writer, &f);
+  du_sleep_ms(300); /* lets the buffers fill; nothing is asserted about time */
+  kill(d.pid, SIGTERM);
+  int st = du_wait_exit(d.pid, DU_DEADLINE_MS);
+  d.pid = 0;
+  cr_assert(st != -1 && WIFEXITED(st), "pdpd exited although its client never read");
+  cr_assert_eq(WEXITSTATUS(st), 0);
+  shutdown(f.fd, SHUT_RDWR);
+  pthread_join(t, NULL);
+  close(f.fd);
+  free(f.buf);
+  struct stat sst;
+  cr_assert_neq(lstat(d.sock, &sst), 0, "the socket file is removed");
 }
