@@ -11,6 +11,8 @@ static void setup(void) {
   cr_assert(du_init(&d, DU_POLICIES, DU_ENTITIES));
   if (!du_start(&d, NULL)) {
     char *log = du_read_file(d.log);
+    du_stop(&d); /* a failed init may skip the teardown: clean up here */
+    du_cleanup(&d);
     cr_assert_fail("pdpd did not start: %s", log);
   }
   fd = du_connect(d.sock);
