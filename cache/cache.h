@@ -1,6 +1,6 @@
 /* cache.h - where pdpd's data comes from and how it is kept: sources and snapshots.
  *
- * This first cut has the directory source only: a bundle folder with policies/*.cedar and
+ * This first cut has the directory source only: a bundle folder with policies/<name>.cedar and
  * entities.json, loaded into a new immutable pdpe_snapshot.  Later issues add the LMDB
  * store, stamps maintained incrementally, staleness checks and the PostgreSQL source here.
  * cache/ knows nothing of the wire protocol.
@@ -8,7 +8,7 @@
 #ifndef PDP_CACHE_CACHE_H
 #define PDP_CACHE_CACHE_H
 
-#include "../eval/pdpe.h"
+#include "../pdp/eval/pdpe.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -29,7 +29,7 @@ void cache_diag_init(cache_diag *d);
 void cache_diag_close(cache_diag *d);
 void cache_diag_addf(cache_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Load the bundle in `dir`: every policies/*.cedar file (sorted by name; policy ids
+/* Load the bundle in `dir`: every policies/<name>.cedar file (sorted by name; policy ids
  * policy0, policy1, ... continue across files) and entities.json (optional: absent means no
  * stored entities).  Every error of every file goes to `diag`.  On success returns true and
  * a new snapshot (refs = 1) with its stamp: SHA-256 over the canonical bundle content.

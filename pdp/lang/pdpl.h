@@ -21,6 +21,8 @@
 /* Limits that keep hostile text from exhausting the stack (the parser is recursive). */
 #define PDPL_MAX_DEPTH 200          /* nesting of expressions */
 #define PDPL_MAX_ERRORS 100         /* errors recorded per parse; later ones are counted */
+#define PDPL_MAX_HEIGHT 1000        /* height of a condition's expression tree: long chains
+                                       such as a && b && ... are recursed by the evaluator */
 
 /* ---- positions and errors ---------------------------------------------------------- */
 
@@ -88,7 +90,11 @@ typedef enum pdpl_binop {
 } pdpl_binop;
 
 /* Built-in functions and methods.  The parser maps a name to one of these and rejects
- * unknown names and wrong argument counts with a positioned error. */
+ * unknown names, and a function called as a method or the reverse, with a positioned error.
+ * Argument counts: as in Cedar, the parser checks them for the set and tag methods
+ * (contains .. hasTag) only.  A call of an extension function or method (ip ..
+ * toMilliseconds) with the wrong number of arguments parses, and Cedar reports it as an
+ * evaluation error, so the evaluator must compare call.n with pdpl_fn_arity() first. */
 typedef enum pdpl_fn {
   /* methods on sets (receiver is args[0]) */
   PDPL_FN_CONTAINS, PDPL_FN_CONTAINS_ALL, PDPL_FN_CONTAINS_ANY, PDPL_FN_IS_EMPTY,
@@ -233,6 +239,9 @@ uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t 
  * --principal.  Returns true and fills *out on success; on failure writes a message into
  * err (may be NULL). */
 bool pdpl_parse_uid(pu_arena *arena, const char *text, size_t len, pdpl_uid *out, char *err, size_t err_cap);
+
+/* The number of arguments `fn` takes, counting a method's receiver (args[0]). */
+uint32_t pdpl_fn_arity(pdpl_fn fn);
 
 /* The Cedar spelling of a function name ("containsAll", "ip", ...). */
 const char *pdpl_fn_name(pdpl_fn fn);

@@ -34,7 +34,9 @@ int pu_str_cmp(pu_str a, pu_str b) {
   return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
 }
 
-bool pu_str_eq_c(pu_str a, const char *cstr) { return pu_str_eq(a, pu_str_c(cstr)); }
+bool pu_str_eq_c(pu_str a, const char *cstr) {
+  return pu_str_eq(a, pu_str_c(cstr));
+}
 
 void pu_arena_init(pu_arena *a, size_t block_size, size_t budget) {
   a->head = NULL;
@@ -64,8 +66,10 @@ void *pu_arena_alloc(pu_arena *a, size_t n) {
       pu_block *big = block_new(need, b ? b->next : NULL);
       if (!big) return NULL;
       big->off = need;
-      if (b) b->next = big;
-      else a->head = big;
+      if (b)
+        b->next = big;
+      else
+        a->head = big;
       a->used += need;
       return big->data;
     }
@@ -93,7 +97,9 @@ char *pu_arena_memdup(pu_arena *a, const void *p, size_t n) {
   return d;
 }
 
-char *pu_arena_strdup(pu_arena *a, const char *s) { return pu_arena_memdup(a, s, strlen(s)); }
+char *pu_arena_strdup(pu_arena *a, const char *s) {
+  return pu_arena_memdup(a, s, strlen(s));
+}
 
 pu_str pu_arena_str(pu_arena *a, pu_str s) {
   return (pu_str){pu_arena_memdup(a, s.ptr, s.len), s.len};

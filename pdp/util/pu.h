@@ -21,9 +21,9 @@ typedef struct pu_str {
 } pu_str;
 
 #define PU_STR_LIT(s) ((pu_str){(s), sizeof(s) - 1})
-pu_str pu_str_c(const char *cstr);                /* borrows cstr; NULL gives the empty string */
+pu_str pu_str_c(const char *cstr); /* borrows cstr; NULL gives the empty string */
 bool pu_str_eq(pu_str a, pu_str b);
-int pu_str_cmp(pu_str a, pu_str b);               /* memcmp order, shorter first on a tie */
+int pu_str_cmp(pu_str a, pu_str b); /* memcmp order, shorter first on a tie */
 bool pu_str_eq_c(pu_str a, const char *cstr);
 
 typedef struct pu_block pu_block;

@@ -1,0 +1,268 @@
+/* authz.c - compiled policy sets, the action index and Cedar's authorizer.
+ *
+ * A pdpe_policy_set keeps, in policy-set order, one entry per policy (pointing into the
+ * AST, which lives in the same snapshot arena) and a small index: policies whose action
+ * scope is `action == A` are bucketed by A, every other policy is "general".  A check
+ * visits the bucket of its action merged with the general list, in policy order, so
+ * reasons and errors come out in the order Cedar gives them.  A policy is: scope
+ * (principal, action, resource) first, then its conditions in order, short-circuiting.
+ * Decision: any satisfied forbid -> DENY (reason: those forbids); else any satisfied
+ * permit -> ALLOW (reason: those permits); else DENY with no reason.  A policy that errors
+ * is skipped and listed with "<id> at <file:line:col>: <what went wrong>".
+ *
+ * Templates: an entry carries the values of ?principal and ?resource (`slots`).  Static
+ * policies have none; a template parsed on its own is not evaluated until linked (the
+ * hook is pdpe_policy_entry.linked / .slots, filled by a future link step).
+ */
+#include "pdpe_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pdpe_policy_entry {
+  const pdpl_policy *ast;
+  pu_str id;
+  bool linked;        /* false: an unlinked template, never evaluated */
+  pdpe_uid slots[2];  /* ?principal, ?resource when linked from a template */
+} pdpe_policy_entry;
+
+typedef struct bucket {
+  pdpe_uid action;
+  uint32_t *idx; /* policy indices, ascending */
+  uint32_t n;
+} bucket;
+
+struct pdpe_policy_set {
+  pdpe_policy_entry *items;
+  uint32_t n;
+  bucket *buckets; /* sorted by action uid */
+  uint32_t n_buckets;
+  uint32_t *general; /* indices of policies not bucketed, ascending */
+  uint32_t n_general;
+};
+
+uint32_t pdpe_policy_set_count(const pdpe_policy_set *ps) { return ps ? ps->n : 0; }
+
+static int cmp_id(const void *a, const void *b) {
+  const pdpe_policy_entry *x = a, *y = b;
+  return pu_str_cmp(x->id, y->id);
+}
+
+typedef struct pair {
+  pdpe_uid action;
+  uint32_t idx;
+} pair;
+
+static int cmp_pair(const void *a, const void *b) {
+  const pair *x = a, *y = b;
+  int c = pdpe__uid_cmp(x->action, y->action);
+  return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static bool bucketed(const pdpl_policy *p) { return p->action.kind == PDPL_SCOPE_EQ && !p->action.is_slot; }
+
+bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
+                           pdpe_policy_set **out, char *err, size_t err_cap) {
+  pdpe_policy_set *ps = pu_arena_zalloc(arena, sizeof *ps);
+  uint32_t n = policies ? policies->n : 0;
+  if (!ps) goto oom;
+  ps->n = n;
+  ps->items = n ? pu_arena_zalloc(arena, sizeof(pdpe_policy_entry) * n) : NULL;
+  if (n && !ps->items) goto oom;
+  for (uint32_t i = 0; i < n; i++) {
+    const pdpl_policy *p = &policies->items[i];
+    ps->items[i] = (pdpe_policy_entry){.ast = p, .id = p->id, .linked = !p->is_template};
+  }
+  /* Duplicate ids: sort a copy by id and compare neighbours. */
+  if (n > 1) {
+    pdpe_policy_entry *sorted = malloc(sizeof(pdpe_policy_entry) * n);
+    if (!sorted) goto oom;
+    memcpy(sorted, ps->items, sizeof(pdpe_policy_entry) * n);
+    qsort(sorted, n, sizeof *sorted, cmp_id);
+    for (uint32_t i = 1; i < n; i++) {
+      if (pu_str_eq(sorted[i - 1].id, sorted[i].id)) {
+        /* Both point into policies->items: name the earlier one first. */
+        const pdpl_policy *pa = sorted[i - 1].ast, *pb = sorted[i].ast;
+        if (pa > pb) {
+          const pdpl_policy *t = pa;
+          pa = pb, pb = t;
+        }
+        const pdpl_pos *a = &pa->pos, *b = &pb->pos;
+        snprintf(err, err_cap, "duplicate policy id '%.*s' at %s:%u:%u and %s:%u:%u",
+                 (int)(sorted[i].id.len > 80 ? 80 : sorted[i].id.len), sorted[i].id.ptr,
+                 a->file ? a->file : "?", a->line, a->col, b->file ? b->file : "?", b->line, b->col);
+        free(sorted);
+        return false;
+      }
+    }
+    free(sorted);
+  }
+  /* Index by action. */
+  uint32_t nb = 0;
+  for (uint32_t i = 0; i < n; i++) nb += bucketed(&policies->items[i]);
+  ps->general = pu_arena_alloc(arena, sizeof(uint32_t) * (n - nb + 1));
+  pair *pairs = nb ? pu_arena_alloc(arena, sizeof(pair) * nb) : NULL;
+  if (!ps->general || (nb && !pairs)) goto oom;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const pdpl_policy *p = &policies->items[i];
+    if (bucketed(p)) pairs[k++] = (pair){p->action.uid, i};
+    else ps->general[ps->n_general++] = i;
+  }
+  if (nb) {
+    qsort(pairs, nb, sizeof(pair), cmp_pair);
+    ps->buckets = pu_arena_zalloc(arena, sizeof(bucket) * nb);
+    uint32_t *idx = pu_arena_alloc(arena, sizeof(uint32_t) * nb);
+    if (!ps->buckets || !idx) goto oom;
+    for (uint32_t i = 0; i < nb; i++) {
+      idx[i] = pairs[i].idx;
+      if (i == 0 || !pdpe__uid_eq(pairs[i - 1].action, pairs[i].action))
+        ps->buckets[ps->n_buckets++] = (bucket){pairs[i].action, &idx[i], 0};
+      ps->buckets[ps->n_buckets - 1].n++;
+    }
+  }
+  *out = ps;
+  return true;
+oom:
+  snprintf(err, err_cap, "out of memory compiling the policy set");
+  return false;
+}
+
+static const bucket *find_bucket(const pdpe_policy_set *ps, pdpe_uid action) {
+  uint32_t lo = 0, hi = ps->n_buckets;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    int c = pdpe__uid_cmp(ps->buckets[mid].action, action);
+    if (c == 0) return &ps->buckets[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
+}
+
+/* ---- one policy ---- */
+
+/* 1: the scope matches, 0: it does not, -1: out of memory. */
+static int scope_match(pdpe_env *env, const pdpl_scope *s, pdpe_uid v, const pdpe_policy_entry *pe) {
+  pdpe_uid target = s->uid;
+  if (s->is_slot) target = pe->slots[s->slot];
+  switch (s->kind) {
+  case PDPL_SCOPE_ANY: return 1;
+  case PDPL_SCOPE_EQ: return pdpe__uid_eq(v, target);
+  case PDPL_SCOPE_IN: return pdpe__entity_in(env->req->entities, env->stored, v, target, env->arena);
+  case PDPL_SCOPE_IS: return pu_str_eq(v.type, s->type);
+  case PDPL_SCOPE_IS_IN:
+    if (!pu_str_eq(v.type, s->type)) return 0;
+    return pdpe__entity_in(env->req->entities, env->stored, v, target, env->arena);
+  case PDPL_SCOPE_IN_LIST:
+    for (uint32_t i = 0; i < s->n_list; i++) {
+      int r = pdpe__entity_in(env->req->entities, env->stored, v, s->list[i], env->arena);
+      if (r != 0) return r;
+    }
+    return 0;
+  }
+  return 0;
+}
+
+/* 1: satisfied, 0: not, -1: evaluation error (message in env), -2: out of memory. */
+static int eval_policy(pdpe_env *env, const pdpe_policy_entry *pe) {
+  const pdpl_policy *p = pe->ast;
+  env->slots = pe->slots;
+  env->err_at = NULL;
+  env->err[0] = '\0';
+  const pdpl_scope *sc[3] = {&p->principal, &p->action, &p->resource};
+  pdpe_uid v[3] = {env->req->principal, env->req->action, env->req->resource};
+  for (int i = 0; i < 3; i++) {
+    int r = scope_match(env, sc[i], v[i], pe);
+    if (r < 0) return -2;
+    if (r == 0) return 0;
+  }
+  for (uint32_t i = 0; i < p->n_conditions; i++) {
+    const pdpl_condition *c = &p->conditions[i];
+    pdpe_value out;
+    if (!pdpe__eval(env, c->body, &out, 0)) return env->oom ? -2 : -1;
+    if (out.kind != PDPE_BOOL) {
+      env->err_at = c->body;
+      snprintf(env->err, sizeof env->err, "type error: %s condition is a %s, not a bool",
+               c->is_when ? "when" : "unless", pdpe__kind_name(&out));
+      return -1;
+    }
+    if (out.u.b != c->is_when) return 0;
+  }
+  return 1;
+}
+
+/* ---- the authorizer ---- */
+
+typedef struct idlist {
+  pu_str *items;
+  uint32_t n, cap;
+} idlist;
+
+static bool idlist_push(pu_arena *a, idlist *l, pu_str id) {
+  if (l->n == l->cap) {
+    uint32_t nc = l->cap ? l->cap * 2 : 4;
+    pu_str *ni = pu_arena_alloc(a, sizeof(pu_str) * nc);
+    if (!ni) return false;
+    if (l->n) memcpy(ni, l->items, sizeof(pu_str) * l->n);
+    l->items = ni, l->cap = nc;
+  }
+  l->items[l->n++] = id;
+  return true;
+}
+
+static bool push_error(pu_arena *a, pdpe_decision *d, uint32_t *cap, const pdpe_policy_entry *pe,
+                       const pdpe_env *env) {
+  if (d->n_errors == *cap) {
+    uint32_t nc = *cap ? *cap * 2 : 4;
+    pdpe_eval_error *ne = pu_arena_alloc(a, sizeof(pdpe_eval_error) * nc);
+    if (!ne) return false;
+    if (d->n_errors) memcpy(ne, d->errors, sizeof(pdpe_eval_error) * d->n_errors);
+    d->errors = ne, *cap = nc;
+  }
+  const pdpl_pos *pos = env->err_at ? &env->err_at->pos : &pe->ast->pos;
+  char *msg = pu_arena_printf(a, "%.*s at %s:%u:%u: %s", (int)pe->id.len, pe->id.ptr,
+                              pos->file ? pos->file : "<policy>", pos->line, pos->col, env->err);
+  if (!msg) return false;
+  d->errors[d->n_errors++] = (pdpe_eval_error){pe->id, pu_str_c(msg)};
+  return true;
+}
+
+bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
+                    pdpe_decision *out) {
+  memset(out, 0, sizeof *out);
+  out->decision = PDPE_DENY;
+  const pdpe_policy_set *ps = snap ? snap->policies : NULL;
+  if (!ps || ps->n == 0) return true;
+  pdpe_env env = {.req = req, .stored = snap->entities, .arena = arena};
+  idlist forbids = {0}, permits = {0};
+  uint32_t err_cap = 0;
+  const bucket *b = find_bucket(ps, req->action);
+  uint32_t gi = 0, bi = 0, bn = b ? b->n : 0;
+  while (gi < ps->n_general || bi < bn) {
+    uint32_t i;
+    if (bi >= bn || (gi < ps->n_general && ps->general[gi] < b->idx[bi])) i = ps->general[gi++];
+    else i = b->idx[bi++];
+    const pdpe_policy_entry *pe = &ps->items[i];
+    if (!pe->linked) continue;
+    int r = eval_policy(&env, pe);
+    if (r == -2) goto oom;
+    if (r == -1) {
+      if (!push_error(arena, out, &err_cap, pe, &env)) goto oom;
+    } else if (r == 1) {
+      if (!idlist_push(arena, pe->ast->effect == PDPL_FORBID ? &forbids : &permits, pe->id)) goto oom;
+    }
+  }
+  if (forbids.n > 0) {
+    out->decision = PDPE_DENY;
+    out->reason = forbids.items, out->n_reason = forbids.n;
+  } else if (permits.n > 0) {
+    out->decision = PDPE_ALLOW;
+    out->reason = permits.items, out->n_reason = permits.n;
+  }
+  return true;
+oom:
+  memset(out, 0, sizeof *out);
+  out->decision = PDPE_DENY;
+  return false;
+}

@@ -1,0 +1,219 @@
+/* config.c - pdpd's options: defaults, the config file and command-line flags.
+ *
+ * Every option has one name used both as a flag (--max-frame) and as a config file key
+ * (max-frame = 1048576).  The file is applied first, then the flags, so flags win.  Errors
+ * name the flag or FILE:LINE; numbers are whole decimal values within a stated range.
+ */
+#include "srv_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: pdpd [options]\n"
+    "\n"
+    "pdpd answers authorization checks (Cedar policies) over a Unix socket.\n"
+    "\n"
+    "options (each may also be a `key = value` line in the --config file; flags win):\n"
+    "  --config FILE               read options from FILE (lines `key = value`, # comments)\n"
+    "  --socket PATH               Unix socket to serve (default ./var/pdpd.sock; under 108\n"
+    "                              bytes; created mode 0660, parent directory 0750)\n"
+    "  --source DIR                bundle directory with policies/*.cedar and entities.json\n"
+    "                              (default examples/quickstart, relative to the cwd)\n"
+    "  --data-dir DIR              local store directory (default ./var/pdpd; reserved)\n"
+    "  --max-frame BYTES           largest request frame (default 1048576; 64..1073741824)\n"
+    "  --max-connections N         open client connections (default 256; 1..65536)\n"
+    "  --max-value-depth N         set/record nesting in one value (default 32; 1..32)\n"
+    "  --max-request-entities N    entities per check, own plus batch-shared\n"
+    "                              (default 1000; 0..1000000)\n"
+    "  --log-level LEVEL           error, warn, info or debug (default info)\n"
+    "  --help                      show this text\n"
+    "  --version                   show the version\n";
+
+const char *srv_config_usage(void) { return usage; }
+
+void srv_config_init(srv_config *c) {
+  memset(c, 0, sizeof(*c));
+  snprintf(c->socket, sizeof(c->socket), "%s", "./var/pdpd.sock");
+  snprintf(c->source, sizeof(c->source), "%s", "examples/quickstart");
+  snprintf(c->data_dir, sizeof(c->data_dir), "%s", "./var/pdpd");
+  c->max_frame = 1u << 20;
+  c->max_connections = 256;
+  c->max_value_depth = PDPE_MAX_VALUE_DEPTH;
+  c->max_request_entities = 1000;
+  c->log_level = SRV_LOG_INFO;
+}
+
+static bool set_str(char *dst, size_t cap, const char *key, const char *value, char *err,
+                    size_t err_cap) {
+  size_t n = strlen(value);
+  if (n == 0) {
+    snprintf(err, err_cap, "%s: empty value", key);
+    return false;
+  }
+  if (n >= cap) {
+    snprintf(err, err_cap, "%s: value longer than %zu bytes", key, cap - 1);
+    return false;
+  }
+  memcpy(dst, value, n + 1);
+  return true;
+}
+
+static bool set_u32(uint32_t *dst, const char *key, const char *value, uint64_t lo,
+                    uint64_t hi, char *err, size_t err_cap) {
+  const char *p = value;
+  if (!isdigit((unsigned char)*p)) goto bad;
+  errno = 0;
+  char *end = NULL;
+  unsigned long long v = strtoull(p, &end, 10);
+  if (errno != 0 || *end != '\0') goto bad;
+  if (v < lo || v > hi) {
+    snprintf(err, err_cap, "%s: %s is out of range %llu..%llu", key, value,
+             (unsigned long long)lo, (unsigned long long)hi);
+    return false;
+  }
+  *dst = (uint32_t)v;
+  return true;
+bad:
+  snprintf(err, err_cap, "%s: '%s' is not a whole number", key, value);
+  return false;
+}
+
+bool srv_config_set(srv_config *c, const char *key, const char *value, char *err,
+                    size_t err_cap) {
+  if (strcmp(key, "socket") == 0) return set_str(c->socket, sizeof(c->socket), key, value, err, err_cap);
+  if (strcmp(key, "source") == 0) return set_str(c->source, sizeof(c->source), key, value, err, err_cap);
+  if (strcmp(key, "data-dir") == 0) return set_str(c->data_dir, sizeof(c->data_dir), key, value, err, err_cap);
+  if (strcmp(key, "max-frame") == 0) return set_u32(&c->max_frame, key, value, 64, 1u << 30, err, err_cap);
+  if (strcmp(key, "max-connections") == 0) return set_u32(&c->max_connections, key, value, 1, 65536, err, err_cap);
+  if (strcmp(key, "max-value-depth") == 0)
+    return set_u32(&c->max_value_depth, key, value, 1, PDPE_MAX_VALUE_DEPTH, err, err_cap);
+  if (strcmp(key, "max-request-entities") == 0)
+    return set_u32(&c->max_request_entities, key, value, 0, 1000000, err, err_cap);
+  if (strcmp(key, "log-level") == 0) {
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+      if (strcmp(value, names[i]) == 0) {
+        c->log_level = (srv_log_level)i;
+        return true;
+      }
+    }
+    snprintf(err, err_cap, "log-level: '%s' is not one of error, warn, info, debug", value);
+    return false;
+  }
+  snprintf(err, err_cap, "unknown option '%s'", key);
+  return false;
+}
+
+static char *trim(char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  char *e = s + strlen(s);
+  while (e > s && isspace((unsigned char)e[-1])) e--;
+  *e = '\0';
+  return s;
+}
+
+bool srv_config_load_file(srv_config *c, const char *path, char *err, size_t err_cap) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(err, err_cap, "%s: %s", path, strerror(errno));
+    return false;
+  }
+  char line[SRV_PATH_MAX + 128];
+  unsigned lineno = 0;
+  bool ok = true;
+  while (ok && fgets(line, sizeof(line), f)) {
+    lineno++;
+    size_t n = strlen(line);
+    if (n == sizeof(line) - 1 && line[n - 1] != '\n' && !feof(f)) {
+      snprintf(err, err_cap, "%s:%u: line too long", path, lineno);
+      ok = false;
+      break;
+    }
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    char *s = trim(line);
+    if (*s == '\0') continue;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+      snprintf(err, err_cap, "%s:%u: expected `key = value`", path, lineno);
+      ok = false;
+      break;
+    }
+    *eq = '\0';
+    char *key = trim(s), *value = trim(eq + 1);
+    char msg[512];
+    if (!srv_config_set(c, key, value, msg, sizeof(msg))) {
+      snprintf(err, err_cap, "%s:%u: %s", path, lineno, msg);
+      ok = false;
+    }
+  }
+  if (ok && ferror(f)) {
+    snprintf(err, err_cap, "%s: read error", path);
+    ok = false;
+  }
+  fclose(f);
+  return ok;
+}
+
+/* Split argv[*i] into a flag name and its value (inline after '=' or the next argument).
+ * Returns false with a message when the value is missing. */
+static bool flag_value(int argc, char **argv, int *i, char *name, size_t name_cap,
+                       const char **value, char *err, size_t err_cap) {
+  const char *arg = argv[*i] + 2;
+  const char *eq = strchr(arg, '=');
+  size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+  if (n >= name_cap) n = name_cap - 1;
+  memcpy(name, arg, n);
+  name[n] = '\0';
+  if (eq) {
+    *value = eq + 1;
+    return true;
+  }
+  if (*i + 1 >= argc) {
+    snprintf(err, err_cap, "--%s: missing value", name);
+    return false;
+  }
+  *value = argv[++*i];
+  return true;
+}
+
+srv_config_action srv_config_parse(srv_config *c, int argc, char **argv, char *err,
+                                   size_t err_cap) {
+  /* First pass: --help, --version, and the config file, which flags then override. */
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return SRV_CONFIG_HELP;
+    if (strcmp(argv[i], "--version") == 0) return SRV_CONFIG_VERSION;
+  }
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], "--", 2) != 0) {
+      snprintf(err, err_cap, "unexpected argument '%s' (see --help)", argv[i]);
+      return SRV_CONFIG_ERROR;
+    }
+    char name[64];
+    const char *value;
+    if (!flag_value(argc, argv, &i, name, sizeof(name), &value, err, err_cap))
+      return SRV_CONFIG_ERROR;
+    if (strcmp(name, "config") == 0 && !srv_config_load_file(c, value, err, err_cap))
+      return SRV_CONFIG_ERROR;
+  }
+  for (int i = 1; i < argc; i++) {
+    char name[64];
+    const char *value;
+    if (!flag_value(argc, argv, &i, name, sizeof(name), &value, err, err_cap))
+      return SRV_CONFIG_ERROR;
+    if (strcmp(name, "config") == 0) continue;
+    char msg[512];
+    if (!srv_config_set(c, name, value, msg, sizeof(msg))) {
+      if (strncmp(msg, "unknown option", 14) == 0)
+        snprintf(err, err_cap, "unknown option '--%s' (see --help)", name);
+      else
+        snprintf(err, err_cap, "--%s", msg);
+      return SRV_CONFIG_ERROR;
+    }
+  }
+  return SRV_CONFIG_RUN;
+}

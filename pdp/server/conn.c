@@ -1,0 +1,227 @@
+/* conn.c - client connections: read, split, answer in order, write in one go.
+ *
+ * Each read callback runs every complete frame in the framer through the handlers, which
+ * append framed answers to `out`; then one uv_write sends all of them.  Only one write is
+ * in flight per connection: answers produced meanwhile gather in `out` and leave in the
+ * next write, so order is kept and writes stay coalesced.  When a write is in flight and
+ * `out` passes SRV_HIGH_WATER the connection stops reading (back-pressure) until the write
+ * completes, so a client that sends without reading cannot make pdpd buffer without bound.
+ *
+ * A frame longer than max-frame means the stream can no longer be trusted: it is answered
+ * FRAME_TOO_LARGE and the connection closes once that answer is written.  Past
+ * max-connections a new connection gets OVERLOADED and is closed the same way.
+ */
+#include "srv_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SRV_HIGH_WATER ((size_t)1 << 20) /* queued answer bytes that pause reading */
+#define SRV_KEEP_BUF ((size_t)4 << 20)   /* output buffers larger than this are freed when idle */
+
+struct srv_conn {
+  uv_pipe_t pipe;          /* handle.data points back to this conn */
+  srv_server *srv;
+  srv_framer in;           /* received bytes, split into frames */
+  pu_arena arena;          /* per-request memory, reset after each answer */
+  srv_buf out;             /* answers gathered and not yet handed to a write */
+  srv_buf wbuf;            /* answers in flight in wreq (swapped with out) */
+  uv_write_t wreq;
+  bool counted;            /* counts against max-connections (false: overflow, refused) */
+  bool writing;            /* wreq is in flight */
+  bool reading;            /* uv_read_start is active */
+  bool closing;            /* uv_close called; freed in on_closed */
+  bool close_after_write;  /* close once everything queued is written */
+  srv_conn *prev, *next;   /* srv->conns list */
+};
+
+static void on_closed(uv_handle_t *h) {
+  srv_conn *c = h->data;
+  srv_framer_close(&c->in);
+  pu_arena_close(&c->arena);
+  srv_buf_close(&c->out);
+  srv_buf_close(&c->wbuf);
+  free(c);
+}
+
+static void conn_close(srv_conn *c) {
+  if (c->closing) return;
+  c->closing = true;
+  srv_server *srv = c->srv;
+  if (c->prev) c->prev->next = c->next;
+  else srv->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  if (c->counted) srv->ctx.connections--;
+  srv_log(SRV_LOG_DEBUG, "pdpd: connection closed (%llu open)",
+          (unsigned long long)srv->ctx.connections);
+  uv_close((uv_handle_t *)&c->pipe, on_closed);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static void read_stop(srv_conn *c) {
+  if (!c->reading) return;
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  c->reading = false;
+}
+
+static void read_start(srv_conn *c) {
+  if (c->reading || c->closing || c->close_after_write || c->srv->stopping) return;
+  if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0) {
+    conn_close(c);
+    return;
+  }
+  c->reading = true;
+}
+
+static void flush(srv_conn *c);
+
+static void on_write(uv_write_t *w, int status) {
+  srv_conn *c = w->data;
+  c->writing = false;
+  if (c->closing) return;
+  if (status < 0) {
+    srv_log(SRV_LOG_DEBUG, "pdpd: write failed: %s", uv_strerror(status));
+    conn_close(c);
+    return;
+  }
+  c->wbuf.len = 0;
+  if (c->wbuf.cap > SRV_KEEP_BUF) srv_buf_close(&c->wbuf);
+  flush(c);
+  if (!c->closing && c->out.len < SRV_HIGH_WATER) read_start(c);
+}
+
+/* Start a write of everything in `out` unless one is in flight; close when asked to and
+ * nothing is left. */
+static void flush(srv_conn *c) {
+  if (c->closing || c->writing) return;
+  if (c->out.len == 0) {
+    if (c->close_after_write) conn_close(c);
+    return;
+  }
+  srv_buf t = c->wbuf;
+  c->wbuf = c->out;
+  c->out = t;
+  c->out.len = 0;
+  uv_buf_t b = uv_buf_init((char *)c->wbuf.p, (unsigned)c->wbuf.len);
+  c->wreq.data = c;
+  int r = uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+  if (r != 0) {
+    srv_log(SRV_LOG_DEBUG, "pdpd: write failed: %s", uv_strerror(r));
+    conn_close(c);
+    return;
+  }
+  c->writing = true;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  srv_conn *c = h->data;
+  uint8_t *p;
+  size_t n;
+  if (!srv_framer_space(&c->in, &p, &n)) {
+    *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+    return;
+  }
+  if (n > UINT32_MAX) n = UINT32_MAX;
+  *buf = uv_buf_init((char *)p, (unsigned)n);
+}
+
+/* Answer every complete frame buffered; stop at an oversize length prefix. */
+static void answer_frames(srv_conn *c) {
+  srv_server *srv = c->srv;
+  for (;;) {
+    const uint8_t *body;
+    uint32_t len;
+    srv_frame_result r = srv_framer_next(&c->in, &body, &len);
+    if (r == SRV_FRAME_NEED_MORE) return;
+    if (r == SRV_FRAME_TOO_LARGE) {
+      char msg[128];
+      snprintf(msg, sizeof(msg), "frame of %u bytes exceeds max-frame %u",
+               srv_frame_len(c->in.buf + c->in.start), srv->cfg->max_frame);
+      srv_log(SRV_LOG_DEBUG, "pdpd: %s; closing the connection", msg);
+      read_stop(c);
+      c->close_after_write = true;
+      if (!srv_append_status(&srv->ctx, &c->out, 0, PDP__V1__STATUS__CODE__FRAME_TOO_LARGE, msg))
+        conn_close(c);
+      return;
+    }
+    if (!srv_handle_frame(&srv->ctx, &c->arena, body, len, &c->out)) {
+      srv_log(SRV_LOG_WARN, "pdpd: out of memory answering a request; closing the connection");
+      conn_close(c);
+      return;
+    }
+  }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  srv_conn *c = s->data;
+  if (nread == 0) return;
+  if (nread < 0) {
+    read_stop(c);
+    if (nread == UV_EOF) {
+      /* The client is done sending; answers already queued still go out. */
+      c->close_after_write = true;
+      flush(c);
+    } else {
+      conn_close(c);
+    }
+    return;
+  }
+  srv_framer_commit(&c->in, (size_t)nread);
+  answer_frames(c);
+  if (c->closing) return;
+  flush(c);
+  if (!c->closing && c->writing && c->out.len >= SRV_HIGH_WATER) read_stop(c);
+}
+
+void srv_conn_accept(srv_server *srv) {
+  srv_conn *c = calloc(1, sizeof(*c));
+  if (!c) return;
+  c->srv = srv;
+  if (uv_pipe_init(srv->loop, &c->pipe, 0) != 0) {
+    free(c);
+    return;
+  }
+  c->pipe.data = c;
+  srv_framer_init(&c->in, srv->cfg->max_frame);
+  pu_arena_init(&c->arena, 16384, 0);
+  srv_buf_init(&c->out);
+  srv_buf_init(&c->wbuf);
+  c->next = srv->conns;
+  if (c->next) c->next->prev = c;
+  srv->conns = c;
+  if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->pipe) != 0) {
+    conn_close(c);
+    return;
+  }
+  if (srv->ctx.connections >= srv->cfg->max_connections) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "server: too many connections (max-connections %u)",
+             srv->cfg->max_connections);
+    srv_log(SRV_LOG_WARN, "pdpd: %s; refusing one", msg);
+    c->close_after_write = true;
+    if (!srv_append_status(NULL, &c->out, 0, PDP__V1__STATUS__CODE__OVERLOADED, msg))
+      conn_close(c);
+    else
+      flush(c);
+    return;
+  }
+  c->counted = true;
+  srv->ctx.connections++;
+  srv_log(SRV_LOG_DEBUG, "pdpd: connection accepted (%llu open)",
+          (unsigned long long)srv->ctx.connections);
+  read_start(c);
+}
+
+void srv_conn_drain_all(srv_server *srv) {
+  srv_conn *c = srv->conns;
+  while (c) {
+    srv_conn *next = c->next; /* flush may close (and unlink) c */
+    read_stop(c);
+    c->close_after_write = true;
+    flush(c);
+    c = next;
+  }
+}

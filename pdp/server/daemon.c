@@ -1,0 +1,135 @@
+/* daemon.c - pdpd's life: load the source, listen, serve, stop cleanly.
+ *
+ * srv_run() owns the loop, the snapshot holder and the listener.  Without a snapshot there
+ * is nothing to serve, so a source that does not load stops pdpd with every diagnostic on
+ * stderr (exit 1).  SIGTERM and SIGINT stop accepting, stop reading, let every answer to
+ * what was already read be written, close the connections and the listener (libuv removes
+ * the socket file when the bound pipe closes), and return 0 when the loop runs dry.
+ */
+#include "srv_int.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+srv_log_level srv_log_threshold = SRV_LOG_INFO;
+
+void srv_log(srv_log_level level, const char *fmt, ...) {
+  if (level > srv_log_threshold) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  srv_server *srv = listener->data;
+  if (status < 0) {
+    srv_log(SRV_LOG_WARN, "pdpd: accept: %s", uv_strerror(status));
+    return;
+  }
+  if (srv->stopping) return;
+  srv_conn_accept(srv);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  srv_server *srv = h->data;
+  if (srv->stopping) return;
+  srv->stopping = true;
+  srv_log(SRV_LOG_INFO, "pdpd: %s: finishing answers and stopping", strsignal(signum));
+  uv_close((uv_handle_t *)&srv->listener, NULL);
+  uv_close((uv_handle_t *)&srv->sigterm, NULL);
+  uv_close((uv_handle_t *)&srv->sigint, NULL);
+  srv_conn_drain_all(srv);
+}
+
+static bool load_source(const srv_config *cfg, cache_holder *holder) {
+  cache_diag diag;
+  cache_diag_init(&diag);
+  pdpe_snapshot *snap = NULL;
+  bool ok = cache_dir_load(cfg->source, &snap, &diag);
+  for (uint32_t i = 0; i < diag.n; i++) fprintf(stderr, "%s\n", diag.lines[i]);
+  if (diag.dropped) fprintf(stderr, "... and %u more errors\n", diag.dropped);
+  cache_diag_close(&diag);
+  if (!ok) {
+    fprintf(stderr, "pdpd: cannot load %s; nothing to serve\n", cfg->source);
+    return false;
+  }
+  cache_holder_swap(holder, snap);
+  return true;
+}
+
+int srv_run(const srv_config *cfg) {
+  srv_log_threshold = cfg->log_level;
+  signal(SIGPIPE, SIG_IGN); /* a client that hangs up is an error code, not a death */
+
+  cache_holder holder;
+  cache_holder_init(&holder);
+  if (!load_source(cfg, &holder)) {
+    cache_holder_close(&holder);
+    return 1;
+  }
+
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) {
+    fprintf(stderr, "pdpd: cannot create the event loop\n");
+    cache_holder_close(&holder);
+    return 1;
+  }
+  srv_server srv;
+  memset(&srv, 0, sizeof(srv));
+  srv.loop = &loop;
+  srv.cfg = cfg;
+  srv.ctx.cfg = cfg;
+  srv.ctx.holder = &holder;
+  srv.ctx.request_budget = srv_request_budget(cfg->max_frame);
+
+  char err[SRV_PATH_MAX + 256];
+  int rc = 0;
+  if (srv_listen(&loop, &srv.listener, cfg->socket, on_connection, err, sizeof(err)) != 0) {
+    fprintf(stderr, "pdpd: %s\n", err);
+    rc = 1;
+  } else {
+    srv.listener.data = &srv;
+    uv_signal_init(&loop, &srv.sigterm);
+    uv_signal_init(&loop, &srv.sigint);
+    srv.sigterm.data = srv.sigint.data = &srv;
+    uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv.sigint, on_signal, SIGINT);
+
+    pdpe_snapshot *snap = cache_holder_acquire(&holder);
+    char hex[65];
+    cache_stamp_hex(snap->stamp, hex);
+    srv_log(SRV_LOG_INFO, "pdpd: serving %u policies, %u entities from %s on %s (stamp %.8s)",
+            snap->policies ? pdpe_policy_set_count(snap->policies) : 0,
+            snap->entities ? pdpe_entities_count(snap->entities) : 0,
+            snap->source ? snap->source : cfg->source, cfg->socket, hex);
+    pdpe_snapshot_unref(snap);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT); /* also finishes closing a listener that failed */
+  if (uv_loop_close(&loop) != 0) srv_log(SRV_LOG_WARN, "pdpd: handles left open at exit");
+  cache_holder_close(&holder);
+  if (rc == 0) srv_log(SRV_LOG_INFO, "pdpd: stopped");
+  return rc;
+}
+
+int srv_main(int argc, char **argv) {
+  srv_config cfg;
+  srv_config_init(&cfg);
+  char err[SRV_PATH_MAX + 256];
+  switch (srv_config_parse(&cfg, argc, argv, err, sizeof(err))) {
+  case SRV_CONFIG_HELP:
+    fputs(srv_config_usage(), stdout);
+    return 0;
+  case SRV_CONFIG_VERSION:
+    printf("pdpd %s\n", SRV_VERSION);
+    return 0;
+  case SRV_CONFIG_ERROR:
+    fprintf(stderr, "pdpd: %s\n", err);
+    return 2;
+  case SRV_CONFIG_RUN:
+    break;
+  }
+  return srv_run(&cfg);
+}

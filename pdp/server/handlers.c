@@ -1,0 +1,326 @@
+/* handlers.c - one request frame in, one framed Response out.
+ *
+ * srv_handle_frame() is the whole request path and needs no socket: check nesting on the
+ * raw bytes, unpack with an allocator on the connection's arena (a budget caps it, nothing
+ * is malloc'd per request), dispatch on the body, convert, decide, pack the answer onto
+ * the output buffer, reset the arena.  Every Response carries a Status; a body is set only
+ * with OK, so a non-OK status can never carry an ALLOW.  The snapshot is acquired per
+ * request and released after the answer is packed.
+ */
+#include "srv_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define ERR_CAP 512
+
+size_t srv_request_budget(uint32_t max_frame) {
+  return (size_t)16 * max_frame + ((size_t)4 << 20);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- protobuf-c allocator on the request arena --------------------------------------- */
+
+typedef struct arena_alloc {
+  pu_arena *arena;
+  bool exhausted; /* an allocation failed: the budget (or memory) ran out */
+} arena_alloc;
+
+static void *aa_alloc(void *data, size_t size) {
+  arena_alloc *aa = data;
+  void *p = pu_arena_alloc(aa->arena, size ? size : 1);
+  if (!p) aa->exhausted = true;
+  return p;
+}
+
+static void aa_free(void *data, void *p) { (void)data, (void)p; /* freed by the reset */ }
+
+/* ---- packing ------------------------------------------------------------------------- */
+
+bool srv_append_response(srv_buf *out, const Pdp__V1__Response *resp) {
+  size_t n = protobuf_c_message_get_packed_size(&resp->base);
+  if (n > UINT32_MAX) return false;
+  if (!srv_buf_reserve(out, SRV_FRAME_HEADER + n)) return false;
+  srv_frame_put_len(out->p + out->len, (uint32_t)n);
+  protobuf_c_message_pack(&resp->base, out->p + out->len + SRV_FRAME_HEADER);
+  out->len += SRV_FRAME_HEADER + n;
+  return true;
+}
+
+bool srv_append_status(srv_ctx *ctx, srv_buf *out, uint64_t id, Pdp__V1__Status__Code code,
+                       const char *message) {
+  Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+  st.code = code;
+  st.message = (char *)(message ? message : "");
+  Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+  resp.id = id;
+  resp.status = &st;
+  if (ctx) ctx->requests_total++;
+  return srv_append_response(out, &resp);
+}
+
+/* ---- checks -------------------------------------------------------------------------- */
+
+static char *arena_cstr(pu_arena *a, pu_str s) { return pu_arena_memdup(a, s.ptr ? s.ptr : "", s.len); }
+
+static ProtobufCBinaryData stamp_of(const pdpe_snapshot *snap) {
+  return (ProtobufCBinaryData){sizeof(snap->stamp), (uint8_t *)snap->stamp};
+}
+
+/* Fill a CheckResponse from a decision; false when the arena is exhausted. */
+static bool check_response(pu_arena *a, const pdpe_snapshot *snap, const pdpe_decision *d,
+                           Pdp__V1__CheckResponse *out) {
+  pdp__v1__check_response__init(out);
+  out->decision = d->decision == PDPE_ALLOW ? PDP__V1__DECISION__ALLOW : PDP__V1__DECISION__DENY;
+  out->stamp = stamp_of(snap);
+  if (d->n_reason) {
+    out->reason = pu_arena_alloc(a, d->n_reason * sizeof(char *));
+    if (!out->reason) return false;
+    for (uint32_t i = 0; i < d->n_reason; i++)
+      if (!(out->reason[i] = arena_cstr(a, d->reason[i]))) return false;
+    out->n_reason = d->n_reason;
+  }
+  if (d->n_errors) {
+    out->errors = pu_arena_alloc(a, d->n_errors * sizeof(*out->errors));
+    Pdp__V1__EvalError *errs = pu_arena_alloc(a, d->n_errors * sizeof(*errs));
+    if (!out->errors || !errs) return false;
+    for (uint32_t i = 0; i < d->n_errors; i++) {
+      pdp__v1__eval_error__init(&errs[i]);
+      errs[i].policy_id = arena_cstr(a, d->errors[i].policy_id);
+      errs[i].message = arena_cstr(a, d->errors[i].message);
+      if (!errs[i].policy_id || !errs[i].message) return false;
+      out->errors[i] = &errs[i];
+    }
+    out->n_errors = d->n_errors;
+  }
+  return true;
+}
+
+/* One check decided into *resp, or a status code with a message in err. */
+static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
+                                    const Pdp__V1__CheckRequest *in, const char *path,
+                                    const pdpe_entity *shared, uint32_t n_shared,
+                                    const pdpe_entities *shared_es,
+                                    Pdp__V1__CheckResponse *resp, char *err) {
+  srv_convert cv = {a, ctx->cfg->max_value_depth, ctx->cfg->max_request_entities, err, ERR_CAP};
+  pdpe_request req;
+  Pdp__V1__Status__Code code;
+  if (!srv_convert_check(&cv, in, path, shared, n_shared, shared_es, &req, &code)) return code;
+  pdpe_decision d;
+  if (!pdpe_authorize(snap, &req, a, &d) || !check_response(a, snap, &d, resp)) {
+    snprintf(err, ERR_CAP, "%s: request memory budget exceeded", path);
+    return PDP__V1__STATUS__CODE__OVERLOADED;
+  }
+  return PDP__V1__STATUS__CODE__OK;
+}
+
+static bool handle_check(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
+                         const Pdp__V1__Request *rq, srv_buf *out) {
+  char err[ERR_CAP];
+  Pdp__V1__CheckResponse cr;
+  Pdp__V1__Status__Code code = decide(ctx, a, snap, rq->check, "check", NULL, 0, NULL, &cr, err);
+  if (code != PDP__V1__STATUS__CODE__OK) return srv_append_status(ctx, out, rq->id, code, err);
+  Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+  st.code = PDP__V1__STATUS__CODE__OK;
+  Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+  resp.id = rq->id;
+  resp.status = &st;
+  resp.body_case = PDP__V1__RESPONSE__BODY_CHECK;
+  resp.check = &cr;
+  ctx->requests_total++;
+  return srv_append_response(out, &resp);
+}
+
+static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
+                         const Pdp__V1__Request *rq, srv_buf *out) {
+  const Pdp__V1__BatchCheckRequest *b = rq->batch_check;
+  char err[ERR_CAP];
+  srv_convert cv = {a, ctx->cfg->max_value_depth, ctx->cfg->max_request_entities, err, ERR_CAP};
+  pdpe_entity *shared;
+  uint32_t n_shared;
+  pdpe_entities *shared_es = NULL;
+  if (!srv_convert_entities(&cv, b->entities, b->n_entities, "batch_check.entities", &shared,
+                            &n_shared))
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST, err);
+  if (n_shared && !pdpe_entities_build(a, shared, n_shared, "batch_check.entities", &shared_es,
+                                       err, sizeof(err)))
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST, err);
+
+  size_t n = b->n_checks;
+  Pdp__V1__BatchCheckItem **items = n ? pu_arena_alloc(a, n * sizeof(*items)) : NULL;
+  Pdp__V1__BatchCheckItem *item_mem = n ? pu_arena_alloc(a, n * sizeof(*item_mem)) : NULL;
+  Pdp__V1__Status *sts = n ? pu_arena_alloc(a, n * sizeof(*sts)) : NULL;
+  Pdp__V1__CheckResponse *crs = n ? pu_arena_alloc(a, n * sizeof(*crs)) : NULL;
+  if (n && (!items || !item_mem || !sts || !crs))
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__OVERLOADED,
+                             "batch_check: request memory budget exceeded");
+  for (size_t i = 0; i < n; i++) {
+    char path[64];
+    snprintf(path, sizeof(path), "batch_check.checks[%zu]", i);
+    pdp__v1__batch_check_item__init(&item_mem[i]);
+    pdp__v1__status__init(&sts[i]);
+    Pdp__V1__Status__Code code =
+        decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &crs[i], err);
+    sts[i].code = code;
+    if (code == PDP__V1__STATUS__CODE__OK) {
+      item_mem[i].check = &crs[i];
+    } else {
+      sts[i].message = pu_arena_strdup(a, err);
+      if (!sts[i].message)
+        return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__OVERLOADED,
+                                 "batch_check: request memory budget exceeded");
+    }
+    item_mem[i].status = &sts[i];
+    items[i] = &item_mem[i];
+  }
+  Pdp__V1__BatchCheckResponse br = PDP__V1__BATCH_CHECK_RESPONSE__INIT;
+  br.results = items;
+  br.n_results = n;
+  br.stamp = stamp_of(snap);
+  Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+  st.code = PDP__V1__STATUS__CODE__OK;
+  Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+  resp.id = rq->id;
+  resp.status = &st;
+  resp.body_case = PDP__V1__RESPONSE__BODY_BATCH_CHECK;
+  resp.batch_check = &br;
+  ctx->requests_total++;
+  return srv_append_response(out, &resp);
+}
+
+/* ---- health and status --------------------------------------------------------------- */
+
+static bool handle_health(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out) {
+  Pdp__V1__HealthResponse h = PDP__V1__HEALTH_RESPONSE__INIT;
+  if (snap) {
+    h.state = PDP__V1__HEALTH_RESPONSE__STATE__SERVING;
+    h.stamp = stamp_of(snap);
+    int64_t age = now_ms() - snap->loaded_unix_ms;
+    h.snapshot_age_ms = age > 0 ? (uint64_t)age : 0;
+  } else {
+    h.state = PDP__V1__HEALTH_RESPONSE__STATE__NO_POLICY;
+    h.reason = "no policy loaded";
+  }
+  Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+  st.code = PDP__V1__STATUS__CODE__OK;
+  Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+  resp.id = id;
+  resp.status = &st;
+  resp.body_case = PDP__V1__RESPONSE__BODY_HEALTH;
+  resp.health = &h;
+  ctx->requests_total++;
+  return srv_append_response(out, &resp);
+}
+
+static bool handle_status(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out) {
+  Pdp__V1__StatusResponse s = PDP__V1__STATUS_RESPONSE__INIT;
+  s.version = SRV_VERSION;
+  s.connections = ctx->connections;
+  ctx->requests_total++;
+  s.requests_total = ctx->requests_total;
+  if (snap) {
+    s.stamp = stamp_of(snap);
+    s.source = (char *)(snap->source ? snap->source : "");
+    s.last_check_unix_ms = snap->loaded_unix_ms;
+    s.last_change_unix_ms = snap->loaded_unix_ms;
+    int64_t age = now_ms() - snap->loaded_unix_ms;
+    s.snapshot_age_ms = age > 0 ? (uint64_t)age : 0;
+    s.policies = snap->policies ? pdpe_policy_set_count(snap->policies) : 0;
+    s.entities = snap->entities ? pdpe_entities_count(snap->entities) : 0;
+  } else {
+    s.degraded_reason = "no policy loaded";
+  }
+  Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+  st.code = PDP__V1__STATUS__CODE__OK;
+  Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+  resp.id = id;
+  resp.status = &st;
+  resp.body_case = PDP__V1__RESPONSE__BODY_SERVER_STATUS;
+  resp.server_status = &s;
+  return srv_append_response(out, &resp);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_buf *out) {
+  switch (rq->body_case) {
+  case PDP__V1__REQUEST__BODY__NOT_SET:
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST,
+                             "request: no body");
+  case PDP__V1__REQUEST__BODY_LIST_ALLOWED:
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__UNIMPLEMENTED,
+                             "list_allowed: not served by this build yet");
+  case PDP__V1__REQUEST__BODY_DEFINE_PERMISSIONS:
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__UNIMPLEMENTED,
+                             "define_permissions: not served by this build yet");
+  default:
+    break;
+  }
+  pdpe_snapshot *snap = cache_holder_acquire(ctx->holder);
+  bool ok;
+  switch (rq->body_case) {
+  case PDP__V1__REQUEST__BODY_HEALTH:
+    ok = handle_health(ctx, snap, rq->id, out);
+    break;
+  case PDP__V1__REQUEST__BODY_SERVER_STATUS:
+    ok = handle_status(ctx, snap, rq->id, out);
+    break;
+  default:
+    if (!snap) {
+      ok = srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__NO_POLICY,
+                             "no policy loaded");
+    } else if (rq->body_case == PDP__V1__REQUEST__BODY_CHECK) {
+      ok = handle_check(ctx, a, snap, rq, out);
+    } else if (rq->body_case == PDP__V1__REQUEST__BODY_BATCH_CHECK) {
+      ok = handle_batch(ctx, a, snap, rq, out);
+    } else {
+      ok = srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST,
+                             "request: unknown body");
+    }
+  }
+  pdpe_snapshot_unref(snap);
+  return ok;
+}
+
+bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t len,
+                      srv_buf *out) {
+  uint32_t depth = ctx->cfg->max_value_depth;
+  uint32_t levels = srv_wire_max_levels(depth);
+  srv_wire_result w = srv_wire_check(&pdp__v1__request__descriptor, body, len, levels);
+  if (w == SRV_WIRE_TOO_DEEP) {
+    char msg[160];
+    snprintf(msg, sizeof(msg),
+             "request: nesting deeper than %u message levels (max-value-depth %u)", levels, depth);
+    return srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                             PDP__V1__STATUS__CODE__BAD_REQUEST, msg);
+  }
+  if (w == SRV_WIRE_MALFORMED)
+    return srv_append_status(ctx, out, 0, PDP__V1__STATUS__CODE__BAD_REQUEST,
+                             "request: cannot decode protobuf");
+  arena_alloc aa = {arena, false};
+  ProtobufCAllocator alloc = {aa_alloc, aa_free, &aa};
+  size_t saved_budget = arena->budget;
+  arena->budget = ctx->request_budget;
+  Pdp__V1__Request *rq = pdp__v1__request__unpack(&alloc, len, body);
+  bool ok;
+  if (!rq) {
+    ok = aa.exhausted
+             ? srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                                 PDP__V1__STATUS__CODE__OVERLOADED,
+                                 "request: decoding exceeds the request memory budget")
+             : srv_append_status(ctx, out, 0, PDP__V1__STATUS__CODE__BAD_REQUEST,
+                                 "request: cannot decode protobuf");
+  } else {
+    ok = dispatch(ctx, arena, rq, out);
+  }
+  pu_arena_reset(arena);
+  arena->budget = saved_budget;
+  return ok;
+}
