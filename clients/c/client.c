@@ -343,11 +343,14 @@ static int roundtrip(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **ou
   if ((rc = send_request(c, req, deadline)) != 0) return rc;
   if ((rc = recv_response(c, deadline, out)) != 0) return rc;
   if ((*out)->id != req->id) {
-    unsigned long long got = (*out)->id;
+    pdpc_result tmp;
+    char msg[200];
+    pdpc_result_init(&tmp);
+    pdpc__result_from_response(&tmp, *out, req->id, msg, sizeof msg);
+    pdpc_result_close(&tmp);
     pdp__v1__response__free_unpacked(*out, NULL);
     *out = NULL;
-    return fail(c, PDPC_E_PROTOCOL, "response id %llu does not match request id %llu", got,
-                (unsigned long long)req->id);
+    return fail(c, PDPC_E_PROTOCOL, "%s", msg);
   }
   return 0;
 }

@@ -91,6 +91,15 @@ nomem:
 int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp, uint64_t expect_id,
                                char *err, size_t err_cap) {
   if (resp->id != expect_id) {
+    /* pdpd answers id 0 when it could not read the request at all (oversize frame, too many
+     * connections, undecodable bytes): keep its status and words, but the stream is lost. */
+    if (resp->id == 0 && resp->status && resp->status->code != PDP__V1__STATUS__CODE__OK) {
+      snprintf(err, err_cap, "pdpd answered %s: %s", pdpc_status_name((int)resp->status->code),
+               resp->status->message ? resp->status->message : "");
+      pdpc__result_fail(r, expect_id, err);
+      r->status = (int)resp->status->code;
+      return PDPC_E_PROTOCOL;
+    }
     snprintf(err, err_cap, "response id %llu does not match request id %llu", (unsigned long long)resp->id,
              (unsigned long long)expect_id);
     pdpc__result_fail(r, expect_id, err);

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 typedef enum { ANSWER_NORMAL, ANSWER_WRONG_ID, ANSWER_BAD_ALLOW, ANSWER_NO_STATUS, ANSWER_UNSPEC, ANSWER_HUGE,
-               ANSWER_BYTEWISE, ANSWER_CLOSE, ANSWER_SILENT, ANSWER_GARBAGE } answer_mode;
+               ANSWER_BYTEWISE, ANSWER_CLOSE, ANSWER_SILENT, ANSWER_GARBAGE, ANSWER_ID0 } answer_mode;
 
 typedef struct fake {
   int fd;
@@ -137,6 +137,12 @@ static void *fake_main(void *arg) {
       break;
     case ANSWER_NO_STATUS: resp.status = NULL; ck.decision = PDP__V1__DECISION__ALLOW; break;
     case ANSWER_UNSPEC: ck.decision = PDP__V1__DECISION__DECISION_UNSPECIFIED; break;
+    case ANSWER_ID0: /* what pdpd says when it could not read the request at all */
+      resp.id = 0;
+      st.code = PDP__V1__STATUS__CODE__OVERLOADED;
+      st.message = "server: too many connections";
+      resp.body_case = PDP__V1__RESPONSE__BODY__NOT_SET;
+      break;
     default: break;
     }
     bool stop = false;
@@ -254,6 +260,21 @@ Test(client_check, id_mismatch_is_a_protocol_error_and_breaks_the_connection) {
   cr_assert_not_null(strstr(pdpc_conn_error(C)->message, "does not match"), "%s", pdpc_conn_error(C)->message);
   cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_STATE);
   cr_assert_not(pdpc_result_allowed(&res));
+  pdpc_result_close(&res);
+  stop();
+}
+
+Test(client_check, id_zero_error_answer_keeps_the_servers_status_and_words) {
+  start(ANSWER_ID0, 2000);
+  pdpc_check_req r = req_for("ok1");
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_PROTOCOL);
+  cr_assert_eq(res.status, PDPC_STATUS_OVERLOADED);
+  cr_assert_not(pdpc_result_allowed(&res));
+  cr_assert_str_eq(res.message, "pdpd answered OVERLOADED: server: too many connections");
+  pdpc_health h;
+  cr_assert_eq(pdpc_health_check(C, &h), PDPC_E_STATE, "the stream is not trusted any more");
   pdpc_result_close(&res);
   stop();
 }
