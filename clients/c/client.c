@@ -324,8 +324,8 @@ static int send_request(pdpc_conn *c, Pdp__V1__Request *req, int64_t deadline) {
 
 /* Receive and decode the next frame as a Response. */
 static int recv_response(pdpc_conn *c, int64_t deadline, Pdp__V1__Response **out) {
-  const uint8_t *body;
-  size_t len;
+  const uint8_t *body = NULL;
+  size_t len = 0;
   int rc = read_frame(c, deadline, &body, &len);
   if (rc) return rc;
   *out = pdp__v1__response__unpack(NULL, len, body);
@@ -440,7 +440,7 @@ int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n, const p
                      size_t n_shared, pdpc_result *results) {
   if (!c || (n && (!reqs || !results)) || (n_shared && !shared)) return PDPC_E_INVAL;
   c->err.code = 0;
-  char msg[200] = "";
+  char msg[256] = "";
   pdpc__pool pool = {0};
   Pdp__V1__BatchCheckRequest *b = pdpc__pool_alloc(&pool, sizeof *b);
   int rc = b ? 0 : PDPC_E_NOMEM;

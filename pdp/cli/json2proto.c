@@ -39,13 +39,14 @@ static const char *json_kind(const json_t *j) {
 }
 
 /* path + "." + key or path + "[i]" into buf. */
+/* Paths are for messages only: a very long one is cut short, never overflowed. */
 static const char *sub_key(char *buf, size_t cap, const char *path, const char *key) {
-  snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key);
+  if (snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", key) >= (int)cap) buf[cap - 1] = 0;
   return buf;
 }
 
 static const char *sub_index(char *buf, size_t cap, const char *path, size_t i) {
-  snprintf(buf, cap, "%s[%zu]", path, i);
+  if (snprintf(buf, cap, "%s[%zu]", path, i) >= (int)cap) buf[cap - 1] = 0;
   return buf;
 }
 

@@ -427,7 +427,7 @@ Test(client_health, health_answer_is_read_and_unimplemented_status_is_an_error) 
 Test(client_connect, nothing_listening_fails_clearly) {
   char dir[] = "/tmp/pdpc-XXXXXX";
   cr_assert_not_null(mkdtemp(dir));
-  char path[128];
+  char path[64];
   snprintf(path, sizeof path, "%s/none.sock", dir);
   pdpc_error err;
   cr_assert_null(pdpc_connect(path, 500, &err));
