@@ -10,6 +10,9 @@
 #include "pdpc.h"
 #include "pdp.pb-c.h"
 
+/* Internal functions stay out of libpdpclient.so's exported symbols. */
+#pragma GCC visibility push(hidden)
+
 typedef enum pdpc__kind {
   PDPC__BOOL,
   PDPC__LONG,
@@ -66,5 +69,7 @@ void pdpc__result_fail(pdpc_result *r, uint64_t id, const char *message);
 /* Fill `r` from one Response that should answer `expect_id` with a check body. */
 int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp,
                                uint64_t expect_id, char *err, size_t err_cap);
+
+#pragma GCC visibility pop
 
 #endif
