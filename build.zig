@@ -63,14 +63,26 @@ pub fn build(b: *std.Build) !void {
     try addDir(b, pdpctl.root_module, "pdp/cli");
     b.installArtifact(pdpctl);
 
+    // Cedar's conformance cases through the engine (tests/conformance/runner.c).
+    const conformance = exe(b, target, optimize, "pdp-conformance", &.{}, &.{core}, gen_dir);
+    try addDir(b, conformance.root_module, "tests/conformance");
+    b.installArtifact(conformance);
+    const conformance_run = b.addSystemCommand(&.{"sh"});
+    conformance_run.addFileArg(b.path("tests/conformance/run.sh"));
+    conformance_run.addArtifactArg(conformance);
+    conformance_run.addDirectoryArg(b.path("."));
+    conformance_run.has_side_effects = true;
+
     const run_cmd = b.addRunArtifact(pdpd);
     run_cmd.step.dependOn(b.getInstallStep());
+    run_cmd.setCwd(b.path(".")); // defaults (examples/quickstart, ./var) are relative to the repo
     run_cmd.addPassthruArgs();
     b.step("run", "Run pdpd (zig build run -- --help)").dependOn(&run_cmd.step);
 
     // Tests: one Criterion binary per file.  Unit suites link the engine and server modules;
     // end-to-end suites also get the installed pdpd and pdpctl through the environment.
-    const test_step = b.step("test", "Run every Criterion suite and the end-to-end tests");
+    const test_step = b.step("test", "Run every Criterion suite, the end-to-end tests and Cedar's conformance cases");
+    test_step.dependOn(&conformance_run.step);
     const suites = [_][]const u8{ "tests/unit", "tests/e2e" };
     for (suites) |dir| {
         const files = try listC(b, dir);
@@ -145,11 +157,11 @@ fn addDirExcept(b: *std.Build, m: *std.Build.Module, dir: []const u8, skip: []co
 /// Every *.c directly in `dir` (relative to the build root), sorted for a stable build.
 fn listC(b: *std.Build, dir: []const u8) ![]const []const u8 {
     const io = b.graph.io;
-    b.dependOnDirectoryContents(b.path(dir));
     var d = b.root.openDir(io, dir, .{ .iterate = true }) catch |err| switch (err) {
         error.FileNotFound => return &.{},
         else => return err,
     };
+    b.dependOnDirectoryContents(b.path(dir));
     defer d.close(io);
     var list: std.ArrayList([]const u8) = .empty;
     var it = d.iterate();

@@ -103,17 +103,17 @@ static bool parse_args(pdpl_parser *p, pdpl_expr *first, pdpl_expr ***args, uint
   return true;
 }
 
-static pdpl_expr *mk_call(pdpl_parser *p, pdpl_pos pos, const pdpl_fn_info *fi, pdpl_expr *recv) {
+/* A call after its '(' (consumed); errors about the count point at the name (name_at). */
+static pdpl_expr *mk_call(pdpl_parser *p, pdpl_pos pos, pdpl_pos name_at, const pdpl_fn_info *fi, pdpl_expr *recv) {
   pdpl_expr *e = mk(p, PDPL_E_CALL, pos);
   if (!e) return NULL;
   e->u.call.fn = fi->fn;
-  pdpl_pos args_at = p->tok.pos;
   if (!parse_args(p, recv, &e->u.call.args, &e->u.call.n)) return NULL;
   uint32_t given = e->u.call.n - (recv ? 1 : 0);
   /* Cedar checks the count of the built-in set and tag methods when parsing; extension
    * calls with a wrong count are evaluation errors. */
   if (fi->fn <= PDPL_FN_HAS_TAG && given != fi->argc) {
-    pdpl_p_fail(p, args_at, "'%s' takes %u argument%s but %u %s given", fi->name, fi->argc, fi->argc == 1 ? "" : "s",
+    pdpl_p_fail(p, name_at, "'%s' takes %u argument%s but %u %s given", fi->name, fi->argc, fi->argc == 1 ? "" : "s",
                 given, given == 1 ? "was" : "were");
     return NULL;
   }
@@ -251,7 +251,7 @@ static pdpl_expr *parse_name_primary(pdpl_parser *p) {
       return NULL;
     }
     pdpl_p_advance(p);
-    return mk_call(p, first.pos, fi, NULL);
+    return mk_call(p, first.pos, first.pos, fi, NULL);
   }
   if (n_comp == 1) {
     pdpl_var v;
@@ -315,7 +315,7 @@ static pdpl_expr *parse_access(pdpl_parser *p, pdpl_expr *e) {
           return NULL;
         }
         pdpl_p_advance(p);
-        e = mk_call(p, e->pos, fi, e);
+        e = mk_call(p, e->pos, name.pos, fi, e);
         continue;
       }
       if (PDPL_KW_IS_RESERVED(name.kw)) {

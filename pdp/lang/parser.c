@@ -19,7 +19,10 @@
 
 /* ---- helpers shared with expr.c ------------------------------------------------------ */
 
-void pdpl_p_advance(pdpl_parser *p) { p->tok = pdpl_lex_next(&p->lx); }
+void pdpl_p_advance(pdpl_parser *p) {
+  p->tok = pdpl_lex_next(&p->lx);
+  if (p->tok.kind == PDPL_T_ERROR) p->failed = true; /* the lexer reported it */
+}
 
 void pdpl_p_fail(pdpl_parser *p, pdpl_pos pos, const char *fmt, ...) {
   if (p->failed) return;

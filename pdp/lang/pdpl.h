@@ -7,8 +7,9 @@
  *
  * Errors are values: pdpl_parse() never aborts on bad input; it records each error with
  * file:line:col (1-based, columns counted in bytes) and a readable message, skips to the
- * end of the broken policy (the next ';' at nesting depth 0) and goes on, so that one run
- * reports every error in a file.
+ * end of the broken policy (the next ';' token: Cedar has no ';' inside a policy outside
+ * strings and comments, so this is the ';' at nesting depth 0 even when the broken text
+ * left brackets open) and goes on, so that one run reports every error in a file.
  */
 #ifndef PDP_LANG_PDPL_H
 #define PDP_LANG_PDPL_H
@@ -63,7 +64,8 @@ typedef enum pdpl_expr_kind {
   PDPL_E_STRING,   /* lit.s, unescaped */
   PDPL_E_ENTITY,   /* lit.uid: an entity uid literal */
   PDPL_E_VAR,      /* var: principal, action, resource or context */
-  PDPL_E_SLOT,     /* slot: ?principal or ?resource (templates only) */
+  PDPL_E_SLOT,     /* slot: ?principal or ?resource.  Not produced today: as in Cedar, slots
+                      may appear only in the scope (pdpl_scope.is_slot) */
   PDPL_E_NOT,      /* unary: !a */
   PDPL_E_NEG,      /* unary: -a */
   PDPL_E_BINARY,   /* binary: a op b (see pdpl_binop) */
@@ -230,8 +232,10 @@ typedef struct pdpl_policies {
  * too); on return *first_index has advanced by the number of policies seen, so a caller
  * parsing several files in order gets policy0, policy1, ... across them.  first_index may
  * be NULL (counting starts at 0).
- * Appends the policies parsed without error to `out` (arena-grown) and returns the number
- * of errors added to `errs` (0 = success).  Allocation failure is reported as an error. */
+ * Appends the policies parsed without error to `out` (arena-grown; `out` must start zeroed
+ * and only be grown by pdpl_parse) and returns the number of errors added to `errs`
+ * (recorded or dropped; 0 = success).  Allocation failure is reported as an error.
+ * Expressions are at most PDPL_MAX_DEPTH deep in the source and PDPL_MAX_HEIGHT as trees. */
 uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t len,
                     uint32_t *first_index, pdpl_policies *out, pdpl_errors *errs);
 

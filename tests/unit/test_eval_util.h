@@ -108,7 +108,7 @@ static pdpl_expr *E_call(pdpl_fn fn, uint32_t n, ...) {
 
 static json_t *t_json(const char *text) {
   json_error_t je;
-  json_t *j = json_loads(text, JSON_ALLOW_NUL, &je);
+  json_t *j = json_loads(text, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
   return j;
 }
 

@@ -1,0 +1,186 @@
+/* test_srv_handlers.c - the request path without sockets: frame bytes in, framed Response
+ * out, per-request memory reset, budgets and the no-snapshot case. */
+#include <criterion/criterion.h>
+
+#include "../../pdp/server/srv_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static srv_config cfg;
+static cache_holder holder;
+static srv_ctx ctx;
+static pu_arena arena;
+static srv_buf out;
+static char dir[64];
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void setup(void) {
+  srv_config_init(&cfg);
+  cache_holder_init(&holder);
+  ctx = (srv_ctx){&cfg, &holder, 0, 0, srv_request_budget(cfg.max_frame)};
+  pu_arena_init(&arena, 16384, 0);
+  srv_buf_init(&out);
+  snprintf(dir, sizeof(dir), "/tmp/pdpd-hXXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+  srv_buf_close(&out);
+  pu_arena_close(&arena);
+  cache_holder_close(&holder);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  if (system(cmd) != 0) cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(handlers, .init = setup, .fini = teardown);
+
+static void load_bundle(void) {
+  char p[128];
+  snprintf(p, sizeof(p), "%s/policies", dir);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof(p), "%s/policies/x.cedar", dir);
+  write_file(p, "@id(\"p\") permit (principal == User::\"alice\", action, resource);\n");
+  cache_diag diag;
+  cache_diag_init(&diag);
+  pdpe_snapshot *snap;
+  cr_assert(cache_dir_load(dir, &snap, &diag), "%s", diag.n ? diag.lines[0] : "");
+  cache_diag_close(&diag);
+  cache_holder_swap(&holder, snap);
+}
+
+/* Run one packed request through the handlers; returns the decoded Response. */
+static Pdp__V1__Response *handle(const Pdp__V1__Request *rq) {
+  size_t n = pdp__v1__request__get_packed_size(rq);
+  uint8_t *buf = malloc(n + 1);
+  pdp__v1__request__pack(rq, buf);
+  out.len = 0;
+  cr_assert(srv_handle_frame(&ctx, &arena, buf, n, &out));
+  free(buf);
+  cr_assert_eq(arena.used, 0, "the request arena is reset after each answer");
+  cr_assert_geq(out.len, 4);
+  uint32_t len = srv_frame_len(out.p);
+  cr_assert_eq(len + 4, out.len, "exactly one framed answer");
+  Pdp__V1__Response *r = pdp__v1__response__unpack(NULL, len, out.p + 4);
+  cr_assert_not_null(r);
+  cr_assert_not_null(r->status, "every response has a status");
+  return r;
+}
+
+static Pdp__V1__EntityUid U(const char *type, const char *id) {
+  Pdp__V1__EntityUid u = PDP__V1__ENTITY_UID__INIT;
+  u.type = (char *)type;
+  u.id = (char *)id;
+  return u;
+}
+
+Test(handlers, check_is_decided_on_the_loaded_snapshot) {
+  load_bundle();
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x"), res = U("Doc", "d");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &res;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 5, rq.body_case = PDP__V1__REQUEST__BODY_CHECK, rq.check = &c;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->id, 5);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK, "%s", r->status->message);
+  cr_assert_eq(r->check->decision, PDP__V1__DECISION__ALLOW);
+  cr_assert_str_eq(r->check->reason[0], "p");
+  pdpe_snapshot *snap = cache_holder_acquire(&holder);
+  cr_assert_eq(memcmp(r->check->stamp.data, snap->stamp, 32), 0);
+  pdpe_snapshot_unref(snap);
+  pdp__v1__response__free_unpacked(r, NULL);
+  cr_assert_eq(ctx.requests_total, 1);
+}
+
+Test(handlers, without_a_snapshot_checks_get_no_policy_and_health_says_so) {
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x"), res = U("Doc", "d");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &res;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 6, rq.body_case = PDP__V1__REQUEST__BODY_CHECK, rq.check = &c;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__NO_POLICY);
+  cr_assert_eq(r->body_case, PDP__V1__RESPONSE__BODY__NOT_SET);
+  pdp__v1__response__free_unpacked(r, NULL);
+  Pdp__V1__HealthRequest h = PDP__V1__HEALTH_REQUEST__INIT;
+  rq.id = 7, rq.body_case = PDP__V1__REQUEST__BODY_HEALTH, rq.health = &h;
+  r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK);
+  cr_assert_eq(r->health->state, PDP__V1__HEALTH_RESPONSE__STATE__NO_POLICY);
+  pdp__v1__response__free_unpacked(r, NULL);
+}
+
+Test(handlers, decoding_past_the_memory_budget_is_overloaded_not_a_crash) {
+  load_bundle();
+  /* 20,000 request entities decode into far more than a 64 KiB budget */
+  ctx.request_budget = 65536;
+  size_t n = 20000;
+  Pdp__V1__Entity *items = calloc(n, sizeof(*items));
+  Pdp__V1__Entity **ptrs = calloc(n, sizeof(*ptrs));
+  Pdp__V1__EntityUid u = U("Doc", "d");
+  for (size_t i = 0; i < n; i++) {
+    pdp__v1__entity__init(&items[i]);
+    items[i].uid = &u;
+    ptrs[i] = &items[i];
+  }
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &u;
+  c.entities = ptrs, c.n_entities = n;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 8, rq.body_case = PDP__V1__REQUEST__BODY_CHECK, rq.check = &c;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->id, 8);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED, "%s", r->status->message);
+  cr_assert_eq(r->body_case, PDP__V1__RESPONSE__BODY__NOT_SET);
+  pdp__v1__response__free_unpacked(r, NULL);
+  free(items);
+  free(ptrs);
+  /* and the next small request is fine again */
+  ctx.request_budget = srv_request_budget(cfg.max_frame);
+  c.entities = NULL, c.n_entities = 0;
+  r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK);
+  pdp__v1__response__free_unpacked(r, NULL);
+}
+
+Test(handlers, undecodable_bytes_are_a_bad_request_with_id_0) {
+  const uint8_t junk[] = {0x12, 0x03, 0xff, 0xff, 0xff}; /* check = 3 bytes of nonsense */
+  out.len = 0;
+  cr_assert(srv_handle_frame(&ctx, &arena, junk, sizeof(junk), &out));
+  Pdp__V1__Response *r = pdp__v1__response__unpack(NULL, out.len - 4, out.p + 4);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->id, 0);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert_str_eq(r->status->message, "request: cannot decode protobuf");
+  pdp__v1__response__free_unpacked(r, NULL);
+}
+
+Test(handlers, status_counts_requests_and_connections) {
+  load_bundle();
+  ctx.connections = 3;
+  Pdp__V1__StatusRequest s = PDP__V1__STATUS_REQUEST__INIT;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 9, rq.body_case = PDP__V1__REQUEST__BODY_SERVER_STATUS, rq.server_status = &s;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->server_status->connections, 3);
+  cr_assert_eq(r->server_status->requests_total, 1);
+  cr_assert_eq(r->server_status->policies, 1);
+  cr_assert_eq(r->server_status->entities, 0);
+  cr_assert_str_eq(r->server_status->version, SRV_VERSION);
+  pdp__v1__response__free_unpacked(r, NULL);
+  r = handle(&rq);
+  cr_assert_eq(r->server_status->requests_total, 2);
+  pdp__v1__response__free_unpacked(r, NULL);
+}
