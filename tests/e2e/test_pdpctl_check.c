@@ -40,6 +40,21 @@ Test(pdpctl_check, context_decides_and_forbid_is_named_as_the_reason) {
   e2e_run_free(&r);
 }
 
+Test(pdpctl_check, context_can_be_read_from_a_file) {
+  e2e_write("ctx.json", "{\"net\": \"office\"}");
+  char arg[128];
+  snprintf(arg, sizeof arg, "@%s/ctx.json", e2e_dir);
+  e2e_run r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"", "-r",
+                         "Document::\"d1\"", "--context", arg, NULL);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  e2e_run_free(&r);
+  r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"", "-r",
+                 "Document::\"d1\"", "--context", "@/nonexistent/ctx.json", NULL);
+  cr_assert_eq(r.code, 2);
+  cr_assert_not_null(strstr(r.err, "/nonexistent/ctx.json"), "%s", r.err);
+  e2e_run_free(&r);
+}
+
 Test(pdpctl_check, request_entities_from_a_file_are_used) {
   e2e_write("req.json", "[{\"uid\": {\"type\": \"Document\", \"id\": \"new\"},"
                         "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}}}]");

@@ -139,3 +139,16 @@ Test(pdpctl_test, many_checks_are_pipelined_and_judged_in_order) {
   cr_assert_not_null(strstr(r.out, "600 passed, 0 failed\n"), "%s", r.out);
   e2e_run_free(&r);
 }
+
+/* The shipped example: its checks.json must pass against pdpd serving it (this includes a
+ * check that expects an evaluation error, and one with request entities). */
+Test(pdpctl_quickstart, shipped_example_checks_all_pass, .init = e2e_setup, .fini = e2e_teardown) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/examples/quickstart", e2e_env("PDP_SOURCE_ROOT"));
+  e2e_start_daemon_on(dir);
+  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_sock, "--verbose", NULL);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "ok   checks[0] "), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, " passed, 0 failed\n"), "%s", r.out);
+  e2e_run_free(&r);
+}

@@ -101,11 +101,12 @@ static __attribute__((unused)) void e2e_teardown(void) {
   }
 }
 
-/* Start pdpd on e2e_sock serving e2e_dir/bundle; wait until Health answers. */
-static __attribute__((unused)) void e2e_start_daemon(void) {
+/* Start pdpd on e2e_sock serving `source` (NULL: e2e_dir/bundle); wait until Health answers. */
+static __attribute__((unused)) void e2e_start_daemon_on(const char *source_dir) {
   const char *bin = e2e_env("PDPD_BIN");
-  char source[128], data[128], log[128];
-  snprintf(source, sizeof source, "%s/bundle", e2e_dir);
+  char source[512], data[128], log[128];
+  if (source_dir) snprintf(source, sizeof source, "%s", source_dir);
+  else snprintf(source, sizeof source, "%s/bundle", e2e_dir);
   snprintf(data, sizeof data, "%s/data", e2e_dir);
   snprintf(log, sizeof log, "%s/pdpd.log", e2e_dir);
   pid_t pid = fork();
@@ -139,6 +140,8 @@ static __attribute__((unused)) void e2e_start_daemon(void) {
   }
   cr_assert_fail("pdpd did not answer on %s", e2e_sock);
 }
+
+static __attribute__((unused)) void e2e_start_daemon(void) { e2e_start_daemon_on(NULL); }
 
 /* Run pdpctl with the given arguments (NULL-terminated). */
 static __attribute__((unused)) e2e_run e2e_pdpctl(const char *arg0, ...) {
