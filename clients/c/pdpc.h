@@ -1,4 +1,240 @@
+/* pdpc.h - the C client of pdpd (library libpdpclient, prefix pdpc_).
+ *
+ * One connection (pdpc_conn) talks to one pdpd over its Unix socket with the framing of
+ * docs/protocol.md.  Calls block for at most the connection's timeout; every call returns
+ * 0 or a negative PDPC_E_* code, and the connection keeps the last error's words
+ * (pdpc_conn_error).  There is no global state: a connection is used by one thread at a
+ * time, different connections are independent.
+ *
+ * Safety invariant: a pdpc_result says ALLOW only when the server's status was OK and its
+ * decision was ALLOW.  Transport errors, non-OK statuses, unknown decisions and malformed
+ * answers all read as DENY.  Test with pdpc_result_allowed().
+ *
+ * Ownership: pdpc_x_new()/pdpc_x_free() for heap objects; pdpc_result_init()/_close() for
+ * caller-owned structs whose contents the library fills.  Functions that "take" a value
+ * own it afterwards even when they fail, so builder calls can be nested.
+ * This header does not depend on protobuf-c.
+ */
 #ifndef PDPC_H
 #define PDPC_H
-int pdpc_version(void);
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+enum {
+  PDPC_E_INVAL = -1,     /* bad argument (NULL, path too long, unset uid, value too deep) */
+  PDPC_E_NOMEM = -2,     /* out of memory */
+  PDPC_E_CONNECT = -3,   /* cannot connect: nothing listens, no such socket, refused */
+  PDPC_E_TIMEOUT = -4,   /* the connection's timeout passed */
+  PDPC_E_IO = -5,        /* read or write failed (errno in the message) */
+  PDPC_E_CLOSED = -6,    /* the server closed the connection */
+  PDPC_E_PROTOCOL = -7,  /* malformed frame, oversize frame, id mismatch, wrong body */
+  PDPC_E_STATUS = -8,    /* the server answered with a non-OK status (health, status) */
+  PDPC_E_STATE = -9      /* nothing to receive, or the connection is broken */
+};
+
+/* Short English name of a PDPC_E_* code ("timeout"). */
+const char *pdpc_strerror(int code);
+
+/* An error as a value: the code and a message naming what failed. */
+typedef struct pdpc_error {
+  int code;          /* 0 or PDPC_E_* */
+  int status;        /* the server's status code when code == PDPC_E_STATUS, else 0 */
+  char message[256]; /* e.g. "connect /run/pdpd/pdpd.sock: No such file or directory" */
+} pdpc_error;
+
+/* Server status codes (pdp.v1.Status.Code). */
+typedef enum pdpc_status {
+  PDPC_STATUS_UNSPECIFIED = 0, /* never sent by pdpd; also used for client-side failures */
+  PDPC_STATUS_OK = 1,
+  PDPC_STATUS_BAD_REQUEST = 2,
+  PDPC_STATUS_FRAME_TOO_LARGE = 3,
+  PDPC_STATUS_UNAUTHENTICATED = 4,
+  PDPC_STATUS_NO_POLICY = 5,
+  PDPC_STATUS_STALE = 6,
+  PDPC_STATUS_UNIMPLEMENTED = 7,
+  PDPC_STATUS_OVERLOADED = 8,
+  PDPC_STATUS_INTERNAL = 9
+} pdpc_status;
+
+/* "OK", "BAD_REQUEST", ... ("UNKNOWN" for other numbers). */
+const char *pdpc_status_name(int status);
+
+/* ---- values and entities --------------------------------------------------------------- */
+
+/* A Cedar value tree (bool, long, string, entity, set, record, extension call). */
+typedef struct pdpc_value pdpc_value;
+
+pdpc_value *pdpc_value_bool(bool b);
+pdpc_value *pdpc_value_long(int64_t n);
+pdpc_value *pdpc_value_string(const char *s); /* copies s (protobuf strings end at NUL) */
+pdpc_value *pdpc_value_entity(const char *type, const char *id);
+pdpc_value *pdpc_value_extension(const char *fn, const char *arg); /* ip("10.0.0.1") */
+pdpc_value *pdpc_value_set(void);                             /* empty set */
+pdpc_value *pdpc_value_record(void);                          /* empty record */
+/* Add to a set / record.  Both take `item` (freed on failure; NULL item fails with
+ * PDPC_E_NOMEM, so a failed constructor can be passed straight in).  A record keeps its
+ * keys unique: putting an existing key fails with PDPC_E_INVAL. */
+int pdpc_set_add(pdpc_value *set, pdpc_value *item);
+int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item);
+void pdpc_value_free(pdpc_value *v); /* NULL is ignored */
+
+/* Nesting deeper than this is refused when a request is encoded. */
+#define PDPC_MAX_VALUE_DEPTH 32
+
+/* A request-scoped entity: uid, attributes, parents and tags. */
+typedef struct pdpc_entity pdpc_entity;
+
+pdpc_entity *pdpc_entity_new(const char *type, const char *id);
+int pdpc_entity_attr(pdpc_entity *e, const char *key, pdpc_value *item); /* takes item */
+int pdpc_entity_tag(pdpc_entity *e, const char *key, pdpc_value *item);  /* takes item */
+int pdpc_entity_parent(pdpc_entity *e, const char *type, const char *id);
+void pdpc_entity_free(pdpc_entity *e); /* NULL is ignored */
+
+/* ---- requests and results -------------------------------------------------------------- */
+
+typedef struct pdpc_uid {
+  const char *type; /* "User", "App::Document" */
+  const char *id;   /* "alice" */
+} pdpc_uid;
+
+/* One check.  Everything is borrowed for the duration of the call that sends it. */
+typedef struct pdpc_check_req {
+  pdpc_uid principal;                 /* give principal or token */
+  const char *token;                  /* a JWT, or NULL */
+  pdpc_uid action;
+  pdpc_uid resource;
+  const pdpc_value *context;          /* a record, or NULL for empty */
+  const pdpc_entity *const *entities; /* request-scoped entities, n_entities of them */
+  size_t n_entities;
+  bool explain;                       /* ask for more diagnostics */
+} pdpc_check_req;
+
+typedef enum pdpc_decision {
+  PDPC_DENY = 0, /* also every failure: zero-initialised results deny */
+  PDPC_ALLOW = 1
+} pdpc_decision;
+
+typedef struct pdpc_policy_error {
+  char *policy_id; /* owned by the result */
+  char *message;
+} pdpc_policy_error;
+
+/* The answer to one check.  Caller-owned struct, contents owned by it: pdpc_result_init()
+ * before first use, pdpc_result_close() after (a filled result may be refilled; the
+ * library closes it first). */
+typedef struct pdpc_result {
+  uint64_t id;                /* the request id it answers */
+  int status;                 /* pdpc_status; UNSPECIFIED when the client failed */
+  char *message;              /* status message or client error, never NULL once filled */
+  pdpc_decision decision;     /* ALLOW only when status == OK and pdpd said ALLOW */
+  char **reason;              /* determining policy / grant ids */
+  size_t n_reason;
+  pdpc_policy_error *errors;  /* policies skipped because their evaluation errored */
+  size_t n_errors;
+  uint8_t stamp[32];          /* snapshot stamp that decided */
+  size_t stamp_len;           /* 32 when present, else 0 */
+} pdpc_result;
+
+void pdpc_result_init(pdpc_result *r);
+void pdpc_result_close(pdpc_result *r); /* frees the contents, leaves r initialised */
+/* True only when status is OK and the decision is ALLOW. */
+bool pdpc_result_allowed(const pdpc_result *r);
+
+/* ---- connections ------------------------------------------------------------------------ */
+
+typedef struct pdpc_conn pdpc_conn;
+
+#define PDPC_DEFAULT_MAX_FRAME (1u << 20) /* largest response accepted: 1 MiB */
+
+/* Connect to pdpd's socket.  timeout_ms bounds the connect and, later, each call on the
+ * connection (<= 0: wait forever).  Returns NULL and fills *err (may be NULL) on failure;
+ * paths of 108 bytes or more are refused. */
+pdpc_conn *pdpc_connect(const char *path, int timeout_ms, pdpc_error *err);
+/* Wrap an already connected stream socket (the connection takes ownership of fd). */
+pdpc_conn *pdpc_conn_from_fd(int fd, int timeout_ms, pdpc_error *err);
+void pdpc_close(pdpc_conn *c); /* closes the socket and frees c; NULL is ignored */
+
+void pdpc_set_timeout(pdpc_conn *c, int timeout_ms);
+void pdpc_set_max_frame(pdpc_conn *c, uint32_t max_frame); /* 0 restores the default */
+/* The last error on this connection (borrowed; code 0 when none). */
+const pdpc_error *pdpc_conn_error(const pdpc_conn *c);
+
+/* One check, one round trip.  Returns 0 when an answer arrived (its status may still be
+ * non-OK: look at result->status), or a negative PDPC_E_* code; in every case *result is
+ * filled and denies unless allowed.  Any transport or protocol error breaks the
+ * connection (later calls fail with PDPC_E_STATE): reconnect. */
+int pdpc_check(pdpc_conn *c, const pdpc_check_req *req, pdpc_result *result);
+
+/* Many checks in one round trip: results[i] answers reqs[i] (n of each).  `shared` entities
+ * go with every check.  Returns 0 when the batch answer arrived (each result has its own
+ * status), or a negative code (every result then denies with the error). */
+int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n,
+                     const pdpc_entity *const *shared, size_t n_shared, pdpc_result *results);
+
+/* Pipelining: send many checks, then receive their answers in the same order.  send
+ * stores the request id in *id (may be NULL); recv fills the answer to the oldest
+ * unanswered check and fails with PDPC_E_PROTOCOL when its id does not match.  While a
+ * send waits for the socket it also reads pending answers into a buffer, so sending many
+ * before receiving cannot deadlock.  Do not mix with pdpc_check etc. while checks are
+ * outstanding (those calls fail with PDPC_E_STATE). */
+int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id);
+int pdpc_recv(pdpc_conn *c, pdpc_result *result);
+size_t pdpc_pending(const pdpc_conn *c); /* checks sent and not yet received */
+
+typedef enum pdpc_health_state {
+  PDPC_HEALTH_UNSPECIFIED = 0,
+  PDPC_HEALTH_SERVING = 1,
+  PDPC_HEALTH_DEGRADED = 2,
+  PDPC_HEALTH_NO_POLICY = 3
+} pdpc_health_state;
+
+typedef struct pdpc_health {
+  pdpc_health_state state;
+  char reason[256];          /* truncated if longer */
+  uint8_t stamp[32];
+  size_t stamp_len;
+  uint64_t snapshot_age_ms;
+} pdpc_health;
+
+typedef struct pdpc_server_status {
+  char version[64];
+  char source[256];
+  char degraded_reason[256]; /* empty when healthy */
+  uint8_t stamp[32];
+  size_t stamp_len;
+  int64_t last_check_unix_ms;
+  int64_t last_change_unix_ms;
+  uint64_t snapshot_age_ms;
+  uint64_t policies, entities, grants, definitions;
+  uint64_t connections;      /* open client connections */
+  uint64_t requests_total;   /* requests answered since start */
+} pdpc_server_status;
+
+/* Health and Status round trips: 0 with *out filled, or a negative code (PDPC_E_STATUS
+ * when the server said non-OK; the message is in pdpc_conn_error). */
+int pdpc_health_check(pdpc_conn *c, pdpc_health *out);
+int pdpc_server_status_get(pdpc_conn *c, pdpc_server_status *out);
+
+/* ---- advanced ------------------------------------------------------------------------- */
+
+/* Encode a Check request with the given id as one frame (4-byte big-endian length and the
+ * serialized pdp.v1.Request) into a new buffer (free() it).  For tools, tests and docs. */
+int pdpc_encode_check(const pdpc_check_req *req, uint64_t id, uint8_t **frame, size_t *len);
+
+/* Decode one Response body (no length prefix) that answers a check with id `expect_id`
+ * into *result, applying every rule pdpc_recv applies. */
+int pdpc_decode_check(const uint8_t *body, size_t len, uint64_t expect_id, pdpc_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -1,0 +1,87 @@
+/* main.c - pdpctl's entry: picks the subcommand and holds the helpers they share.
+ *
+ * Every subcommand parses its own options (getopt_long, with our own messages instead of
+ * getopt's) and returns the exit code: 0 success / allow, 1 deny / failed checks /
+ * invalid bundle, 2 usage or runtime errors.
+ */
+#include "pdpctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char main_usage[] =
+    "usage: pdpctl COMMAND [options]\n"
+    "\n"
+    "Talk to pdpd, the policy decision point, and check policy bundles.\n"
+    "\n"
+    "commands:\n"
+    "  check      ask a running pdpd one authorization question\n"
+    "  test       run the checks of DIR/checks.json against a running pdpd\n"
+    "  validate   load a bundle directory and report every error\n"
+    "  status     show a running pdpd's health and status\n"
+    "\n"
+    "Run 'pdpctl COMMAND --help' for a command's options.\n"
+    "exit status: 0 success, 1 deny / failures / invalid bundle, 2 usage or runtime error\n";
+
+const char *ctl_socket_default(void) {
+  const char *s = getenv("PDPD_SOCKET");
+  return s && s[0] ? s : CTL_DEFAULT_SOCKET;
+}
+
+int ctl_parse_timeout(const char *cmd, const char *arg, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(arg, &end, 10);
+  if (errno || end == arg || *end || v <= 0 || v > 3600000) {
+    fprintf(stderr, "pdpctl %s: --timeout must be milliseconds between 1 and 3600000, not '%s'\n", cmd, arg);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+int ctl_bad_option(const char *cmd, int opt, char **argv) {
+  const char *arg = argv[optind - 1];
+  if (opt == ':')
+    fprintf(stderr, "pdpctl %s: option '%s' needs a value (see pdpctl %s --help)\n", cmd, arg, cmd);
+  else if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+    fprintf(stderr, "pdpctl %s: unknown option '-%c' (see pdpctl %s --help)\n", cmd, optopt, cmd);
+  else
+    fprintf(stderr, "pdpctl %s: unknown option '%s' (see pdpctl %s --help)\n", cmd, arg, cmd);
+  return CTL_EXIT_ERROR;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(main_usage, stderr);
+    return CTL_EXIT_ERROR;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    if (argc > 2 && strcmp(cmd, "help") == 0) {
+      char *sub[] = {argv[2], "--help", NULL};
+      const char *name = argv[2];
+      if (!strcmp(name, "check")) return ctl_check(2, sub);
+      if (!strcmp(name, "test")) return ctl_test(2, sub);
+      if (!strcmp(name, "validate")) return ctl_validate(2, sub);
+      if (!strcmp(name, "status")) return ctl_status(2, sub);
+      fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", name);
+      return CTL_EXIT_ERROR;
+    }
+    fputs(main_usage, stdout);
+    return CTL_EXIT_OK;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("pdpctl (pdpd) 0.1\n");
+    return CTL_EXIT_OK;
+  }
+  if (!strcmp(cmd, "check")) return ctl_check(argc - 1, argv + 1);
+  if (!strcmp(cmd, "test")) return ctl_test(argc - 1, argv + 1);
+  if (!strcmp(cmd, "validate")) return ctl_validate(argc - 1, argv + 1);
+  if (!strcmp(cmd, "status")) return ctl_status(argc - 1, argv + 1);
+  fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", cmd);
+  return CTL_EXIT_ERROR;
+}

@@ -1,0 +1,75 @@
+/* pdpctl.h - internals of pdpctl, the command-line tool (not installed).
+ *
+ * Each subcommand lives in its own file (check.c, validate.c, test.c, status.c) and
+ * returns the process exit code.  json2proto.c turns Cedar JSON (entity uids, values,
+ * context records, entity lists) into the C client's builder values; every error names
+ * the JSON path of the offending element ("context.tags[2]: ...").
+ */
+#ifndef PDP_CLI_PDPCTL_H
+#define PDP_CLI_PDPCTL_H
+
+#include "../../clients/c/pdpc.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit codes of every subcommand. */
+enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_ERROR = 2 };
+
+#define CTL_DEFAULT_SOCKET "./var/pdpd.sock"
+#define CTL_DEFAULT_TIMEOUT_MS 5000
+#define CTL_ERR_CAP 512
+
+int ctl_check(int argc, char **argv);
+int ctl_validate(int argc, char **argv);
+int ctl_test(int argc, char **argv);
+int ctl_status(int argc, char **argv);
+
+/* main.c: helpers every subcommand shares. */
+const char *ctl_socket_default(void); /* $PDPD_SOCKET or CTL_DEFAULT_SOCKET */
+/* Parse a --timeout value; prints the error and returns -1 when it is not a positive int. */
+int ctl_parse_timeout(const char *cmd, const char *arg, int *out);
+/* Print the error for getopt's '?' or ':' and return CTL_EXIT_ERROR. */
+int ctl_bad_option(const char *cmd, int opt, char **argv);
+
+/* ---- json2proto.c ------------------------------------------------------------------------ */
+
+/* An owned entity uid. */
+typedef struct ctl_uid {
+  char *type;
+  char *id;
+} ctl_uid;
+
+void ctl_uid_close(ctl_uid *u);
+static inline pdpc_uid ctl_uid_view(const ctl_uid *u) { return (pdpc_uid){u->type, u->id}; }
+
+/* Cedar syntax `Type::"id"` (parsed by pdpl_parse_uid).  On failure writes the reason. */
+bool ctl_uid_parse(const char *text, ctl_uid *out, char *err, size_t cap);
+/* A uid in JSON: {"type": T, "id": I}, {"__entity": {...}}, or the string `T::"id"`.
+ * `path` names the element in messages. */
+bool ctl_uid_from_json(const json_t *j, const char *path, ctl_uid *out, char *err, size_t cap);
+/* `Type::"id"` with the id escaped, into buf. */
+const char *ctl_uid_format(const char *type, const char *id, char *buf, size_t cap);
+
+/* A Cedar JSON value (bool, integer, string, array = set, object = record, {"__entity"},
+ * {"__extn": {"fn", "arg"}}).  NULL with a message naming `path` on error. */
+pdpc_value *ctl_value_from_json(const json_t *j, const char *path, char *err, size_t cap);
+/* A context: a JSON object (or null / absent = NULL with no error). */
+bool ctl_context_from_json(const json_t *j, const char *path, pdpc_value **out, char *err, size_t cap);
+
+/* A list of entities in Cedar's entity JSON format:
+ * [{"uid": UID, "attrs": {...}, "parents": [UID...], "tags": {...}}].  */
+typedef struct ctl_entities {
+  pdpc_entity **items; /* owned */
+  size_t n;
+} ctl_entities;
+
+bool ctl_entities_from_json(const json_t *j, const char *path, ctl_entities *out, char *err, size_t cap);
+void ctl_entities_close(ctl_entities *es);
+
+/* Parse a JSON text / file, with "file:line:col: message" on failure. */
+json_t *ctl_json_load_file(const char *file, char *err, size_t cap);
+json_t *ctl_json_load_string(const char *what, const char *text, char *err, size_t cap);
+
+#endif

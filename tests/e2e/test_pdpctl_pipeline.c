@@ -1,0 +1,105 @@
+/* test_pdpctl_pipeline.c - the C client against a real pdpd: pipelining, batch, health,
+ * and a clear error when nothing listens. */
+#include "test_pdpctl_util.h"
+
+static void up(void) {
+  e2e_setup();
+  e2e_write_bundle();
+  e2e_start_daemon();
+}
+
+TestSuite(client_e2e, .init = up, .fini = e2e_teardown);
+
+Test(client_e2e, thousand_pipelined_checks_come_back_in_order_with_their_answers) {
+  pdpc_error err;
+  pdpc_conn *c = pdpc_connect(e2e_sock, 10000, &err);
+  cr_assert_not_null(c, "%s", err.message);
+  enum { N = 1000 };
+  static uint64_t ids[N];
+  for (int i = 0; i < N; i++) {
+    /* alice owns d1, not d2: i % 3 == 0 allows. */
+    pdpc_check_req r = {.principal = {"User", "alice"},
+                        .action = {"Action", "view"},
+                        .resource = {"Document", i % 3 == 0 ? "d1" : "d2"}};
+    cr_assert_eq(pdpc_send_check(c, &r, &ids[i]), 0, "%s", pdpc_conn_error(c)->message);
+  }
+  pdpc_result res;
+  pdpc_result_init(&res);
+  for (int i = 0; i < N; i++) {
+    cr_assert_eq(pdpc_recv(c, &res), 0, "check %d: %s", i, pdpc_conn_error(c)->message);
+    cr_assert_eq(res.id, ids[i]);
+    cr_assert_eq(res.status, PDPC_STATUS_OK, "%s", res.message);
+    cr_assert_eq(pdpc_result_allowed(&res), i % 3 == 0, "check %d", i);
+    if (i % 3 == 0) {
+      cr_assert_eq(res.n_reason, 1);
+      cr_assert_str_eq(res.reason[0], "view-own");
+    }
+    cr_assert_eq(res.stamp_len, 32);
+  }
+  pdpc_result_close(&res);
+  pdpc_close(c);
+}
+
+Test(client_e2e, batch_answers_each_check_like_a_single_check) {
+  pdpc_error err;
+  pdpc_conn *c = pdpc_connect(e2e_sock, 5000, &err);
+  cr_assert_not_null(c, "%s", err.message);
+  pdpc_value *office = pdpc_value_record();
+  cr_assert_eq(pdpc_record_put(office, "net", pdpc_value_string("office")), 0);
+  pdpc_check_req reqs[3] = {
+      {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", "d1"}},
+      {.principal = {"User", "alice"}, .action = {"Action", "delete"}, .resource = {"Document", "d1"}},
+      {.principal = {"User", "bob"}, .action = {"Action", "delete"}, .resource = {"Document", "d1"}, .context = office},
+  };
+  pdpc_result batch[3], single;
+  pdpc_result_init(&single);
+  for (int i = 0; i < 3; i++) pdpc_result_init(&batch[i]);
+  cr_assert_eq(pdpc_batch_check(c, reqs, 3, NULL, 0, batch), 0, "%s", pdpc_conn_error(c)->message);
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(pdpc_check(c, &reqs[i], &single), 0);
+    cr_assert_eq(batch[i].status, PDPC_STATUS_OK, "%s", batch[i].message);
+    cr_assert_eq(pdpc_result_allowed(&batch[i]), pdpc_result_allowed(&single), "check %d", i);
+  }
+  cr_assert(pdpc_result_allowed(&batch[0]));
+  cr_assert_not(pdpc_result_allowed(&batch[1]));
+  cr_assert(pdpc_result_allowed(&batch[2]));
+  for (int i = 0; i < 3; i++) pdpc_result_close(&batch[i]);
+  pdpc_result_close(&single);
+  pdpc_value_free(office);
+  pdpc_close(c);
+}
+
+Test(client_e2e, health_says_serving_and_unknown_principal_is_denied) {
+  pdpc_error err;
+  pdpc_conn *c = pdpc_connect(e2e_sock, 5000, &err);
+  cr_assert_not_null(c, "%s", err.message);
+  pdpc_health h;
+  cr_assert_eq(pdpc_health_check(c, &h), 0, "%s", pdpc_conn_error(c)->message);
+  cr_assert_eq(h.state, PDPC_HEALTH_SERVING);
+  cr_assert_eq(h.stamp_len, 32);
+  pdpc_check_req r = {.principal = {"User", "mallory"}, .action = {"Action", "view"}, .resource = {"Document", "d1"}};
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(c, &r, &res), 0);
+  cr_assert_not(pdpc_result_allowed(&res));
+  cr_assert_eq(res.status, PDPC_STATUS_OK);
+  cr_assert_eq(memcmp(res.stamp, h.stamp, 32), 0, "the same snapshot decided");
+  pdpc_result_close(&res);
+  pdpc_close(c);
+}
+
+/* .timeout only guards against a hang; the assertions are about behaviour. */
+Test(client_e2e, connecting_where_nothing_listens_fails_within_the_timeout, .timeout = 30) {
+  char none[128];
+  snprintf(none, sizeof none, "%s/none.sock", e2e_dir);
+  pdpc_error err;
+  cr_assert_null(pdpc_connect(none, 1000, &err));
+  cr_assert_eq(err.code, PDPC_E_CONNECT);
+  cr_assert_not_null(strstr(err.message, "is pdpd running"), "%s", err.message);
+  kill(e2e_pid, SIGTERM); /* and once the daemon is gone, the socket refuses as well */
+  waitpid(e2e_pid, NULL, 0);
+  e2e_pid = -1;
+  pdpc_conn *c = pdpc_connect(e2e_sock, 1000, &err);
+  cr_assert_null(c);
+  cr_assert_eq(err.code, PDPC_E_CONNECT, "%s", err.message);
+}
