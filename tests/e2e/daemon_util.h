@@ -325,6 +325,21 @@ static inline void du_cleanup(du_daemon *d) {
   d->dir[0] = '\0';
 }
 
+/* The end of a test, for a suite's .fini: stop pdpd if it still runs and remove the temp
+ * dir; when that pdpd exited with anything but 0 (99 under PDPD_WRAPPER: valgrind found
+ * errors) print its log and abort().  Criterion 2.4 ignores a failed assertion in a .fini,
+ * but a .fini that crashes makes the run fail. */
+static inline void du_finish(du_daemon *d) {
+  bool running = d->pid > 0;
+  int rc = du_stop(d);
+  char *log = running && rc != 0 ? du_read_file(d->log) : NULL;
+  du_cleanup(d);
+  if (!log) return;
+  fprintf(stderr, "pdpd exit code %d (expected 0); its log:\n%s\n", rc, log);
+  free(log);
+  abort();
+}
+
 /* ---- the test bundle ----------------------------------------------------------------- */
 
 /* alice may view anything; owners may edit; nothing locked may be touched.  Doc::"d1" is

@@ -69,15 +69,9 @@ static __attribute__((unused)) void e2e_stop_daemon(void) {
   }
 }
 
-/* Stop pdpd if it still runs (checking its exit code as e2e_stop_daemon does) and remove
- * the temp dir. */
+/* Stop pdpd if it still runs, checking its exit code, and remove the temp dir. */
 static __attribute__((unused)) void e2e_teardown(void) {
-  bool running = e2e_daemon.pid > 0;
-  int rc = du_stop(&e2e_daemon);
-  char *log = running && rc != 0 ? du_read_file(e2e_daemon.log) : NULL;
-  du_cleanup(&e2e_daemon);
-  if (log) cr_expect_fail("pdpd exit code %d: %s", rc, log);
-  free(log);
+  du_finish(&e2e_daemon);
 }
 
 /* Run pdpctl with the given arguments (NULL-terminated). */
