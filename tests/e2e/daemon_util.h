@@ -1,11 +1,13 @@
 /* daemon_util.h - helpers for end-to-end tests: a temp bundle, the real pdpd binary on a
- * temp socket, framed protobuf over a plain blocking Unix socket.
+ * temp socket, framed protobuf over a plain blocking Unix socket.  Every e2e suite starts
+ * and stops pdpd through these (pdpctl_util.h adds running pdpctl on top).
  *
  * PDPD_BIN names the daemon (default zig-out/bin/pdpd).  PDPD_WRAPPER, when set, is a
  * space-separated command put in front of it (for example
  * "valgrind --error-exitcode=99 --leak-check=full"); then du_stop() reports exit 99 when
  * valgrind found errors.  Every wait has a generous deadline so a broken daemon fails a test
- * instead of hanging it; no test asserts on timing.
+ * instead of hanging it; no test asserts on timing.  A spawned pdpd gets SIGKILL when the
+ * thread that spawned it dies (PR_SET_PDEATHSIG), so a crashed test leaves no daemon behind.
  */
 #ifndef PDP_TESTS_E2E_DAEMON_UTIL_H
 #define PDP_TESTS_E2E_DAEMON_UTIL_H
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,8 +37,9 @@ typedef struct du_daemon {
   pid_t pid;        /* 0 when not running */
   char dir[64];     /* mkdtemp'd directory holding everything below */
   char sock[256];   /* socket path (kept under 108 bytes by the tests) */
-  char bundle[128]; /* dir/bundle: policies/x.cedar + entities.json */
+  char bundle[128]; /* dir/bundle: policies/x.cedar + entities.json (du_init) */
   char log[128];    /* dir/pdpd.log: the daemon's stderr */
+  const char *source; /* the directory pdpd serves; NULL means bundle */
 } du_daemon;
 
 static inline int64_t du_now_ms(void) {
@@ -56,34 +60,61 @@ static inline bool du_write_file(const char *path, const char *text) {
   return fclose(f) == 0 && ok;
 }
 
-/* Whole file into a malloc'd string ("" when missing). */
+/* Whole file into a malloc'd string, any size ("" when missing or unreadable). */
 static inline char *du_read_file(const char *path) {
   FILE *f = fopen(path, "r");
-  char *buf = calloc(1, 1 << 20);
+  size_t len = 0, cap = 4096;
+  char *buf = malloc(cap);
+  if (!buf) abort();
   if (f) {
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
+    for (;;) {
+      len += fread(buf + len, 1, cap - 1 - len, f);
+      if (len < cap - 1) break; /* EOF or error */
+      cap *= 2;
+      buf = realloc(buf, cap);
+      if (!buf) abort();
+    }
     fclose(f);
   }
+  buf[len] = '\0';
   return buf;
 }
 
-/* A fresh temp dir with a bundle in it.  Returns false on any filesystem error. */
-static inline bool du_init(du_daemon *d, const char *policies, const char *entities) {
+/* A fresh, empty temp dir (the paths in d point into it; nothing is written yet).
+ * Returns false on any filesystem error. */
+static inline bool du_init_dir(du_daemon *d) {
   memset(d, 0, sizeof(*d));
   snprintf(d->dir, sizeof(d->dir), "/tmp/pdpdXXXXXX");
-  if (!mkdtemp(d->dir)) return false;
+  if (!mkdtemp(d->dir)) {
+    d->dir[0] = '\0';
+    return false;
+  }
   snprintf(d->sock, sizeof(d->sock), "%s/pdpd.sock", d->dir);
   snprintf(d->bundle, sizeof(d->bundle), "%s/bundle", d->dir);
   snprintf(d->log, sizeof(d->log), "%s/pdpd.log", d->dir);
-  char p[256];
-  if (mkdir(d->bundle, 0755) != 0) return false;
-  snprintf(p, sizeof(p), "%s/policies", d->bundle);
-  if (mkdir(p, 0755) != 0) return false;
-  snprintf(p, sizeof(p), "%s/policies/x.cedar", d->bundle);
-  if (!du_write_file(p, policies)) return false;
-  snprintf(p, sizeof(p), "%s/entities.json", d->bundle);
-  return du_write_file(p, entities);
+  return true;
+}
+
+/* Write text to d->dir/rel, making the parent directories; false on any error. */
+static inline bool du_write(const du_daemon *d, const char *rel, const char *text) {
+  char path[512];
+  int n = snprintf(path, sizeof(path), "%s/%s", d->dir, rel);
+  if (n < 0 || (size_t)n >= sizeof(path)) return false;
+  for (char *p = path + strlen(d->dir) + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    bool ok = mkdir(path, 0755) == 0 || errno == EEXIST;
+    *p = '/';
+    if (!ok) return false;
+  }
+  return du_write_file(path, text);
+}
+
+/* A fresh temp dir with a bundle in it: bundle/policies/x.cedar and bundle/entities.json.
+ * Returns false on any filesystem error. */
+static inline bool du_init(du_daemon *d, const char *policies, const char *entities) {
+  return du_init_dir(d) && du_write(d, "bundle/policies/x.cedar", policies) &&
+         du_write(d, "bundle/entities.json", entities);
 }
 
 static inline const char *du_bin(void) {
@@ -91,12 +122,13 @@ static inline const char *du_bin(void) {
   return b && *b ? b : "zig-out/bin/pdpd";
 }
 
-/* Start pdpd with --socket d->sock --source d->bundle and extra args (NULL-terminated
- * array, may be NULL).  Does not wait for readiness. */
+/* Start pdpd with --socket d->sock --source d->source (or d->bundle) and extra args
+ * (NULL-terminated array, may be NULL).  Does not wait for readiness. */
 static inline pid_t du_spawn(du_daemon *d, const char *const *extra) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     dup2(fd, 2);
@@ -115,7 +147,7 @@ static inline pid_t du_spawn(du_daemon *d, const char *const *extra) {
   argv[n++] = "--socket";
   argv[n++] = d->sock;
   argv[n++] = "--source";
-  argv[n++] = d->bundle;
+  argv[n++] = (char *)(d->source ? d->source : d->bundle);
   for (int i = 0; extra && extra[i] && n < 62; i++) argv[n++] = (char *)extra[i];
   argv[n] = NULL;
   execvp(argv[0], argv);
@@ -291,6 +323,21 @@ static inline void du_cleanup(du_daemon *d) {
   if (system(cmd) != 0) { /* nothing to do */
   }
   d->dir[0] = '\0';
+}
+
+/* The end of a test, for a suite's .fini: stop pdpd if it still runs and remove the temp
+ * dir; when that pdpd exited with anything but 0 (99 under PDPD_WRAPPER: valgrind found
+ * errors) print its log and abort().  Criterion 2.4 ignores a failed assertion in a .fini,
+ * but a .fini that crashes makes the run fail. */
+static inline void du_finish(du_daemon *d) {
+  bool running = d->pid > 0;
+  int rc = du_stop(d);
+  char *log = running && rc != 0 ? du_read_file(d->log) : NULL;
+  du_cleanup(d);
+  if (!log) return;
+  fprintf(stderr, "pdpd exit code %d (expected 0); its log:\n%s\n", rc, log);
+  free(log);
+  abort();
 }
 
 /* ---- the test bundle ----------------------------------------------------------------- */

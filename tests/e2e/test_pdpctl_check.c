@@ -1,5 +1,5 @@
 /* test_pdpctl_check.c - `pdpctl check` against a real pdpd: exit codes 0/1/2 and output. */
-#include "test_pdpctl_util.h"
+#include "pdpctl_util.h"
 
 static void up(void) {
   e2e_setup();
@@ -10,8 +10,8 @@ static void up(void) {
 TestSuite(pdpctl_check, .init = up, .fini = e2e_teardown);
 
 Test(pdpctl_check, owner_viewing_their_document_is_allowed_with_exit_0) {
-  e2e_run r = e2e_pdpctl("check", "--socket", e2e_sock, "--principal", "User::\"alice\"", "--action",
-                         "Action::\"view\"", "--resource", "Document::\"d1\"", NULL);
+  e2e_run r = e2e_pdpctl("check", "--socket", e2e_daemon.sock, "--principal", "User::\"alice\"",
+                         "--action", "Action::\"view\"", "--resource", "Document::\"d1\"", NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "ALLOW"), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "reason: view-own"), "%s", r.out);
@@ -19,8 +19,8 @@ Test(pdpctl_check, owner_viewing_their_document_is_allowed_with_exit_0) {
 }
 
 Test(pdpctl_check, someone_elses_document_is_denied_with_exit_1) {
-  e2e_run r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                         "Document::\"d2\"", NULL);
+  e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a",
+                         "Action::\"view\"", "-r", "Document::\"d2\"", NULL);
   cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "DENY"), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "default deny"), "%s", r.out);
@@ -28,13 +28,14 @@ Test(pdpctl_check, someone_elses_document_is_denied_with_exit_1) {
 }
 
 Test(pdpctl_check, context_decides_and_forbid_is_named_as_the_reason) {
-  e2e_run r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"", "-r",
-                         "Document::\"d1\"", "--context", "{\"net\": \"home\"}", NULL);
+  e2e_run r =
+      e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"",
+                 "-r", "Document::\"d1\"", "--context", "{\"net\": \"home\"}", NULL);
   cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "reason: office-only"), "%s", r.out);
   e2e_run_free(&r);
-  r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"", "-r",
-                 "Document::\"d1\"", "--context", "{\"net\": \"office\"}", "--json", NULL);
+  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"",
+                 "-r", "Document::\"d1\"", "--context", "{\"net\": \"office\"}", "--json", NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "{\"decision\":\"allow\",\"reason\":[\"admins\"],\"errors\":[]"), "%s", r.out);
   e2e_run_free(&r);
@@ -43,13 +44,13 @@ Test(pdpctl_check, context_decides_and_forbid_is_named_as_the_reason) {
 Test(pdpctl_check, context_can_be_read_from_a_file) {
   e2e_write("ctx.json", "{\"net\": \"office\"}");
   char arg[128];
-  snprintf(arg, sizeof arg, "@%s/ctx.json", e2e_dir);
-  e2e_run r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"", "-r",
-                         "Document::\"d1\"", "--context", arg, NULL);
+  snprintf(arg, sizeof arg, "@%s/ctx.json", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"bob\"", "-a",
+                         "Action::\"delete\"", "-r", "Document::\"d1\"", "--context", arg, NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   e2e_run_free(&r);
-  r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"", "-r",
-                 "Document::\"d1\"", "--context", "@/nonexistent/ctx.json", NULL);
+  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"",
+                 "-r", "Document::\"d1\"", "--context", "@/nonexistent/ctx.json", NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "/nonexistent/ctx.json"), "%s", r.err);
   e2e_run_free(&r);
@@ -59,22 +60,23 @@ Test(pdpctl_check, request_entities_from_a_file_are_used) {
   e2e_write("req.json", "[{\"uid\": {\"type\": \"Document\", \"id\": \"new\"},"
                         "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}}}]");
   char file[128];
-  snprintf(file, sizeof file, "%s/req.json", e2e_dir);
-  e2e_run r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                         "Document::\"new\"", "--entities", file, NULL);
+  snprintf(file, sizeof file, "%s/req.json", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a",
+                         "Action::\"view\"", "-r", "Document::\"new\"", "--entities", file, NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   e2e_run_free(&r);
 }
 
 Test(pdpctl_check, bad_arguments_exit_2_with_a_message_naming_them) {
-  e2e_run r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::alice", "-a", "Action::\"view\"", "-r",
-                         "Document::\"d1\"", NULL);
+  e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::alice", "-a",
+                         "Action::\"view\"", "-r", "Document::\"d1\"", NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "--principal"), "%s", r.err);
   cr_assert_str_eq(r.out, "");
   e2e_run_free(&r);
 
-  r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"alice\"", "-r", "Document::\"d1\"", NULL);
+  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-r", "Document::\"d1\"",
+                 NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "--action is required"), "%s", r.err);
   e2e_run_free(&r);
@@ -84,14 +86,14 @@ Test(pdpctl_check, bad_arguments_exit_2_with_a_message_naming_them) {
   cr_assert_not_null(strstr(r.err, "unknown option '--bogus'"), "%s", r.err);
   e2e_run_free(&r);
 
-  r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                 "Document::\"d1\"", "--context", "{\"net\": [1, 2.5]}", NULL);
+  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"",
+                 "-r", "Document::\"d1\"", "--context", "{\"net\": [1, 2.5]}", NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "context.net[1]"), "%s", r.err);
   e2e_run_free(&r);
 
-  r = e2e_pdpctl("check", "-s", e2e_sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                 "Document::\"d1\"", "--context", "{\"net\": ", NULL);
+  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"",
+                 "-r", "Document::\"d1\"", "--context", "{\"net\": ", NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "invalid JSON"), "%s", r.err);
   e2e_run_free(&r);
@@ -104,7 +106,7 @@ Test(pdpctl_check, bad_arguments_exit_2_with_a_message_naming_them) {
 
 Test(pdpctl_check, no_daemon_on_the_socket_exits_2_with_a_clear_message) {
   char none[128];
-  snprintf(none, sizeof none, "%s/none.sock", e2e_dir);
+  snprintf(none, sizeof none, "%s/none.sock", e2e_daemon.dir);
   e2e_run r = e2e_pdpctl("check", "-s", none, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
                          "Document::\"d1\"", "--timeout", "500", NULL);
   cr_assert_eq(r.code, 2);
@@ -133,7 +135,7 @@ Test(pdpctl_check, help_is_printed_for_the_tool_and_the_command) {
 }
 
 Test(pdpctl_check, status_reports_a_serving_daemon) {
-  e2e_run r = e2e_pdpctl("status", "-s", e2e_sock, NULL);
+  e2e_run r = e2e_pdpctl("status", "-s", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "health: serving"), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "policies: 3"), "%s", r.out);

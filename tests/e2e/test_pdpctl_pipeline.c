@@ -1,6 +1,6 @@
 /* test_pdpctl_pipeline.c - the C client against a real pdpd: pipelining, batch, health,
  * and a clear error when nothing listens. */
-#include "test_pdpctl_util.h"
+#include "pdpctl_util.h"
 
 static void up(void) {
   e2e_setup();
@@ -12,7 +12,7 @@ TestSuite(client_e2e, .init = up, .fini = e2e_teardown);
 
 Test(client_e2e, thousand_pipelined_checks_come_back_in_order_with_their_answers) {
   pdpc_error err;
-  pdpc_conn *c = pdpc_connect(e2e_sock, 10000, &err);
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 10000, &err);
   cr_assert_not_null(c, "%s", err.message);
   enum { N = 1000 };
   static uint64_t ids[N];
@@ -42,7 +42,7 @@ Test(client_e2e, thousand_pipelined_checks_come_back_in_order_with_their_answers
 
 Test(client_e2e, batch_answers_each_check_like_a_single_check) {
   pdpc_error err;
-  pdpc_conn *c = pdpc_connect(e2e_sock, 5000, &err);
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 5000, &err);
   cr_assert_not_null(c, "%s", err.message);
   pdpc_value *office = pdpc_value_record();
   cr_assert_eq(pdpc_record_put(office, "net", pdpc_value_string("office")), 0);
@@ -71,7 +71,7 @@ Test(client_e2e, batch_answers_each_check_like_a_single_check) {
 
 Test(client_e2e, health_says_serving_and_unknown_principal_is_denied) {
   pdpc_error err;
-  pdpc_conn *c = pdpc_connect(e2e_sock, 5000, &err);
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 5000, &err);
   cr_assert_not_null(c, "%s", err.message);
   pdpc_health h;
   cr_assert_eq(pdpc_health_check(c, &h), 0, "%s", pdpc_conn_error(c)->message);
@@ -91,15 +91,13 @@ Test(client_e2e, health_says_serving_and_unknown_principal_is_denied) {
 /* .timeout only guards against a hang; the assertions are about behaviour. */
 Test(client_e2e, connecting_where_nothing_listens_fails_within_the_timeout, .timeout = 30) {
   char none[128];
-  snprintf(none, sizeof none, "%s/none.sock", e2e_dir);
+  snprintf(none, sizeof none, "%s/none.sock", e2e_daemon.dir);
   pdpc_error err;
   cr_assert_null(pdpc_connect(none, 1000, &err));
   cr_assert_eq(err.code, PDPC_E_CONNECT);
   cr_assert_not_null(strstr(err.message, "is pdpd running"), "%s", err.message);
-  kill(e2e_pid, SIGTERM); /* and once the daemon is gone, the socket refuses as well */
-  waitpid(e2e_pid, NULL, 0);
-  e2e_pid = -1;
-  pdpc_conn *c = pdpc_connect(e2e_sock, 1000, &err);
+  e2e_stop_daemon(); /* and once the daemon is gone, the socket refuses as well */
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 1000, &err);
   cr_assert_null(c);
   cr_assert_eq(err.code, PDPC_E_CONNECT, "%s", err.message);
 }

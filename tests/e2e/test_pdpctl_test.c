@@ -1,5 +1,5 @@
 /* test_pdpctl_test.c - `pdpctl test DIR` against a real pdpd: pass, fail, bad files. */
-#include "test_pdpctl_util.h"
+#include "pdpctl_util.h"
 
 static void up(void) {
   e2e_setup();
@@ -31,8 +31,8 @@ static void write_checks(bool wrong) {
 Test(pdpctl_test, all_true_expectations_pass_with_exit_0) {
   write_checks(false);
   char dir[128];
-  snprintf(dir, sizeof dir, "%s/bundle", e2e_dir);
-  e2e_run r = e2e_pdpctl("test", dir, "--socket", e2e_sock, NULL);
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("test", dir, "--socket", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "4 passed, 0 failed\n"), "%s", r.out);
   e2e_run_free(&r);
@@ -41,8 +41,8 @@ Test(pdpctl_test, all_true_expectations_pass_with_exit_0) {
 Test(pdpctl_test, one_wrong_expectation_fails_the_run_and_is_printed) {
   write_checks(true);
   char dir[128];
-  snprintf(dir, sizeof dir, "%s/bundle", e2e_dir);
-  e2e_run r = e2e_pdpctl("test", dir, "--socket", e2e_sock, NULL);
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("test", dir, "--socket", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "3 passed, 1 failed\n"), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "FAIL checks[3] \"home delete\""), "%s", r.out);
@@ -57,8 +57,8 @@ Test(pdpctl_test, wrong_reason_is_a_failure_even_when_the_decision_matches) {
             "[{\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"view\\\"\", \"resource\": "
             "\"Document::\\\"d2\\\"\", \"decision\": \"allow\", \"reason\": [\"view-own\"]}]");
   char dir[128];
-  snprintf(dir, sizeof dir, "%s/bundle", e2e_dir);
-  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_sock, NULL);
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
   /* bob owns d2 and is an admin: both permits determine the allow. */
   cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "wrong reason"), "%s", r.out);
@@ -67,7 +67,7 @@ Test(pdpctl_test, wrong_reason_is_a_failure_even_when_the_decision_matches) {
             "[{\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"view\\\"\", \"resource\": "
             "\"Document::\\\"d2\\\"\", \"decision\": \"allow\", \"reason\": [\"admins\", \"view-own\"]}]");
   e2e_run_free(&r);
-  r = e2e_pdpctl("test", dir, "-s", e2e_sock, NULL);
+  r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   e2e_run_free(&r);
 }
@@ -84,8 +84,8 @@ Test(pdpctl_test, errors_in_the_file_name_the_check_and_field_and_exit_2) {
             "  \"decision\": \"maybe\", \"decison\": 1}\n"
             "]}\n");
   char dir[128];
-  snprintf(dir, sizeof dir, "%s/bundle", e2e_dir);
-  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_sock, NULL);
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 2, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.err, "checks[1].decision: missing"), "%s", r.err);
   cr_assert_not_null(strstr(r.err, "checks[2].principal.id"), "%s", r.err);
@@ -94,7 +94,7 @@ Test(pdpctl_test, errors_in_the_file_name_the_check_and_field_and_exit_2) {
   e2e_run_free(&r);
 
   e2e_write("bundle/checks.json", "{\"checks\": [\n  {\"name\": }\n]}\n");
-  r = e2e_pdpctl("test", dir, "-s", e2e_sock, NULL);
+  r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "checks.json:2:"), "JSON syntax errors have line and column: %s", r.err);
   e2e_run_free(&r);
@@ -102,13 +102,13 @@ Test(pdpctl_test, errors_in_the_file_name_the_check_and_field_and_exit_2) {
 
 Test(pdpctl_test, missing_file_or_daemon_exits_2) {
   char dir[128], none[128];
-  snprintf(dir, sizeof dir, "%s/bundle", e2e_dir);
-  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_sock, NULL); /* no checks.json yet */
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL); /* no checks.json yet */
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "checks.json"), "%s", r.err);
   e2e_run_free(&r);
   write_checks(false);
-  snprintf(none, sizeof none, "%s/none.sock", e2e_dir);
+  snprintf(none, sizeof none, "%s/none.sock", e2e_daemon.dir);
   r = e2e_pdpctl("test", dir, "-s", none, NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, "is pdpd running"), "%s", r.err);
@@ -133,8 +133,8 @@ Test(pdpctl_test, many_checks_are_pipelined_and_judged_in_order) {
   e2e_write("bundle/checks.json", text);
   free(text);
   char dir[128];
-  snprintf(dir, sizeof dir, "%s/bundle", e2e_dir);
-  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_sock, NULL);
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 0, "stdout: %.2000s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "600 passed, 0 failed\n"), "%s", r.out);
   e2e_run_free(&r);
@@ -146,7 +146,7 @@ Test(pdpctl_quickstart, shipped_example_checks_all_pass, .init = e2e_setup, .fin
   char dir[512];
   snprintf(dir, sizeof dir, "%s/examples/quickstart", e2e_env("PDP_SOURCE_ROOT"));
   e2e_start_daemon_on(dir);
-  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_sock, "--verbose", NULL);
+  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, "--verbose", NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "ok   checks[0] "), "%s", r.out);
   cr_assert_not_null(strstr(r.out, " passed, 0 failed\n"), "%s", r.out);

@@ -1,5 +1,5 @@
 /* test_pdpctl_validate.c - `pdpctl validate DIR` on good and broken bundles. */
-#include "test_pdpctl_util.h"
+#include "pdpctl_util.h"
 
 #include <regex.h>
 
@@ -7,7 +7,7 @@ TestSuite(pdpctl_validate, .init = e2e_setup, .fini = e2e_teardown);
 
 static char *bundle_dir(void) {
   static char dir[128];
-  snprintf(dir, sizeof dir, "%s/bundle", e2e_dir);
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
   return dir;
 }
 
