@@ -181,9 +181,9 @@ static bool parse_decimal(pu_str s, int64_t *out, char *err, size_t cap) {
   if (over || __builtin_mul_overflow(l, 10000, &l)) return fail(err, cap, "decimal overflow", s);
   if (nf > 4) return fail(err, cap, "too many digits after the decimal point", s);
   for (size_t k = nf; k < 4; k++) r *= 10;
-  /* As Cedar does: the sign of the integer part decides (so "-0.5" is 0.5). */
+  /* The written sign applies to the whole number, so "-0.5" is -0.5 (as in Cedar). */
   int64_t v;
-  if (l >= 0 ? __builtin_add_overflow(l, r, &v) : __builtin_sub_overflow(l, r, &v))
+  if (!neg ? __builtin_add_overflow(l, r, &v) : __builtin_sub_overflow(l, r, &v))
     return fail(err, cap, "decimal overflow", s);
   *out = v;
   return true;

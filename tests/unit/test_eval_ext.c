@@ -93,6 +93,15 @@ Test(eval_ext, decimals_have_four_digits_and_i64_range) {
   cr_assert_not(b2(PDPL_FN_GREATER_THAN, mk(PDPL_FN_DECIMAL, "1.2"), mk(PDPL_FN_DECIMAL, "1.20")));
 }
 
+Test(eval_ext, a_negative_decimal_below_one_keeps_its_sign) {
+  pdpe_value m = mk(PDPL_FN_DECIMAL, "-0.5"), p = mk(PDPL_FN_DECIMAL, "0.5");
+  cr_assert_eq(m.u.ext.u.decimal, -5000);
+  cr_assert_not(pdpe_value_eq(&m, &p), "decimal(\"-0.5\") != decimal(\"0.5\")");
+  cr_assert(b2(PDPL_FN_LESS_THAN, m, mk(PDPL_FN_DECIMAL, "0.0")));
+  cr_assert(b2(PDPL_FN_LESS_THAN, mk(PDPL_FN_DECIMAL, "-1.0"), m));
+  cr_assert_eq(mk(PDPL_FN_DECIMAL, "-0.0").u.ext.u.decimal, 0);
+}
+
 Test(eval_ext, datetimes_accept_cedar_formats) {
   cr_assert_eq(mk(PDPL_FN_DATETIME, "1970-01-01").u.ext.u.datetime, 0);
   cr_assert_eq(mk(PDPL_FN_DATETIME, "1970-01-02T00:00:01Z").u.ext.u.datetime, 86401000);
