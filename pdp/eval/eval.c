@@ -6,14 +6,19 @@
  * authorizer reports the policy as erroring.  && and || short-circuit and demand booleans;
  * == between different types is false, never an error.  Values from the AST and from the
  * request are shared, not copied; only new sets and records allocate (from env->arena).
- * Recursion is bounded by the AST's depth (the parser caps it) plus a guard here.
+ * Recursion is bounded by the AST height (the parser caps it at PDPL_MAX_HEIGHT) plus a guard
+ * here that never rejects what the parser accepts.
  */
 #include "pdpe_int.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-#define EVAL_MAX_DEPTH (PDPL_MAX_DEPTH * 2 + 16)
+/* The parser accepts condition trees up to PDPL_MAX_HEIGHT high, and one tree level is one
+ * level of recursion here, so anything it accepts evaluates; the margin covers hand-built
+ * ASTs and future wrappers.  Frames are small (well under 1 KiB), so this stays far below
+ * the 8 MiB main-thread stack. */
+#define EVAL_MAX_DEPTH (PDPL_MAX_HEIGHT + 64)
 
 static bool fail(pdpe_env *env, const pdpl_expr *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
