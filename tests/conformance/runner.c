@@ -386,7 +386,7 @@ int main(int argc, char **argv) {
     }
     strlist dir = {0};
     find_json(argv[i], &dir);
-    qsort(dir.v, dir.n, sizeof(char *), cmp_cstr);
+    if (dir.n > 1) qsort(dir.v, dir.n, sizeof(char *), cmp_cstr); /* dir.v is NULL when empty */
     for (size_t k = 0; k < dir.n; k++) strlist_add(&files, dir.v[k]);
     free(dir.v);
     ndirs++;
