@@ -204,16 +204,18 @@ static bool has_attr(pdpe_env *env, const pdpl_expr *e, const pdpe_value *t, pu_
 static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsigned depth) {
   pdpe_value a[2];
   uint32_t n = e->u.call.n;
-  if (n > 2) return fail(env, e, "%s: too many arguments", pdpe__fn_name(e->u.call.fn));
+  pdpl_fn fn = e->u.call.fn;
+  /* The parser leaves extension calls' argument counts to evaluation, as Cedar does. */
+  uint32_t arity = pdpl_fn_arity(fn);
+  if (n != arity || n > 2)
+    return fail(env, e, "%s expects %u argument(s), got %u", pdpl_fn_name(fn), arity, n);
   for (uint32_t i = 0; i < n; i++)
     if (!pdpe__eval(env, e->u.call.args[i], &a[i], depth + 1)) return false;
-  pdpl_fn fn = e->u.call.fn;
   switch (fn) {
   case PDPL_FN_CONTAINS:
   case PDPL_FN_CONTAINS_ALL:
   case PDPL_FN_CONTAINS_ANY:
   case PDPL_FN_IS_EMPTY:
-    if (n != (fn == PDPL_FN_IS_EMPTY ? 1u : 2u)) return fail(env, e, "%s: wrong number of arguments", pdpe__fn_name(fn));
     if (a[0].kind != PDPE_SET) return type_err(env, e, "set", &a[0]);
     if (fn == PDPL_FN_IS_EMPTY) {
       set_bool(out, a[0].u.set.n == 0);
@@ -232,7 +234,6 @@ static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsign
     return true;
   case PDPL_FN_GET_TAG:
   case PDPL_FN_HAS_TAG: {
-    if (n != 2) return fail(env, e, "%s: wrong number of arguments", pdpe__fn_name(fn));
     if (a[0].kind != PDPE_ENTITY) return type_err(env, e, "entity", &a[0]);
     if (a[1].kind != PDPE_STRING) return type_err(env, e, "string", &a[1]);
     const pdpe_entity *ent = find_entity(env, a[0].u.uid);
@@ -251,7 +252,7 @@ static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsign
   }
   default: {
     char msg[200];
-    if (!pdpe__ext_call(fn, a, n, out, msg, sizeof msg)) return fail(env, e, "%s: %s", pdpe__fn_name(fn), msg);
+    if (!pdpe__ext_call(fn, a, n, out, msg, sizeof msg)) return fail(env, e, "%s: %s", pdpl_fn_name(fn), msg);
     return true;
   }
   }
