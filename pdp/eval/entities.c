@@ -177,7 +177,7 @@ bool pdpe_entities_build(pu_arena *arena, pdpe_entity *items, uint32_t n, const 
   es->n = n;
   uint64_t np = 0;
   for (uint32_t k = 0; k < n; k++) np += items[k].n_parents;
-  if (n > (UINT32_MAX >> 3) || np > (UINT32_MAX >> 3)) {
+  if ((uint64_t)n + np > (UINT32_MAX >> 3)) { /* keeps node numbers and the slot count in 32 bits */
     snprintf(err, err_cap, "%s: too many entities or parents", name);
     return false;
   }
