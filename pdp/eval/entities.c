@@ -1,11 +1,17 @@
 /* entities.c - entity sets: Cedar's entity JSON, the uid index and the hierarchy.
  *
- * A pdpe_entities owns (in its arena) the entities, an open-addressing hash index from uid
- * to entity, and for each entity the sorted, deduplicated list of all its ancestors (the
- * transitive closure of `parents`, computed once at build with a visited mark so cycles
- * terminate).  `a in b` against one entity set is then a binary search.  A request may
- * bring its own entities; they are looked up first and win over stored ones with the same
- * uid, and `in` then walks parents through both sets (pdpe__entity_in), again cycle-safe.
+ * A pdpe_entities owns (in its arena) the entities and an open-addressing hash index over
+ * the hierarchy's nodes: the entities themselves, then every parent uid that is not an
+ * entity ("ghost" nodes: a parent may be named without being described).  Parents are
+ * resolved to node numbers once.  The parent graph must be acyclic, as in Cedar ("input
+ * graph has a cycle"); the build rejects a cycle naming an entity on it.  A depth-first
+ * walk gives a topological order, and each entity's ancestors are then merged from its
+ * parents' in that order (linear in the output, a stamp array dedups) into a sorted list of
+ * node numbers, so `a in b` is a binary search.  To keep deep or wide hierarchies cheap,
+ * an entity with more than CLOSURE_CAP ancestors keeps no list and `in` walks the graph
+ * from it instead.  A request may bring its own entities; they are looked up first and win
+ * over stored ones with the same uid, and `in` then walks parents through both sets
+ * (pdpe__entity_in) with a visited guard, in a small on-stack buffer when it fits.
  */
 #include "pdpe_int.h"
 
@@ -13,13 +19,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CLOSURE_CAP 256u      /* ancestors kept per entity; more => walk at query time */
+#define NO_CLOSURE UINT32_MAX /* n_anc value of an entity without a kept list */
+
 struct pdpe_entities {
   pdpe_entity *items;
-  uint32_t n;
-  uint32_t *index;     /* hash slots holding item index + 1; 0 = empty */
+  uint32_t n;          /* entities: nodes 0..n-1 */
+  uint32_t n_nodes;    /* n + ghost parents */
+  pdpe_uid *ghosts;    /* uids of nodes n..n_nodes-1 */
+  uint32_t *index;     /* hash slots holding node number + 1; 0 = empty */
   uint32_t index_mask; /* slot count - 1 (a power of two) */
-  pdpe_uid **anc;      /* anc[i]: ancestors of items[i], sorted by pdpe__uid_cmp */
-  uint32_t *n_anc;
+  uint32_t *pstart;    /* parents of entity i: pnode[pstart[i] .. pstart[i+1]) */
+  uint32_t *pnode;
+  uint32_t **anc;      /* anc[i]: ancestor node numbers of entity i, sorted */
+  uint32_t *n_anc;     /* or NO_CLOSURE */
 };
 
 static uint64_t uid_hash(pdpe_uid u) {
@@ -32,15 +45,25 @@ static uint64_t uid_hash(pdpe_uid u) {
 
 uint32_t pdpe_entities_count(const pdpe_entities *es) { return es ? es->n : 0; }
 
-static int64_t find_index(const pdpe_entities *es, pdpe_uid uid) {
+static pdpe_uid node_uid(const pdpe_entities *es, uint32_t k) {
+  return k < es->n ? es->items[k].uid : es->ghosts[k - es->n];
+}
+
+/* Node number of `uid` (entity or ghost), -1 when absent. */
+static int64_t find_node(const pdpe_entities *es, pdpe_uid uid) {
   if (!es || es->n == 0) return -1;
   uint64_t i = uid_hash(uid) & es->index_mask;
   for (;;) {
     uint32_t s = es->index[i];
     if (s == 0) return -1;
-    if (pdpe__uid_eq(es->items[s - 1].uid, uid)) return s - 1;
+    if (pdpe__uid_eq(node_uid(es, s - 1), uid)) return s - 1;
     i = (i + 1) & es->index_mask;
   }
+}
+
+static int64_t find_index(const pdpe_entities *es, pdpe_uid uid) {
+  int64_t k = find_node(es, uid);
+  return k >= 0 && k < (int64_t)es->n ? k : -1;
 }
 
 const pdpe_entity *pdpe_entities_find(const pdpe_entities *es, pdpe_uid uid) {
@@ -54,80 +77,94 @@ const pdpe_entity *pdpe__entity_find2(const pdpe_entities *req, const pdpe_entit
   return e ? e : pdpe_entities_find(stored, uid);
 }
 
-static int cmp_uid_qsort(const void *a, const void *b) {
-  return pdpe__uid_cmp(*(const pdpe_uid *)a, *(const pdpe_uid *)b);
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
 }
 
-/* Scratch space for the closure walk (malloc'd, freed at the end of the build). */
-typedef struct scratch {
-  pdpe_uid *buf;
-  size_t n, cap;
-  uint32_t *stack;
-  size_t sn, scap;
-} scratch;
+static bool fail_uid(char *err, size_t cap, const char *name, const char *what, pdpe_uid u) {
+  snprintf(err, cap, "%s: %s %.*s::\"%.*s\"", name, what, (int)(u.type.len > 100 ? 100 : u.type.len),
+           u.type.ptr ? u.type.ptr : "", (int)(u.id.len > 100 ? 100 : u.id.len), u.id.ptr ? u.id.ptr : "");
+  return false;
+}
 
-static bool push_uid(scratch *s, pdpe_uid u) {
-  if (s->n == s->cap) {
-    size_t nc = s->cap ? s->cap * 2 : 64;
-    pdpe_uid *nb = realloc(s->buf, nc * sizeof *nb);
-    if (!nb) return false;
-    s->buf = nb, s->cap = nc;
+/* Inserts node k into the index; false when its uid is already there (*dup = that node). */
+static bool index_add(pdpe_entities *es, uint32_t k, uint32_t *dup) {
+  pdpe_uid u = node_uid(es, k);
+  uint64_t i = uid_hash(u) & es->index_mask;
+  while (es->index[i] != 0) {
+    if (pdpe__uid_eq(node_uid(es, es->index[i] - 1), u)) {
+      *dup = es->index[i] - 1;
+      return false;
+    }
+    i = (i + 1) & es->index_mask;
   }
-  s->buf[s->n++] = u;
+  es->index[i] = k + 1;
   return true;
 }
 
-static bool push_idx(scratch *s, uint32_t i) {
-  if (s->sn == s->scap) {
-    size_t nc = s->scap ? s->scap * 2 : 64;
-    uint32_t *nb = realloc(s->stack, nc * sizeof *nb);
-    if (!nb) return false;
-    s->stack = nb, s->scap = nc;
-  }
-  s->stack[s->sn++] = i;
-  return true;
-}
-
-/* Ancestors of every entity: a depth-first walk from each one over `parents`, marking
- * visited entities with the walk's number so a cycle is entered at most once. */
-static bool build_closure(pu_arena *arena, pdpe_entities *es, char *err, size_t cap) {
-  es->anc = pu_arena_zalloc(arena, sizeof(pdpe_uid *) * es->n);
-  es->n_anc = pu_arena_zalloc(arena, sizeof(uint32_t) * es->n);
-  uint32_t *mark = calloc(es->n, sizeof(uint32_t));
-  scratch s = {0};
-  bool ok = es->anc && es->n_anc && mark;
-  for (uint32_t i = 0; ok && i < es->n; i++) {
-    s.n = s.sn = 0;
-    mark[i] = i + 1;
-    ok = push_idx(&s, i);
-    while (ok && s.sn > 0) {
-      const pdpe_entity *e = &es->items[s.stack[--s.sn]];
-      for (uint32_t p = 0; ok && p < e->n_parents; p++) {
-        int64_t pi = find_index(es, e->parents[p]);
-        if (pi >= 0) {
-          if (mark[pi] == i + 1) continue;
-          mark[pi] = i + 1;
-          ok = push_idx(&s, (uint32_t)pi);
+/* Cycle check and topological order (parents first) by an iterative depth-first walk;
+ * then the capped ancestor lists in that order. */
+static bool build_hierarchy(pu_arena *arena, pdpe_entities *es, const char *name, char *err, size_t cap) {
+  uint32_t n = es->n;
+  es->anc = pu_arena_zalloc(arena, sizeof(uint32_t *) * (n ? n : 1));
+  es->n_anc = pu_arena_zalloc(arena, sizeof(uint32_t) * (n ? n : 1));
+  uint8_t *color = calloc(n ? n : 1, 1); /* 0 new, 1 on the walk's path, 2 done */
+  uint32_t *order = malloc(sizeof(uint32_t) * (n ? n : 1)), n_order = 0;
+  uint32_t *stack = malloc(sizeof(uint32_t) * (n ? n : 1)), *next = malloc(sizeof(uint32_t) * (n ? n : 1));
+  uint32_t *stamp = calloc(es->n_nodes ? es->n_nodes : 1, sizeof(uint32_t));
+  uint32_t *buf = malloc(sizeof(uint32_t) * (CLOSURE_CAP + 1));
+  bool ok = es->anc && es->n_anc && color && order && stack && next && stamp && buf;
+  if (!ok) snprintf(err, cap, "%s: out of memory computing the entity hierarchy", name);
+  for (uint32_t r = 0; ok && r < n; r++) {
+    if (color[r]) continue;
+    uint32_t sp = 0;
+    stack[sp] = r, next[sp] = es->pstart[r], sp++, color[r] = 1;
+    while (ok && sp > 0) {
+      uint32_t v = stack[sp - 1];
+      if (next[sp - 1] < es->pstart[v + 1]) {
+        uint32_t p = es->pnode[next[sp - 1]++];
+        if (p >= n || color[p] == 2) continue;
+        if (color[p] == 1) {
+          ok = fail_uid(err, cap, name, "entity hierarchy has a cycle containing", es->items[p].uid);
+          break;
         }
-        if (ok && !(pi == (int64_t)i)) ok = push_uid(&s, e->parents[p]);
+        color[p] = 1, stack[sp] = p, next[sp] = es->pstart[p], sp++;
+      } else {
+        color[v] = 2, order[n_order++] = v, sp--;
       }
     }
-    if (!ok) break;
-    if (s.n > 1) qsort(s.buf, s.n, sizeof(pdpe_uid), cmp_uid_qsort);
-    size_t k = 0;
-    for (size_t j = 0; j < s.n; j++)
-      if (k == 0 || !pdpe__uid_eq(s.buf[k - 1], s.buf[j])) s.buf[k++] = s.buf[j];
-    if (k > 0) {
-      es->anc[i] = pu_arena_alloc(arena, k * sizeof(pdpe_uid));
-      if (!es->anc[i]) ok = false;
-      else memcpy(es->anc[i], s.buf, k * sizeof(pdpe_uid));
-    }
-    es->n_anc[i] = (uint32_t)k;
   }
-  free(mark);
-  free(s.buf);
-  free(s.stack);
-  if (!ok) snprintf(err, cap, "out of memory computing the entity hierarchy");
+  for (uint32_t o = 0; ok && o < n_order; o++) {
+    uint32_t i = order[o], k = 0;
+    bool capped = false;
+    for (uint32_t q = es->pstart[i]; q < es->pstart[i + 1] && !capped; q++) {
+      uint32_t p = es->pnode[q];
+      if (stamp[p] != i + 1) stamp[p] = i + 1, capped = k == CLOSURE_CAP, buf[k++] = p;
+      if (p >= n || capped) continue;
+      if (es->n_anc[p] == NO_CLOSURE) capped = true;
+      for (uint32_t a = 0; !capped && a < es->n_anc[p]; a++) {
+        uint32_t x = es->anc[p][a];
+        if (stamp[x] != i + 1) stamp[x] = i + 1, capped = k == CLOSURE_CAP, buf[k++] = x;
+      }
+    }
+    if (capped) {
+      es->n_anc[i] = NO_CLOSURE;
+      continue;
+    }
+    if (k > 1) qsort(buf, k, sizeof(uint32_t), cmp_u32);
+    if (k) {
+      es->anc[i] = pu_arena_alloc(arena, sizeof(uint32_t) * k);
+      if (!es->anc[i]) {
+        ok = false;
+        snprintf(err, cap, "%s: out of memory computing the entity hierarchy", name);
+        break;
+      }
+      memcpy(es->anc[i], buf, sizeof(uint32_t) * k);
+    }
+    es->n_anc[i] = k;
+  }
+  free(color), free(order), free(stack), free(next), free(stamp), free(buf);
   return ok;
 }
 
@@ -138,30 +175,48 @@ bool pdpe_entities_build(pu_arena *arena, pdpe_entity *items, uint32_t n, const 
   if (!es) goto oom;
   es->items = items;
   es->n = n;
-  if (n > (UINT32_MAX >> 2)) {
-    snprintf(err, err_cap, "%s: too many entities", name);
+  uint64_t np = 0;
+  for (uint32_t k = 0; k < n; k++) np += items[k].n_parents;
+  if ((uint64_t)n + np > (UINT32_MAX >> 3)) { /* keeps node numbers and the slot count in 32 bits */
+    snprintf(err, err_cap, "%s: too many entities or parents", name);
     return false;
   }
-  uint32_t slots = 8;
-  while (slots < n * 2) slots <<= 1;
+  uint64_t slots = 8;
+  while (slots < (n + np) * 2) slots <<= 1;
   es->index = pu_arena_zalloc(arena, sizeof(uint32_t) * slots);
-  if (!es->index) goto oom;
-  es->index_mask = slots - 1;
+  es->ghosts = np ? pu_arena_alloc(arena, sizeof(pdpe_uid) * np) : NULL;
+  es->pstart = pu_arena_alloc(arena, sizeof(uint32_t) * (n + 1));
+  es->pnode = np ? pu_arena_alloc(arena, sizeof(uint32_t) * np) : NULL;
+  if (!es->index || !es->pstart || (np && (!es->ghosts || !es->pnode))) goto oom;
+  es->index_mask = (uint32_t)(slots - 1);
+  es->n_nodes = n;
   for (uint32_t k = 0; k < n; k++) {
-    uint64_t i = uid_hash(items[k].uid) & es->index_mask;
-    while (es->index[i] != 0) {
-      if (pdpe__uid_eq(items[es->index[i] - 1].uid, items[k].uid)) {
-        pdpe_uid u = items[k].uid;
-        snprintf(err, err_cap, "%s: entities[%u]: duplicate entity uid %.*s::\"%.*s\" (first at entities[%u])", name,
-                 k, (int)(u.type.len > 100 ? 100 : u.type.len), u.type.ptr ? u.type.ptr : "",
-                 (int)(u.id.len > 100 ? 100 : u.id.len), u.id.ptr ? u.id.ptr : "", es->index[i] - 1);
-        return false;
-      }
-      i = (i + 1) & es->index_mask;
+    uint32_t dup;
+    if (!index_add(es, k, &dup)) {
+      char what[96];
+      snprintf(what, sizeof what, "entities[%u]: duplicate entity uid", k);
+      fail_uid(err, err_cap, name, what, items[k].uid);
+      snprintf(err + strlen(err), err_cap > strlen(err) ? err_cap - strlen(err) : 0, " (first at entities[%u])", dup);
+      return false;
     }
-    es->index[i] = k + 1;
   }
-  if (!build_closure(arena, es, err, err_cap)) return false;
+  uint32_t q = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    es->pstart[k] = q;
+    for (uint32_t p = 0; p < items[k].n_parents; p++) {
+      int64_t node = find_node(es, items[k].parents[p]);
+      if (node < 0) {
+        node = es->n_nodes;
+        es->ghosts[node - n] = items[k].parents[p];
+        uint32_t dup;
+        index_add(es, (uint32_t)node, &dup);
+        es->n_nodes++;
+      }
+      es->pnode[q++] = (uint32_t)node;
+    }
+  }
+  es->pstart[n] = q;
+  if (!build_hierarchy(arena, es, name, err, err_cap)) return false;
   *out = es;
   return true;
 oom:
@@ -169,85 +224,89 @@ oom:
   return false;
 }
 
-static bool uid_in_closure(const pdpe_entities *es, int64_t i, pdpe_uid b) {
+static bool in_closure(const pdpe_entities *es, uint32_t i, uint32_t b) {
   uint32_t lo = 0, hi = es->n_anc[i];
-  const pdpe_uid *a = es->anc[i];
+  const uint32_t *a = es->anc[i];
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    int c = pdpe__uid_cmp(a[mid], b);
-    if (c == 0) return true;
-    if (c < 0) lo = mid + 1;
+    if (a[mid] == b) return true;
+    if (a[mid] < b) lo = mid + 1;
     else hi = mid;
   }
   return false;
 }
 
-/* A small growable open-addressing set of uids in the request arena. */
-typedef struct uidset {
-  pdpe_uid *slots;
-  bool *used;
-  uint32_t cap, n;
-} uidset;
+/* The walk's visited set and queue: uids in a small on-stack array scanned linearly, moved
+ * to an arena hash set when it outgrows that. */
+#define WALK_SMALL 32
 
-static int uidset_add(uidset *s, pdpe_uid u, pu_arena *arena) {
-  if ((s->n + 1) * 2 > s->cap) {
-    uidset ns = {.cap = s->cap ? s->cap * 2 : 32};
-    ns.slots = pu_arena_alloc(arena, sizeof(pdpe_uid) * ns.cap);
-    ns.used = pu_arena_zalloc(arena, ns.cap);
-    if (!ns.slots || !ns.used) return -1;
-    for (uint32_t i = 0; i < s->cap; i++)
-      if (s->used[i]) uidset_add(&ns, s->slots[i], arena);
-    *s = ns;
+typedef struct walk {
+  pdpe_uid small[WALK_SMALL];
+  pdpe_uid *q;        /* queue = every uid seen, in order */
+  uint32_t qh, qt, qcap;
+  uint32_t *slots;    /* hash of q positions + 1, once q outgrows `small` */
+  uint32_t mask;
+  pu_arena *arena;
+} walk;
+
+static void walk_slot_put(walk *w, uint32_t pos) {
+  uint64_t i = uid_hash(w->q[pos]) & w->mask;
+  while (w->slots[i]) i = (i + 1) & w->mask;
+  w->slots[i] = pos + 1;
+}
+
+/* 1 when added, 0 when already seen, -1 when the arena ran out. */
+static int walk_add(walk *w, pdpe_uid u) {
+  if (!w->slots) {
+    for (uint32_t k = 0; k < w->qt; k++)
+      if (pdpe__uid_eq(w->q[k], u)) return 0;
+  } else {
+    uint64_t i = uid_hash(u) & w->mask;
+    for (; w->slots[i]; i = (i + 1) & w->mask)
+      if (pdpe__uid_eq(w->q[w->slots[i] - 1], u)) return 0;
   }
-  uint32_t i = (uint32_t)(uid_hash(u) & (s->cap - 1));
-  while (s->used[i]) {
-    if (pdpe__uid_eq(s->slots[i], u)) return 0;
-    i = (i + 1) & (s->cap - 1);
+  if (w->qt == w->qcap) {
+    uint32_t nc = w->qcap * 4;
+    pdpe_uid *nq = pu_arena_alloc(w->arena, sizeof(pdpe_uid) * nc);
+    uint32_t *ns = pu_arena_zalloc(w->arena, sizeof(uint32_t) * nc * 2);
+    if (!nq || !ns) return -1;
+    memcpy(nq, w->q, sizeof(pdpe_uid) * w->qt);
+    w->q = nq, w->qcap = nc, w->slots = ns, w->mask = nc * 2 - 1;
+    for (uint32_t k = 0; k < w->qt; k++) walk_slot_put(w, k);
   }
-  s->used[i] = true;
-  s->slots[i] = u;
-  s->n++;
+  w->q[w->qt++] = u;
+  if (w->slots) walk_slot_put(w, w->qt - 1);
   return 1;
 }
 
 int pdpe__entity_in(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a,
                     pdpe_uid b, pu_arena *arena) {
   if (pdpe__uid_eq(a, b)) return 1;
-  if (!req || req->n == 0) {
-    int64_t i = find_index(stored, a);
-    return i >= 0 && uid_in_closure(stored, i, b);
-  }
   if (!pdpe_entities_find(req, a)) {
-    /* A stored entity whose closure never reaches a request entity is answered from the
-     * precomputed closure; otherwise walk. */
+    /* A stored entity whose kept ancestors include no request entity is answered from its
+     * list; otherwise (or without a list) walk. */
     int64_t i = find_index(stored, a);
     if (i < 0) return 0;
-    bool touches = false;
-    for (uint32_t k = 0; k < stored->n_anc[i] && !touches; k++)
-      touches = pdpe_entities_find(req, stored->anc[i][k]) != NULL;
-    if (!touches) return uid_in_closure(stored, i, b);
+    if (stored->n_anc[i] != NO_CLOSURE) {
+      bool touches = false;
+      for (uint32_t k = 0; req && req->n && k < stored->n_anc[i] && !touches; k++)
+        touches = pdpe_entities_find(req, node_uid(stored, stored->anc[i][k]));
+      if (!touches) {
+        int64_t bn = find_node(stored, b);
+        return bn >= 0 && in_closure(stored, (uint32_t)i, (uint32_t)bn);
+      }
+    }
   }
-  /* Breadth-first over the overlay; `seen` doubles as the queue's membership test. */
-  uidset seen = {0};
-  size_t qcap = 32, qh = 0, qt = 0;
-  pdpe_uid *q = pu_arena_alloc(arena, sizeof(pdpe_uid) * qcap);
-  if (!q || uidset_add(&seen, a, arena) < 0) return -1;
-  q[qt++] = a;
-  while (qh < qt) {
-    const pdpe_entity *e = pdpe__entity_find2(req, stored, q[qh++]);
+  /* Breadth-first through the overlay; every uid is queued once (cycles end). */
+  walk w = {.qcap = WALK_SMALL, .arena = arena};
+  w.q = w.small;
+  if (walk_add(&w, a) < 0) return -1;
+  while (w.qh < w.qt) {
+    const pdpe_entity *e = pdpe__entity_find2(req, stored, w.q[w.qh++]);
     if (!e) continue;
     for (uint32_t p = 0; p < e->n_parents; p++) {
       if (pdpe__uid_eq(e->parents[p], b)) return 1;
-      int r = uidset_add(&seen, e->parents[p], arena);
-      if (r < 0) return -1;
-      if (r == 0) continue;
-      if (qt == qcap) {
-        pdpe_uid *nq = pu_arena_alloc(arena, sizeof(pdpe_uid) * qcap * 2);
-        if (!nq) return -1;
-        memcpy(nq, q, sizeof(pdpe_uid) * qt);
-        q = nq, qcap *= 2;
-      }
-      q[qt++] = e->parents[p];
+      if (walk_add(&w, e->parents[p]) < 0) return -1;
     }
   }
   return 0;

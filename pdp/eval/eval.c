@@ -6,14 +6,19 @@
  * authorizer reports the policy as erroring.  && and || short-circuit and demand booleans;
  * == between different types is false, never an error.  Values from the AST and from the
  * request are shared, not copied; only new sets and records allocate (from env->arena).
- * Recursion is bounded by the AST's depth (the parser caps it) plus a guard here.
+ * Recursion is bounded by the AST height (the parser caps it at PDPL_MAX_HEIGHT) plus a guard
+ * here that never rejects what the parser accepts.
  */
 #include "pdpe_int.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-#define EVAL_MAX_DEPTH (PDPL_MAX_DEPTH * 2 + 16)
+/* The parser accepts condition trees up to PDPL_MAX_HEIGHT high, and one tree level is one
+ * level of recursion here, so anything it accepts evaluates; the margin covers hand-built
+ * ASTs and future wrappers.  Frames are small (well under 1 KiB), so this stays far below
+ * the 8 MiB main-thread stack. */
+#define EVAL_MAX_DEPTH (PDPL_MAX_HEIGHT + 64)
 
 static bool fail(pdpe_env *env, const pdpl_expr *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -199,16 +204,18 @@ static bool has_attr(pdpe_env *env, const pdpl_expr *e, const pdpe_value *t, pu_
 static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsigned depth) {
   pdpe_value a[2];
   uint32_t n = e->u.call.n;
-  if (n > 2) return fail(env, e, "%s: too many arguments", pdpe__fn_name(e->u.call.fn));
+  pdpl_fn fn = e->u.call.fn;
+  /* The parser leaves extension calls' argument counts to evaluation, as Cedar does. */
+  uint32_t arity = pdpl_fn_arity(fn);
+  if (n != arity || n > 2)
+    return fail(env, e, "%s expects %u argument(s), got %u", pdpl_fn_name(fn), arity, n);
   for (uint32_t i = 0; i < n; i++)
     if (!pdpe__eval(env, e->u.call.args[i], &a[i], depth + 1)) return false;
-  pdpl_fn fn = e->u.call.fn;
   switch (fn) {
   case PDPL_FN_CONTAINS:
   case PDPL_FN_CONTAINS_ALL:
   case PDPL_FN_CONTAINS_ANY:
   case PDPL_FN_IS_EMPTY:
-    if (n != (fn == PDPL_FN_IS_EMPTY ? 1u : 2u)) return fail(env, e, "%s: wrong number of arguments", pdpe__fn_name(fn));
     if (a[0].kind != PDPE_SET) return type_err(env, e, "set", &a[0]);
     if (fn == PDPL_FN_IS_EMPTY) {
       set_bool(out, a[0].u.set.n == 0);
@@ -227,7 +234,6 @@ static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsign
     return true;
   case PDPL_FN_GET_TAG:
   case PDPL_FN_HAS_TAG: {
-    if (n != 2) return fail(env, e, "%s: wrong number of arguments", pdpe__fn_name(fn));
     if (a[0].kind != PDPE_ENTITY) return type_err(env, e, "entity", &a[0]);
     if (a[1].kind != PDPE_STRING) return type_err(env, e, "string", &a[1]);
     const pdpe_entity *ent = find_entity(env, a[0].u.uid);
@@ -246,7 +252,7 @@ static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsign
   }
   default: {
     char msg[200];
-    if (!pdpe__ext_call(fn, a, n, out, msg, sizeof msg)) return fail(env, e, "%s: %s", pdpe__fn_name(fn), msg);
+    if (!pdpe__ext_call(fn, a, n, out, msg, sizeof msg)) return fail(env, e, "%s: %s", pdpl_fn_name(fn), msg);
     return true;
   }
   }

@@ -181,9 +181,9 @@ static bool parse_decimal(pu_str s, int64_t *out, char *err, size_t cap) {
   if (over || __builtin_mul_overflow(l, 10000, &l)) return fail(err, cap, "decimal overflow", s);
   if (nf > 4) return fail(err, cap, "too many digits after the decimal point", s);
   for (size_t k = nf; k < 4; k++) r *= 10;
-  /* As Cedar does: the sign of the integer part decides (so "-0.5" is 0.5). */
+  /* The written sign applies to the whole number, so "-0.5" is -0.5 (as in Cedar). */
   int64_t v;
-  if (l >= 0 ? __builtin_add_overflow(l, r, &v) : __builtin_sub_overflow(l, r, &v))
+  if (!neg ? __builtin_add_overflow(l, r, &v) : __builtin_sub_overflow(l, r, &v))
     return fail(err, cap, "decimal overflow", s);
   *out = v;
   return true;
@@ -315,53 +315,15 @@ static bool parse_duration(pu_str s, int64_t *out, char *err, size_t cap) {
 
 /* ---- dispatch ---- */
 
-static const struct {
-  const char *name;
-  pdpl_fn fn;
-} ext_names[] = {
-    {"contains", PDPL_FN_CONTAINS},
-    {"containsAll", PDPL_FN_CONTAINS_ALL},
-    {"containsAny", PDPL_FN_CONTAINS_ANY},
-    {"isEmpty", PDPL_FN_IS_EMPTY},
-    {"getTag", PDPL_FN_GET_TAG},
-    {"hasTag", PDPL_FN_HAS_TAG},
-    {"ip", PDPL_FN_IP},
-    {"decimal", PDPL_FN_DECIMAL},
-    {"datetime", PDPL_FN_DATETIME},
-    {"duration", PDPL_FN_DURATION},
-    {"isIpv4", PDPL_FN_IS_IPV4},
-    {"isIpv6", PDPL_FN_IS_IPV6},
-    {"isLoopback", PDPL_FN_IS_LOOPBACK},
-    {"isMulticast", PDPL_FN_IS_MULTICAST},
-    {"isInRange", PDPL_FN_IS_IN_RANGE},
-    {"lessThan", PDPL_FN_LESS_THAN},
-    {"lessThanOrEqual", PDPL_FN_LESS_THAN_OR_EQUAL},
-    {"greaterThan", PDPL_FN_GREATER_THAN},
-    {"greaterThanOrEqual", PDPL_FN_GREATER_THAN_OR_EQUAL},
-    {"offset", PDPL_FN_OFFSET},
-    {"durationSince", PDPL_FN_DURATION_SINCE},
-    {"toDate", PDPL_FN_TO_DATE},
-    {"toTime", PDPL_FN_TO_TIME},
-    {"toDays", PDPL_FN_TO_DAYS},
-    {"toHours", PDPL_FN_TO_HOURS},
-    {"toMinutes", PDPL_FN_TO_MINUTES},
-    {"toSeconds", PDPL_FN_TO_SECONDS},
-    {"toMilliseconds", PDPL_FN_TO_MILLISECONDS},
-};
-
+/* Names and argument counts come from pdp/lang (pdpl_fn_name, pdpl_fn_arity), so the two
+ * modules cannot disagree. */
 bool pdpe__ext_fn_by_name(pu_str name, pdpl_fn *out) {
-  for (size_t i = 0; i < sizeof ext_names / sizeof ext_names[0]; i++)
-    if (ext_names[i].fn >= PDPL_FN_IP && pu_str_eq_c(name, ext_names[i].name)) {
-      *out = ext_names[i].fn;
+  for (int f = PDPL_FN_IP; f < PDPL_FN__COUNT; f++)
+    if (pu_str_eq_c(name, pdpl_fn_name((pdpl_fn)f))) {
+      *out = (pdpl_fn)f;
       return true;
     }
   return false;
-}
-
-const char *pdpe__fn_name(pdpl_fn fn) {
-  for (size_t i = 0; i < sizeof ext_names / sizeof ext_names[0]; i++)
-    if (ext_names[i].fn == fn) return ext_names[i].name;
-  return "function";
 }
 
 static bool want(const pdpe_value *v, pdpe_ext_kind k, char *err, size_t cap) {
@@ -383,12 +345,9 @@ static void set_long(pdpe_value *out, int64_t l) { *out = (pdpe_value){.kind = P
 
 bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out, char *err,
                     size_t cap) {
-  uint32_t arity = 1;
-  if (fn == PDPL_FN_IS_IN_RANGE || fn == PDPL_FN_OFFSET || fn == PDPL_FN_DURATION_SINCE ||
-      (fn >= PDPL_FN_LESS_THAN && fn <= PDPL_FN_GREATER_THAN_OR_EQUAL))
-    arity = 2;
+  uint32_t arity = pdpl_fn_arity(fn);
   if (n != arity) {
-    snprintf(err, cap, "%s expects %u argument(s), got %u", pdpe__fn_name(fn), arity, n);
+    snprintf(err, cap, "%s expects %u argument(s), got %u", pdpl_fn_name(fn), arity, n);
     return false;
   }
   switch (fn) {
@@ -397,7 +356,7 @@ bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out
   case PDPL_FN_DATETIME:
   case PDPL_FN_DURATION:
     if (a[0].kind != PDPE_STRING) {
-      snprintf(err, cap, "type error: %s expects a string, got %s", pdpe__fn_name(fn), pdpe__kind_name(&a[0]));
+      snprintf(err, cap, "type error: %s expects a string, got %s", pdpl_fn_name(fn), pdpe__kind_name(&a[0]));
       return false;
     }
     if (fn == PDPL_FN_IP) {
@@ -487,7 +446,7 @@ bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out
     set_long(out, a[0].u.ext.u.duration / div[fn - PDPL_FN_TO_DAYS]);
     return true;
   }
-  default: snprintf(err, cap, "%s is not an extension function", pdpe__fn_name(fn)); return false;
+  default: snprintf(err, cap, "%s is not an extension function", pdpl_fn_name(fn)); return false;
   }
 }
 

@@ -113,17 +113,19 @@ typedef struct pdpe_entity {
   uint32_t n_parents;
 } pdpe_entity;
 
-/* An immutable set of entities with the transitive closure of their parents computed.
- * Built once per snapshot (or per request for request-scoped entities). */
+/* An immutable set of entities with an acyclic parent hierarchy, indexed for `in`
+ * (ancestor lists up to a cap, a graph walk beyond).  Built once per snapshot (or per
+ * request for request-scoped entities); building is linear in entities + parents. */
 typedef struct pdpe_entities pdpe_entities;
 
 /* Parse Cedar's entity JSON format (an array of {"uid", "attrs", "parents", "tags"}) into
  * `arena`.  `name` names the source in errors ("examples/quickstart/entities.json").
- * Duplicate uids and malformed items are errors.  On success *out lives in the arena. */
+ * Duplicate uids, malformed items and a cycle among the entities' parents (as Cedar:
+ * the error names an entity on it) are errors.  On success *out lives in the arena. */
 bool pdpe_entities_from_json(pu_arena *arena, const struct json_t *json, const char *name,
                              pdpe_entities **out, char *err, size_t err_cap);
 /* From already-built entities (the server's protobuf path).  Copies nothing: `items`
- * must live in the arena too. */
+ * must live in the arena too.  Same checks as pdpe_entities_from_json. */
 bool pdpe_entities_build(pu_arena *arena, pdpe_entity *items, uint32_t n, const char *name,
                          pdpe_entities **out, char *err, size_t err_cap);
 uint32_t pdpe_entities_count(const pdpe_entities *es);

@@ -37,8 +37,6 @@ bool pdpe__ext_fn_by_name(pu_str name, pdpl_fn *out);
  * constructor string or an overflow. */
 bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *args, uint32_t n, pdpe_value *out, char *err,
                     size_t err_cap);
-/* The Cedar spelling of a built-in's name (kept here so pdp/eval needs no lang code). */
-const char *pdpe__fn_name(pdpl_fn fn);
 /* Cedar's text form of an extension value's constructor argument into buf. */
 void pdpe__ext_format(const pdpe_value *v, char *buf, size_t cap);
 

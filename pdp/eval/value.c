@@ -4,9 +4,12 @@
  * Invariants every value in the engine keeps (and that equality and `contains` rely on):
  * a set's items are sorted by pdpe__value_cmp with no two equal; a record's keys are sorted
  * by pu_str_cmp and unique.  Everything built here lives in the caller's arena; strings
- * from JSON are copied (the json_t may die first).  As where Cedar's schema expects an
- * entity, an object of exactly {"type": string, "id": string} is read as an entity uid.  JSON nesting deeper than
- * PDPE_MAX_VALUE_DEPTH is refused, and every error names the JSON path of the bad value.
+ * from JSON are copied (the json_t may die first).  An entity value is written
+ * {"__entity": {"type": T, "id": I}} and an extension value {"__extn": {...}}; any other
+ * object, including one with exactly the keys "type" and "id", is a record (Cedar reads
+ * that shape as an entity only where a schema says so, and pdpd has no schema).  JSON
+ * nesting deeper than PDPE_MAX_VALUE_DEPTH is refused, and every error names the JSON path
+ * of the bad value.
  */
 #include "pdpe_int.h"
 
@@ -337,14 +340,6 @@ static bool from_json(pu_arena *a, const json_t *j, const jpath *p, unsigned dep
         *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = uid};
         return true;
       }
-    }
-    if (n == 2 && json_is_string(json_object_get(j, "type")) && json_is_string(json_object_get(j, "id"))) {
-      /* The implicit entity reference Cedar accepts where a schema expects an entity:
-       * {"type": T, "id": I} is read as that entity, not as a record. */
-      pdpe_uid uid;
-      if (!pdpe__uid_from_json(a, j, &uid)) return jfail(p, err, cap, "out of memory");
-      *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = uid};
-      return true;
     }
     if (n > UINT32_MAX / 2) return jfail(p, err, cap, "record too large");
     pu_str *keys = n ? pu_arena_alloc(a, sizeof(pu_str) * n) : NULL;

@@ -9,6 +9,13 @@
  * sample-data/ and corpus-tests/; the runner finds it by walking up from the case file.
  * Schema and validation fields are ignored.  One line per failing request, then exactly
  * "N passed, N failed"; exit status 0 only when nothing failed.
+ *
+ * Stand-in for schema-directed parsing: Cedar's sample entities and contexts write entity
+ * references as {"type": T, "id": I}, which Cedar reads as an entity only because the
+ * case's schema says so.  pdpd reads no schema (and rightly takes that shape for a record),
+ * so before calling the engine the runner rewrites every object with exactly the string
+ * keys "type" and "id" inside entity attrs/tags and request contexts into the explicit
+ * {"__entity": {...}} form.  This is the runner's doing, not the engine's.
  */
 #include "../../pdp/eval/pdpe.h"
 #include "../../pdp/lang/pdpl.h"
@@ -142,6 +149,49 @@ static json_t *unmark(json_t *j) {
   return json_incref(j);
 }
 
+/* True for an object of exactly the string keys "type" and "id". */
+static bool implicit_uid(const json_t *j) {
+  return json_is_object(j) && json_object_size(j) == 2 && json_is_string(json_object_get(j, "type")) &&
+         json_is_string(json_object_get(j, "id"));
+}
+
+/* The schema stand-in (see the opening comment): a new reference to `j` with implicit
+ * entity references rewritten as {"__entity": ...}, recursively; escapes are left alone. */
+static json_t *explicit_entities(json_t *j) {
+  if (implicit_uid(j)) {
+    json_t *r = json_object();
+    json_object_set_new(r, "__entity", json_deep_copy(j));
+    return r;
+  }
+  if (json_is_array(j)) {
+    json_t *r = json_array();
+    for (size_t i = 0; i < json_array_size(j); i++)
+      json_array_append_new(r, explicit_entities(json_array_get(j, i)));
+    return r;
+  }
+  if (json_is_object(j) && !json_object_get(j, "__entity") && !json_object_get(j, "__extn")) {
+    json_t *r = json_object();
+    const char *k;
+    size_t kl;
+    json_t *v;
+    json_object_keylen_foreach(j, k, kl, v) json_object_setn_new_nocheck(r, k, kl, explicit_entities(v));
+    return r;
+  }
+  return json_incref(j);
+}
+
+/* Applies explicit_entities to the attrs and tags of every entity in an entities array. */
+static void explicit_entity_attrs(json_t *ents) {
+  for (size_t i = 0; i < json_array_size(ents); i++) {
+    json_t *e = json_array_get(ents, i);
+    static const char *const fields[] = {"attrs", "tags"};
+    for (size_t f = 0; f < 2; f++) {
+      json_t *x = json_object_get(e, fields[f]);
+      if (x) json_object_set_new(e, fields[f], explicit_entities(x));
+    }
+  }
+}
+
 static json_t *load_json(const char *path, size_t flags, json_error_t *je) {
   size_t len;
   char *text = read_file(path, &len);
@@ -220,6 +270,13 @@ static void fail_all(const char *path, const json_t *reqs, const char *why) {
   }
 }
 
+/* An entities file, with the schema stand-in applied. */
+static json_t *load_entities(const char *path, json_error_t *je) {
+  json_t *j = load_json(path, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, je);
+  if (j) explicit_entity_attrs(j);
+  return j;
+}
+
 static void run_case(const char *path) {
   json_error_t jerr;
   json_t *c = load_json(path, JSON_ALLOW_NUL, &jerr);
@@ -249,7 +306,7 @@ static void run_case(const char *path) {
     snprintf(err, sizeof err, "policy parse error: %s", pdpl_error_format(&perrs->items[0], buf, sizeof buf));
   } else if (!pdpe_policy_set_build(&snap->arena, &pols, &snap->policies, err, sizeof err)) {
     /* err set */
-  } else if (epath && !(ej = load_json(epath, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr))) {
+  } else if (epath && !(ej = load_entities(epath, &jerr))) {
     snprintf(err, sizeof err, "%s: %s", epath, jerr.text);
   } else if (ej && !pdpe_entities_from_json(&snap->arena, ej, epath, &snap->entities, err, sizeof err)) {
     /* err set */
@@ -271,9 +328,11 @@ static void run_case(const char *path) {
           !uid_of(&ra, json_object_get(r, "action"), &req.action) ||
           !uid_of(&ra, json_object_get(r, "resource"), &req.resource)) {
         snprintf(rerr, sizeof rerr, "bad principal, action or resource");
-      } else if (json_object_get(r, "context") &&
-                 !pdpe_value_from_json(&ra, json_object_get(r, "context"), "context", &req.context, rerr, sizeof rerr)) {
-        /* rerr set */
+      } else if (json_object_get(r, "context")) {
+        json_t *ctx = explicit_entities(json_object_get(r, "context"));
+        if (!pdpe_value_from_json(&ra, ctx, "context", &req.context, rerr, sizeof rerr) && !rerr[0])
+          snprintf(rerr, sizeof rerr, "bad context");
+        json_decref(ctx);
       }
       pdpe_decision d;
       if (!rerr[0] && !pdpe_authorize(snap, &req, &ra, &d)) snprintf(rerr, sizeof rerr, "out of memory");
@@ -327,7 +386,7 @@ int main(int argc, char **argv) {
     }
     strlist dir = {0};
     find_json(argv[i], &dir);
-    qsort(dir.v, dir.n, sizeof(char *), cmp_cstr);
+    if (dir.n > 1) qsort(dir.v, dir.n, sizeof(char *), cmp_cstr); /* dir.v is NULL when empty */
     for (size_t k = 0; k < dir.n; k++) strlist_add(&files, dir.v[k]);
     free(dir.v);
     ndirs++;

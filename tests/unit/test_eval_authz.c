@@ -1,6 +1,7 @@
 /* test_eval_authz.c - the authorizer on policy text: scopes, conditions, precedence,
  * errors, the action index and snapshots. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 
 #include "test_eval_util.h"
 
@@ -182,4 +183,43 @@ Test(eval_authz, snapshots_are_reference_counted) {
   cr_assert(pdpe_authorize(empty, &req, &R, &d));
   cr_assert_eq(d.decision, PDPE_DENY);
   pdpe_snapshot_unref(empty);
+}
+
+/* A policy whose condition is `op`-chain of n terms `principal == User::"u<i>"`, the last
+ * one naming `last`; malloc'd text. */
+static char *chain_policy(const char *op, int n, const char *last) {
+  size_t cap = (size_t)n * 48 + 128, len = 0;
+  char *s = malloc(cap);
+  cr_assert(s);
+  len += (size_t)snprintf(s + len, cap - len, "permit(principal, action, resource) when { ");
+  for (int i = 0; i < n - 1; i++)
+    len += (size_t)snprintf(s + len, cap - len, "principal %s User::\"u%d\" %s ", strcmp(op, "||") ? "!=" : "==",
+                            i, op);
+  snprintf(s + len, cap - len, "principal == User::\"%s\" };", last);
+  return s;
+}
+
+Test(eval_authz, the_evaluator_accepts_every_chain_the_parser_accepts) {
+  char *p = chain_policy("||", 900, "alice");
+  load(p);
+  free(p);
+  pdpe_decision d = check("alice", "view", "Doc", "d1");
+  cr_assert_eq(d.decision, PDPE_ALLOW);
+  cr_assert_eq(d.n_errors, 0, "%.*s", d.n_errors ? (int)d.errors[0].message.len : 0,
+               d.n_errors ? d.errors[0].message.ptr : "");
+  d = check("bob", "view", "Doc", "d1");
+  cr_assert_eq(d.decision, PDPE_DENY);
+  cr_assert_eq(d.n_errors, 0);
+}
+
+Test(eval_authz, a_long_and_chain_decides_on_its_last_term) {
+  char *p = chain_policy("&&", 900, "bob");
+  load(p);
+  free(p);
+  pdpe_decision d = check("bob", "view", "Doc", "d1");
+  cr_assert_eq(d.decision, PDPE_ALLOW);
+  cr_assert_eq(d.n_errors, 0);
+  d = check("alice", "view", "Doc", "d1");
+  cr_assert_eq(d.decision, PDPE_DENY);
+  cr_assert_eq(d.n_errors, 0);
 }

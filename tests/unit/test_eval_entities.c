@@ -26,17 +26,80 @@ Test(eval_entities, parents_are_followed_transitively) {
   cr_assert_null(pdpe_entities_find(es, U("Group", "g3")));
 }
 
-Test(eval_entities, cycles_terminate) {
+Test(eval_entities, a_cycle_in_the_hierarchy_is_refused_naming_an_entity_on_it) {
   char err[256];
-  pdpe_entities *es = t_entities("[" E("G", "a", P("G", "b")) "," E("G", "b", P("G", "c")) ","
+  pdpe_entities *es = t_entities("[" E("G", "t", P("G", "a")) "," E("G", "a", P("G", "b")) "," E("G", "b", P("G", "c")) ","
                                  E("G", "c", P("G", "a") "," P("G", "d")) "]", err, sizeof err);
+  cr_assert_null(es);
+  cr_assert(strstr(err, "cycle") && (strstr(err, "G::\"a\"") || strstr(err, "G::\"b\"") || strstr(err, "G::\"c\"")),
+            "%s", err);
+  es = t_entities("[" E("G", "s", P("G", "s")) "]", err, sizeof err);
+  cr_assert_null(es, "an entity that is its own parent is a cycle");
+  cr_assert(strstr(err, "cycle") && strstr(err, "G::\"s\""), "%s", err);
+  es = t_entities("[" E("G", "x", P("G", "y") "," P("G", "z")) "," E("G", "y", P("G", "z")) "," E("G", "z", "") "]", err,
+                  sizeof err);
+  cr_assert_not_null(es, "a diamond is not a cycle: %s", err);
+  cr_assert_eq(in(NULL, es, U("G", "x"), U("G", "z")), 1);
+}
+
+Test(eval_entities, a_cycle_through_request_entities_still_terminates) {
+  char err[256];
+  pdpe_entities *es = t_entities("[" E("G", "a", P("G", "b")) "]", err, sizeof err);
   cr_assert_not_null(es, "%s", err);
-  cr_assert_eq(in(NULL, es, U("G", "a"), U("G", "d")), 1);
-  cr_assert_eq(in(NULL, es, U("G", "b"), U("G", "a")), 1);
-  cr_assert_eq(in(NULL, es, U("G", "d"), U("G", "a")), 0);
-  pdpe_entities *req = t_entities("[" E("G", "r", P("G", "a")) "]", err, sizeof err);
-  cr_assert_eq(in(req, es, U("G", "r"), U("G", "d")), 1);
-  cr_assert_eq(in(req, es, U("G", "r"), U("G", "zz")), 0);
+  pdpe_entities *req = t_entities("[" E("G", "b", P("G", "a")) "]", err, sizeof err);
+  cr_assert_not_null(req, "%s", err);
+  cr_assert_eq(in(req, es, U("G", "a"), U("G", "zz")), 0);
+  cr_assert_eq(in(req, es, U("G", "b"), U("G", "a")), 1);
+  cr_assert_eq(in(req, es, U("G", "a"), U("G", "b")), 1);
+}
+
+static pdpe_uid num_uid(const char *type, uint32_t k) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "%u", k);
+  return (pdpe_uid){pu_str_c(type), pu_arena_str(&T_arena, pu_str_c(buf))};
+}
+
+/* n entities N::"0".. where N::"i" has parents N::"i+1" .. N::"i+fan" (those past n-1 are
+ * only named as parents). */
+static pdpe_entities *ladder(uint32_t n, uint32_t fan) {
+  pdpe_entity *items = pu_arena_zalloc(&T_arena, sizeof(pdpe_entity) * n);
+  cr_assert_not_null(items);
+  for (uint32_t i = 0; i < n; i++) {
+    items[i].uid = num_uid("N", i);
+    items[i].parents = pu_arena_alloc(&T_arena, sizeof(pdpe_uid) * fan);
+    cr_assert_not_null(items[i].parents);
+    for (uint32_t p = 0; p < fan; p++) items[i].parents[p] = num_uid("N", i + 1 + p);
+    items[i].n_parents = fan;
+    items[i].attrs = items[i].tags = (pdpe_value){.kind = PDPE_RECORD};
+  }
+  pdpe_entities *es = NULL;
+  char err[256];
+  cr_assert(pdpe_entities_build(&T_arena, items, n, "ladder", &es, err, sizeof err), "%s", err);
+  return es;
+}
+
+Test(eval_entities, a_deep_chain_builds_and_answers_in) {
+  pdpe_entities *es = ladder(6000, 1);
+  cr_assert_eq(in(NULL, es, num_uid("N", 0), num_uid("N", 5999)), 1);
+  cr_assert_eq(in(NULL, es, num_uid("N", 0), num_uid("N", 6000)), 1, "the last parent is not an entity");
+  cr_assert_eq(in(NULL, es, num_uid("N", 5800), num_uid("N", 5900)), 1);
+  cr_assert_eq(in(NULL, es, num_uid("N", 5999), num_uid("N", 0)), 0);
+  cr_assert_eq(in(NULL, es, num_uid("N", 3000), num_uid("N", 2999)), 0);
+  char err[256];
+  pdpe_entities *req = t_entities("[" E("R", "r", P("N", "0")) "]", err, sizeof err);
+  cr_assert_not_null(req, "%s", err);
+  cr_assert_eq(in(req, es, U("R", "r"), num_uid("N", 5999)), 1);
+  cr_assert_eq(in(req, es, U("R", "r"), num_uid("N", 7000)), 0);
+}
+
+Test(eval_entities, many_entities_with_many_parents_build_and_answer_in) {
+  pdpe_entities *es = ladder(1000, 100);
+  cr_assert_eq(in(NULL, es, num_uid("N", 0), num_uid("N", 999)), 1);
+  cr_assert_eq(in(NULL, es, num_uid("N", 0), num_uid("N", 1099)), 1);
+  cr_assert_eq(in(NULL, es, num_uid("N", 990), num_uid("N", 1050)), 1);
+  cr_assert_eq(in(NULL, es, num_uid("N", 990), num_uid("N", 1100)), 0);
+  cr_assert_eq(in(NULL, es, num_uid("N", 500), num_uid("N", 400)), 0);
+  cr_assert_eq(in(NULL, es, num_uid("N", 999), num_uid("N", 999)), 1);
 }
 
 Test(eval_entities, request_entities_win_and_in_walks_both_sets) {

@@ -13,7 +13,7 @@ static bool call1(pdpl_fn fn, const char *arg, pdpe_value *out, char *err) {
 static pdpe_value mk(pdpl_fn fn, const char *arg) {
   pdpe_value v;
   char err[200];
-  cr_assert(call1(fn, arg, &v, err), "%s(\"%s\"): %s", pdpe__fn_name(fn), arg, err);
+  cr_assert(call1(fn, arg, &v, err), "%s(\"%s\"): %s", pdpl_fn_name(fn), arg, err);
   return v;
 }
 
@@ -93,6 +93,15 @@ Test(eval_ext, decimals_have_four_digits_and_i64_range) {
   cr_assert_not(b2(PDPL_FN_GREATER_THAN, mk(PDPL_FN_DECIMAL, "1.2"), mk(PDPL_FN_DECIMAL, "1.20")));
 }
 
+Test(eval_ext, a_negative_decimal_below_one_keeps_its_sign) {
+  pdpe_value m = mk(PDPL_FN_DECIMAL, "-0.5"), p = mk(PDPL_FN_DECIMAL, "0.5");
+  cr_assert_eq(m.u.ext.u.decimal, -5000);
+  cr_assert_not(pdpe_value_eq(&m, &p), "decimal(\"-0.5\") != decimal(\"0.5\")");
+  cr_assert(b2(PDPL_FN_LESS_THAN, m, mk(PDPL_FN_DECIMAL, "0.0")));
+  cr_assert(b2(PDPL_FN_LESS_THAN, mk(PDPL_FN_DECIMAL, "-1.0"), m));
+  cr_assert_eq(mk(PDPL_FN_DECIMAL, "-0.0").u.ext.u.decimal, 0);
+}
+
 Test(eval_ext, datetimes_accept_cedar_formats) {
   cr_assert_eq(mk(PDPL_FN_DATETIME, "1970-01-01").u.ext.u.datetime, 0);
   cr_assert_eq(mk(PDPL_FN_DATETIME, "1970-01-02T00:00:01Z").u.ext.u.datetime, 86401000);
@@ -166,4 +175,34 @@ Test(eval_ext, datetimes_and_durations_compare_with_operators) {
   cr_assert_not(t_eval(mixed, &v));
   pdpl_expr *dec = E_bin(PDPL_OP_LT, E_call(PDPL_FN_DECIMAL, 1, E_str("1.0")), E_call(PDPL_FN_DECIMAL, 1, E_str("2.0")));
   cr_assert_not(t_eval(dec, &v), "decimal has no operator overloading in Cedar");
+}
+
+Test(eval_ext, argument_counts_come_from_the_language_table) {
+  t_request("User", "a", "Action", "x", "R", "r");
+  pdpe_value v;
+  for (int f = PDPL_FN_CONTAINS; f < PDPL_FN__COUNT; f++) {
+    uint32_t want = pdpl_fn_arity((pdpl_fn)f);
+    cr_assert(want >= 1 && want <= 2, "%s", pdpl_fn_name((pdpl_fn)f));
+    /* One argument too many or too few is an evaluation error naming the function. */
+    pdpl_expr *call = want == 1 ? E_call((pdpl_fn)f, 2, E_str("1.0"), E_str("1.0")) : E_call((pdpl_fn)f, 1, E_str("1.0"));
+    cr_assert_not(t_eval(call, &v), "%s", pdpl_fn_name((pdpl_fn)f));
+    cr_assert(strstr(T_env.err, pdpl_fn_name((pdpl_fn)f)) && strstr(T_env.err, "argument"), "%s", T_env.err);
+  }
+  cr_assert(t_eval(E_call(PDPL_FN_DECIMAL, 1, E_str("1.5")), &v), "%s", T_env.err);
+}
+
+Test(eval_ext, extn_json_evaluates_methods_as_cedar_does) {
+  /* The cedar CLI accepts {"__extn": {"fn": "lessThan", "args": [...]}} in a context. */
+  pdpe_value v = t_value("{\"__extn\": {\"fn\": \"lessThan\", \"args\": [{\"__extn\": {\"fn\": \"decimal\", \"arg\": "
+                         "\"1.0\"}}, {\"__extn\": {\"fn\": \"decimal\", \"arg\": \"2.0\"}}]}}");
+  cr_assert(v.kind == PDPE_BOOL && v.u.b);
+  pdpe_value out;
+  char err[256];
+  json_t *j = t_json("{\"__extn\": {\"fn\": \"decimal\", \"args\": [\"1.0\", \"2.0\"]}}");
+  cr_assert_not(pdpe_value_from_json(&T_arena, j, "context.x", &out, err, sizeof err));
+  json_decref(j);
+  cr_assert(strstr(err, "context.x") && strstr(err, "argument"), "%s", err);
+  j = t_json("{\"__extn\": {\"fn\": \"contains\", \"arg\": \"1.0\"}}");
+  cr_assert_not(pdpe_value_from_json(&T_arena, j, "context.x", &out, err, sizeof err), "not an extension function");
+  json_decref(j);
 }

@@ -50,7 +50,7 @@ Test(eval_values, entity_and_extension_escapes_are_understood) {
   cr_assert_eq(v.kind, PDPE_ENTITY);
   cr_assert(pu_str_eq_c(v.u.uid.type, "User") && pu_str_eq_c(v.u.uid.id, "a"));
   v = t_value("{\"type\": \"User\", \"id\": \"a\"}");
-  cr_assert_eq(v.kind, PDPE_ENTITY, "the implicit entity form is an entity");
+  cr_assert_eq(v.kind, PDPE_RECORD, "without a schema, {type, id} is a record, as in Cedar");
   v = t_value("{\"__extn\": {\"fn\": \"decimal\", \"arg\": \"1.5\"}}");
   cr_assert(v.kind == PDPE_EXT && v.u.ext.kind == PDPE_EXT_DECIMAL && v.u.ext.u.decimal == 15000);
   v = t_value("{\"__extn\": {\"fn\": \"offset\", \"args\": [{\"__extn\": {\"fn\": \"datetime\", \"arg\": "
@@ -105,4 +105,16 @@ Test(eval_values, values_render_back_to_cedar_json) {
     pdpe_value back = t_value(s.ptr);
     cr_assert(pdpe_value_eq(&v, &back), "%s -> %s", texts[i], s.ptr);
   }
+}
+
+Test(eval_values, a_context_with_type_and_id_keys_is_a_record) {
+  t_request("User", "a", "Action", "x", "R", "r");
+  T_req.context = t_value("{\"type\": \"order\", \"id\": \"1\"}");
+  cr_assert_eq(T_req.context.kind, PDPE_RECORD);
+  bool b = false;
+  cr_assert(t_eval_bool(E_bin(PDPL_OP_EQ, E_attr(PDPL_E_GETATTR, E_var(PDPL_VAR_CONTEXT), "type"), E_str("order")), &b),
+            "%s", T_env.err);
+  cr_assert(b, "context.type == \"order\"");
+  cr_assert(t_eval_bool(E_bin(PDPL_OP_EQ, E_attr(PDPL_E_GETATTR, E_var(PDPL_VAR_CONTEXT), "id"), E_str("1")), &b));
+  cr_assert(b);
 }
