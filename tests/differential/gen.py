@@ -88,6 +88,7 @@ class Gen:
     def __init__(self, rng):
         self.r = rng
         self.mix = rng.choice([0.04, 0.08, 0.15])  # chance a node gets a wrongly typed operand
+        self.bad_data = False  # invalid extension values in request contexts
 
     def chance(self, p):
         return self.r.random() < p
@@ -165,6 +166,8 @@ class Gen:
                 rec[k] = self.json_value(kt, depth - 1)
             return rec
         ext = {"ip": IPS_OK, "decimal": DEC_OK, "datetime": DT_OK, "duration": DUR_OK}[ty]
+        if self.bad_data and self.chance(0.05):  # Cedar rejects the request; pdpd must too
+            ext = {"ip": IPS_BAD, "decimal": DEC_BAD, "datetime": DT_BAD, "duration": DUR_BAD}[ty]
         fn = "ip" if ty == "ip" else ty
         return {"__extn": {"fn": fn, "arg": r.choice(ext)}}
 
@@ -436,8 +439,10 @@ class Gen:
         a = r.choice(self.actions) if self.chance(0.95) else ("Action", "ghost")
         res = self.any_entity()
         ctx = {}
+        self.bad_data = self.chance(0.1)
         for name in r.sample(list(ATTRS), r.randint(0, len(ATTRS))):
             ctx[name] = self.json_value(self.attr_type(name), 2)
+        self.bad_data = False
         return {"principal": {"type": p[0], "id": p[1]}, "action": {"type": a[0], "id": a[1]},
                 "resource": {"type": res[0], "id": res[1]}, "context": ctx}
 
