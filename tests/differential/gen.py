@@ -49,7 +49,8 @@ DT_OK = ["2024-01-01", "1970-01-01", "2024-02-29T12:00:00Z", "2024-10-28T10:12:1
          "2000-06-15T00:00:00.001Z"]
 DT_BAD = ["2024-13-01", "2024-1-1", "2024-01-01T25:00:00Z", "2024-01-01T00:00:00", "x", "",
           "2023-02-29", "2024-01-01T00:00:00+2400"]
-DUR_OK = ["0ms", "1d", "2h", "3m", "4s", "5ms", "1d2h3m4s5ms", "-1h", "-2d12h", "36h", "100000d", "1h30m"]
+DUR_OK = ["0ms", "1d", "2h", "3m", "4s", "5ms", "1d2h3m4s5ms", "-1h", "-2d12h", "36h", "100000d", "1h30m", "106751991167d",
+          "-106751991167d", "9223372036854775807ms"]
 DUR_BAD = ["1", "1x", "h", "", "1h1d", "--1h", "1.5h", "9223372036854775807d"]
 
 
@@ -422,6 +423,8 @@ class Gen:
                 annos.append("@id(%s)" % cedar_str(pid))
             if self.chance(0.1):
                 annos.append("@advice(%s)" % cedar_str(r.choice(STR_POOL)))
+            if self.chance(0.05):
+                annos.append("@bare // an annotation without a value, and a comment")
             eff = "forbid" if self.chance(0.25) else "permit"
             conds = []
             for _ in range(r.choice([0, 0, 1, 1, 1, 2, 3])):

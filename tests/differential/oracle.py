@@ -77,14 +77,15 @@ def run_case(cedar, root, path, check):
     reqs = case["requests"]
     with tempfile.TemporaryDirectory() as tmp:
         tests = []
+        # Inline entities: a file named here is re-read per test with one read(2) per byte.
+        with open(ents, encoding="utf-8") as f:
+            entities = json.load(f)
         for i, q in enumerate(reqs):
             body = {"request": {"principal": uid_str(q["principal"]), "action": uid_str(q["action"]),
                                 "resource": uid_str(q["resource"]), "context": q["context"]},
-                    "entities": "e.json", "reason": ids, "num_errors": MANY}
+                    "entities": entities, "reason": ids, "num_errors": MANY}
             tests.append(dict(body, name="r%dA" % i, decision="allow"))
             tests.append(dict(body, name="r%dD" % i, decision="deny"))
-        with open(os.path.join(tmp, "e.json"), "wb") as f, open(ents, "rb") as g:
-            f.write(g.read())
         tpath = os.path.join(tmp, "t.json")
         with open(tpath, "w", encoding="utf-8") as f:
             json.dump(tests, f, ensure_ascii=False)
