@@ -73,6 +73,14 @@ pub fn build(b: *std.Build) !void {
     conformance_run.addDirectoryArg(b.path("."));
     conformance_run.has_side_effects = true;
 
+    // Differential run against the reference Cedar CLI (tests/differential/run.sh).
+    const differential_run = b.addSystemCommand(&.{"sh"});
+    differential_run.addFileArg(b.path("tests/differential/run.sh"));
+    differential_run.addArtifactArg(conformance);
+    differential_run.addDirectoryArg(b.path("."));
+    differential_run.addArg("2000");
+    differential_run.has_side_effects = true;
+
     const run_cmd = b.addRunArtifact(pdpd);
     run_cmd.step.dependOn(b.getInstallStep());
     run_cmd.setCwd(b.path(".")); // defaults (examples/quickstart, ./var) are relative to the repo
@@ -83,6 +91,7 @@ pub fn build(b: *std.Build) !void {
     // end-to-end suites also get the installed pdpd and pdpctl through the environment.
     const test_step = b.step("test", "Run every Criterion suite, the end-to-end tests and Cedar's conformance cases");
     test_step.dependOn(&conformance_run.step);
+    test_step.dependOn(&differential_run.step);
     const suites = [_][]const u8{ "tests/unit", "tests/e2e" };
     for (suites) |dir| {
         const files = try listC(b, dir);
