@@ -293,7 +293,12 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
                       srv_buf *out) {
   uint32_t depth = ctx->cfg->max_value_depth;
   uint32_t levels = srv_wire_max_levels(depth);
-  srv_wire_result w = srv_wire_check(&pdp__v1__request__descriptor, body, len, levels);
+  char werr[256];
+  srv_wire_result w =
+      srv_wire_scan(&pdp__v1__request__descriptor, body, len, levels, werr, sizeof(werr));
+  if (w == SRV_WIRE_BAD_STRING)
+    return srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                             PDP__V1__STATUS__CODE__BAD_REQUEST, werr);
   if (w == SRV_WIRE_TOO_DEEP) {
     char msg[160];
     snprintf(msg, sizeof(msg),

@@ -90,6 +90,7 @@ typedef enum srv_wire_result {
   SRV_WIRE_OK,
   SRV_WIRE_TOO_DEEP,  /* nesting past the limit: refuse before unpack */
   SRV_WIRE_MALFORMED, /* not valid protobuf: unpack would fail too */
+  SRV_WIRE_BAD_STRING, /* a string field holds a 0 byte or is not UTF-8 */
 } srv_wire_result;
 
 /* Walk buf as a message of type desc without allocating, descending into message fields,
@@ -97,6 +98,11 @@ typedef enum srv_wire_result {
  * walk itself recurses at most max_levels deep. */
 srv_wire_result srv_wire_check(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
                                size_t len, uint32_t max_levels);
+/* srv_wire_check, and also refuse string fields with a 0 byte or invalid UTF-8
+ * (SRV_WIRE_BAD_STRING).  For BAD_STRING, err (may be NULL) receives
+ * "request: string field 'check.principal.id' contains a NUL byte". */
+srv_wire_result srv_wire_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                              size_t len, uint32_t max_levels, char *err, size_t err_cap);
 /* The id (field 1) of a raw Request, read without decoding; 0 when absent or unreadable.
  * Lets a refused frame still be answered with its id. */
 uint64_t srv_wire_request_id(const uint8_t *buf, size_t len);
