@@ -25,7 +25,14 @@ static bool fail(srv_convert *cv, const char *fmt, ...) {
 }
 
 static bool oom(srv_convert *cv, const char *path) {
+  cv->overloaded = true;
   return fail(cv, "%s: request memory budget exceeded", path);
+}
+
+/* An error from the engine's builders: out of memory there is the request budget too. */
+static bool engine_fail(srv_convert *cv, const char *err) {
+  if (strstr(err, "out of memory")) cv->overloaded = true;
+  return fail(cv, "%s", err);
 }
 
 bool srv_convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
@@ -61,7 +68,7 @@ bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t
   char err[256];
   if (!pdpe_value_make_record(cv->arena, keys, values, (uint32_t)n, path, out, err,
                               sizeof(err)))
-    return fail(cv, "%s", err);
+    return engine_fail(cv, err);
   return true;
 }
 
@@ -112,7 +119,7 @@ bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *pa
     char err[256];
     if (!pdpe_value_make_ext(cv->arena, pu_str_c(x->fn), pu_str_c(x->arg), path, out, err,
                              sizeof(err)))
-      return fail(cv, "%s", err);
+      return engine_fail(cv, err);
     return true;
   }
   default:
@@ -163,13 +170,21 @@ bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
   return true;
 }
 
-static bool build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n, const char *path,
-                           pdpe_entities **out) {
-  char err[256];
-  if (!pdpe_entities_build(cv->arena, items, n, path, out, err, sizeof(err)))
-    return fail(cv, "%s", err);
-  return true;
+bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
+                                const char *path, pdpe_entities **out) {
+  char err[384];
+  if (pdpe_entities_build(cv->arena, items, n, path, out, err, sizeof(err))) return true;
+  size_t pl = strlen(path);
+  if (strncmp(err, path, pl) == 0 && err[pl] == ':') return engine_fail(cv, err);
+  char full[PATH_CAP + 400];
+  snprintf(full, sizeof(full), "%s: %s", path, err); /* name the field on every error */
+  return engine_fail(cv, full);
 }
+
+static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
+                          const pdpe_entity *shared, uint32_t n_shared,
+                          const pdpe_entities *shared_es, pdpe_request *out,
+                          Pdp__V1__Status__Code *code);
 
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
                        const pdpe_entity *shared, uint32_t n_shared,
@@ -177,6 +192,16 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
                        Pdp__V1__Status__Code *code) {
   memset(out, 0, sizeof(*out));
   *code = PDP__V1__STATUS__CODE__BAD_REQUEST;
+  cv->overloaded = false;
+  if (convert_check(cv, in, path, shared, n_shared, shared_es, out, code)) return true;
+  if (cv->overloaded) *code = PDP__V1__STATUS__CODE__OVERLOADED;
+  return false;
+}
+
+static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
+                          const pdpe_entity *shared, uint32_t n_shared,
+                          const pdpe_entities *shared_es, pdpe_request *out,
+                          Pdp__V1__Status__Code *code) {
   char sub[PATH_CAP];
   bool has_token = in->token && in->token[0] != '\0';
   if (has_token && in->principal)
@@ -206,7 +231,7 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
     return true;
   }
   pdpe_entities *own_es;
-  if (!build_entities(cv, own, n_own, sub, &own_es)) return false;
+  if (!srv_convert_build_entities(cv, own, n_own, sub, &own_es)) return false;
   if (n_shared == 0) {
     out->entities = own_es;
     return true;
@@ -219,7 +244,7 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
   for (uint32_t i = 0; i < n_shared; i++)
     if (!pdpe_entities_find(own_es, shared[i].uid)) all[n++] = shared[i];
   pdpe_entities *es;
-  if (!build_entities(cv, all, n, sub, &es)) return false;
+  if (!srv_convert_build_entities(cv, all, n, sub, &es)) return false;
   out->entities = es;
   return true;
 }

@@ -103,13 +103,22 @@ static bool check_response(pu_arena *a, const pdpe_snapshot *snap, const pdpe_de
   return true;
 }
 
+/* The conversion limits of this server, converting into arena a, errors into err. */
+static srv_convert convert_ctx(srv_ctx *ctx, pu_arena *a, char *err) {
+  return (srv_convert){.arena = a,
+                       .max_value_depth = ctx->cfg->max_value_depth,
+                       .max_entities = ctx->cfg->max_request_entities,
+                       .err = err,
+                       .err_cap = ERR_CAP};
+}
+
 /* One check decided into *resp, or a status code with a message in err. */
 static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                                     const Pdp__V1__CheckRequest *in, const char *path,
                                     const pdpe_entity *shared, uint32_t n_shared,
                                     const pdpe_entities *shared_es,
                                     Pdp__V1__CheckResponse *resp, char *err) {
-  srv_convert cv = {a, ctx->cfg->max_value_depth, ctx->cfg->max_request_entities, err, ERR_CAP};
+  srv_convert cv = convert_ctx(ctx, a, err);
   pdpe_request req;
   Pdp__V1__Status__Code code;
   if (!srv_convert_check(&cv, in, path, shared, n_shared, shared_es, &req, &code)) return code;
@@ -142,16 +151,18 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                          const Pdp__V1__Request *rq, srv_buf *out) {
   const Pdp__V1__BatchCheckRequest *b = rq->batch_check;
   char err[ERR_CAP];
-  srv_convert cv = {a, ctx->cfg->max_value_depth, ctx->cfg->max_request_entities, err, ERR_CAP};
+  srv_convert cv = convert_ctx(ctx, a, err);
   pdpe_entity *shared;
   uint32_t n_shared;
   pdpe_entities *shared_es = NULL;
   if (!srv_convert_entities(&cv, b->entities, b->n_entities, "batch_check.entities", &shared,
-                            &n_shared))
-    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST, err);
-  if (n_shared && !pdpe_entities_build(a, shared, n_shared, "batch_check.entities", &shared_es,
-                                       err, sizeof(err)))
-    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST, err);
+                            &n_shared) ||
+      (n_shared &&
+       !srv_convert_build_entities(&cv, shared, n_shared, "batch_check.entities", &shared_es)))
+    return srv_append_status(ctx, out, rq->id,
+                             cv.overloaded ? PDP__V1__STATUS__CODE__OVERLOADED
+                                           : PDP__V1__STATUS__CODE__BAD_REQUEST,
+                             err);
 
   size_t n = b->n_checks;
   Pdp__V1__BatchCheckItem **items = n ? pu_arena_alloc(a, n * sizeof(*items)) : NULL;

@@ -118,6 +118,7 @@ typedef struct srv_convert {
   uint32_t max_entities;         /* entities per check (own + shared) */
   char *err;                     /* message out: "check.entities[2].attrs.owner: ..." */
   size_t err_cap;
+  bool overloaded;               /* out: the failure was the memory budget, not the request */
 } srv_convert;
 
 /* A uid: missing or empty type/id are errors naming path ("check.resource.type: empty"). */
@@ -137,10 +138,15 @@ bool srv_convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *
 /* Entities into an arena array; *out_n items.  Path names the list ("check.entities"). */
 bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
                           const char *path, pdpe_entity **out, uint32_t *out_n);
+/* The entity set of items (an arena array from srv_convert_entities).  Errors start with
+ * path ("batch_check.entities: entities[1]: duplicate entity uid ..."). */
+bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
+                                const char *path, pdpe_entities **out);
 /* A whole check: validates principal/action/resource/token, converts context and entities.
  * `shared` (n_shared items, may be none) are batch entities and `shared_es` the same built
  * once (NULL when none); the check's own entities override shared ones with the same uid.
- * On failure *code says BAD_REQUEST or UNIMPLEMENTED and cv->err names the field. */
+ * On failure *code says BAD_REQUEST, UNIMPLEMENTED or OVERLOADED (the request memory budget
+ * ran out; cv->overloaded is set too) and cv->err names the field. */
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
                        const pdpe_entity *shared, uint32_t n_shared,
                        const pdpe_entities *shared_es, pdpe_request *out,

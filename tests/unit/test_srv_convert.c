@@ -15,7 +15,8 @@ static srv_convert cv;
 static void setup(void) {
   pu_arena_init(&arena, 4096, 0);
   err[0] = '\0';
-  cv = (srv_convert){&arena, 32, 1000, err, sizeof(err)};
+  cv = (srv_convert){.arena = &arena, .max_value_depth = 32, .max_entities = 1000, .err = err,
+                     .err_cap = sizeof(err)};
 }
 static void teardown(void) { pu_arena_close(&arena); }
 
@@ -347,4 +348,65 @@ Test(convert, check_entities_override_shared_batch_entities) {
   c->n_entities = 0;
   cr_assert(srv_convert_check(&cv, c, "check", shared, n_shared, shared_es, &req, &code), "%s", err);
   cr_assert_eq(req.entities, shared_es);
+}
+
+Test(convert, running_out_of_the_request_budget_is_overloaded_never_a_bad_request) {
+  /* A valid check with entities, converted into a second arena with a growing budget: every
+   * budget either converts or fails OVERLOADED naming the field, never BAD_REQUEST. */
+  enum { N = 12 };
+  Pdp__V1__Entity *es[N];
+  char ids[N][8];
+  const char *k[] = {"owner", "tags"};
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof(ids[i]), "d%d", i);
+    Pdp__V1__Value *items[] = {v_str("a"), v_str("b"), v_long(i)};
+    Pdp__V1__Value *v[] = {v_entity("User", "bob"), v_set(3, items)};
+    es[i] = entity("Doc", ids[i], 2, k, v);
+  }
+  Pdp__V1__CheckRequest *c = check_of(NULL);
+  c->entities = es;
+  c->n_entities = N;
+  pu_arena conv;
+  pu_arena_init(&conv, 256, 0);
+  cv.arena = &conv;
+  bool converted = false, saw_overloaded = false;
+  for (size_t budget = 16; budget < ((size_t)1 << 22) && !converted; budget += 16) {
+    pu_arena_reset(&conv);
+    conv.budget = budget;
+    pdpe_request req;
+    Pdp__V1__Status__Code code;
+    converted = srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code);
+    if (converted) {
+      cr_assert_not(cv.overloaded);
+      break;
+    }
+    cr_assert_eq(code, PDP__V1__STATUS__CODE__OVERLOADED, "budget %zu: code %d: %s", budget,
+                 code, err);
+    cr_assert(cv.overloaded);
+    cr_assert(strncmp(err, "check", 5) == 0, "the message names the field: %s", err);
+    saw_overloaded = true;
+  }
+  cr_assert(converted && saw_overloaded);
+  pu_arena_close(&conv);
+}
+
+Test(convert, entity_set_errors_are_bad_requests_prefixed_with_the_field) {
+  Pdp__V1__Entity *es[] = {entity("Doc", "a", 0, NULL, NULL), entity("Doc", "a", 0, NULL, NULL)};
+  Pdp__V1__CheckRequest *c = check_of(NULL);
+  c->entities = es;
+  c->n_entities = 2;
+  pdpe_request req;
+  Pdp__V1__Status__Code code;
+  cr_assert_not(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code));
+  cr_assert_eq(code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert(strncmp(err, "check.entities: ", 16) == 0 && strstr(err, "duplicate"), "%s", err);
+
+  pdpe_entity *shared;
+  uint32_t n_shared;
+  cr_assert(srv_convert_entities(&cv, es, 2, "batch_check.entities", &shared, &n_shared));
+  pdpe_entities *shared_es;
+  cr_assert_not(srv_convert_build_entities(&cv, shared, n_shared, "batch_check.entities",
+                                           &shared_es));
+  cr_assert_not(cv.overloaded);
+  cr_assert(strncmp(err, "batch_check.entities: ", 22) == 0, "%s", err);
 }

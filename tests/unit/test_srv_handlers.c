@@ -184,3 +184,48 @@ Test(handlers, status_counts_requests_and_connections) {
   cr_assert_eq(r->server_status->requests_total, 2);
   pdp__v1__response__free_unpacked(r, NULL);
 }
+
+Test(handlers, a_valid_batch_is_overloaded_or_answered_at_every_budget_never_bad) {
+  load_bundle();
+  enum { N = 8 };
+  Pdp__V1__Entity items[N], *ptrs[N];
+  Pdp__V1__EntityUid uids[N], parent = U("Group", "g");
+  Pdp__V1__EntityUid *parents[] = {&parent};
+  char ids[N][8];
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof(ids[i]), "u%d", i);
+    uids[i] = U("User", ids[i]);
+    pdp__v1__entity__init(&items[i]);
+    items[i].uid = &uids[i];
+    items[i].parents = parents, items[i].n_parents = 1;
+    ptrs[i] = &items[i];
+  }
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x"), res = U("Doc", "d");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &res;
+  Pdp__V1__CheckRequest *checks[] = {&c, &c};
+  Pdp__V1__BatchCheckRequest b = PDP__V1__BATCH_CHECK_REQUEST__INIT;
+  b.checks = checks, b.n_checks = 2, b.entities = ptrs, b.n_entities = N;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 12, rq.body_case = PDP__V1__REQUEST__BODY_BATCH_CHECK, rq.batch_check = &b;
+  bool answered = false, saw_entities_overloaded = false;
+  for (size_t budget = 64; budget < ((size_t)1 << 22) && !answered; budget += 32) {
+    ctx.request_budget = budget;
+    Pdp__V1__Response *r = handle(&rq);
+    cr_assert_eq(r->id, 12);
+    if (r->status->code == PDP__V1__STATUS__CODE__OK) {
+      answered = true;
+      for (size_t i = 0; i < r->batch_check->n_results; i++)
+        cr_assert_neq(r->batch_check->results[i]->status->code,
+                      PDP__V1__STATUS__CODE__BAD_REQUEST, "%s",
+                      r->batch_check->results[i]->status->message);
+    } else {
+      cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED, "budget %zu: %s", budget,
+                   r->status->message);
+      if (strstr(r->status->message, "batch_check.entities")) saw_entities_overloaded = true;
+    }
+    pdp__v1__response__free_unpacked(r, NULL);
+  }
+  cr_assert(answered);
+  cr_assert(saw_entities_overloaded, "some budget ran out while building the shared entities");
+}
