@@ -66,6 +66,21 @@ bool srv_append_status(srv_ctx *ctx, srv_buf *out, uint64_t id, Pdp__V1__Status_
   return srv_append_response(out, &resp);
 }
 
+/* Append an answer unless it would be larger than max-frame: then the same id gets
+ * OVERLOADED instead (a client's reader refuses frames above its own max-frame, and one
+ * request must not multiply into an unbounded answer). */
+static bool append_answer(srv_ctx *ctx, srv_buf *out, const Pdp__V1__Response *resp) {
+  size_t n = protobuf_c_message_get_packed_size(&resp->base);
+  if (n > ctx->cfg->max_frame) {
+    char msg[128];
+    snprintf(msg, sizeof(msg), "answer larger than max-frame %u; split the batch",
+             ctx->cfg->max_frame);
+    return srv_append_status(ctx, out, resp->id, PDP__V1__STATUS__CODE__OVERLOADED, msg);
+  }
+  ctx->requests_total++;
+  return srv_append_response(out, resp);
+}
+
 /* ---- checks -------------------------------------------------------------------------- */
 
 static char *arena_cstr(pu_arena *a, pu_str s) { return pu_arena_memdup(a, s.ptr ? s.ptr : "", s.len); }
@@ -143,8 +158,7 @@ static bool handle_check(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
   resp.status = &st;
   resp.body_case = PDP__V1__RESPONSE__BODY_CHECK;
   resp.check = &cr;
-  ctx->requests_total++;
-  return srv_append_response(out, &resp);
+  return append_answer(ctx, out, &resp);
 }
 
 static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
@@ -181,6 +195,7 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
         decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &crs[i], err);
     sts[i].code = code;
     if (code == PDP__V1__STATUS__CODE__OK) {
+      crs[i].stamp = (ProtobufCBinaryData){0, NULL}; /* BatchCheckResponse.stamp carries it */
       item_mem[i].check = &crs[i];
     } else {
       sts[i].message = pu_arena_strdup(a, err);
@@ -202,8 +217,7 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
   resp.status = &st;
   resp.body_case = PDP__V1__RESPONSE__BODY_BATCH_CHECK;
   resp.batch_check = &br;
-  ctx->requests_total++;
-  return srv_append_response(out, &resp);
+  return append_answer(ctx, out, &resp);
 }
 
 /* ---- health and status --------------------------------------------------------------- */
