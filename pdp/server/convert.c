@@ -35,6 +35,15 @@ static bool engine_fail(srv_convert *cv, const char *err) {
   return fail(cv, "%s", err);
 }
 
+/* n more parent links for the request's entity sets; refused past max-parent-links. */
+static bool count_links(srv_convert *cv, uint64_t n, const char *path) {
+  if (n > cv->max_parent_links || cv->parent_links > cv->max_parent_links - n)
+    return fail(cv, "%s: more than %u parent links in this request (max-request-parent-links)",
+                path, cv->max_parent_links);
+  cv->parent_links += n;
+  return true;
+}
+
 bool srv_convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
                      pdpe_uid *out) {
   if (!in) return fail(cv, "%s: missing", path);
@@ -137,7 +146,10 @@ bool srv_convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *
   if (!srv_convert_attrs(cv, in->attrs, in->n_attrs, sub, 0, &out->attrs)) return false;
   snprintf(sub, sizeof(sub), "%s.tags", path);
   if (!srv_convert_attrs(cv, in->tags, in->n_tags, sub, 0, &out->tags)) return false;
-  if (in->n_parents > UINT32_MAX) return fail(cv, "%s.parents: too many", path);
+  if (in->n_parents > cv->max_entity_parents)
+    return fail(cv, "%s.parents: %zu parents, limit %u (max-entity-parents)", path,
+                in->n_parents, cv->max_entity_parents);
+  if (!count_links(cv, in->n_parents, path)) return false;
   out->n_parents = (uint32_t)in->n_parents;
   if (in->n_parents) {
     out->parents = pu_arena_alloc(cv->arena, in->n_parents * sizeof(*out->parents));
@@ -241,8 +253,14 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
   if (!all) return oom(cv, sub);
   memcpy(all, own, n_own * sizeof(*all));
   uint32_t n = n_own;
+  uint64_t links = 0; /* every link of the merged set is built again */
+  for (uint32_t i = 0; i < n_own; i++) links += own[i].n_parents;
   for (uint32_t i = 0; i < n_shared; i++)
-    if (!pdpe_entities_find(own_es, shared[i].uid)) all[n++] = shared[i];
+    if (!pdpe_entities_find(own_es, shared[i].uid)) {
+      all[n++] = shared[i];
+      links += shared[i].n_parents;
+    }
+  if (!count_links(cv, links, sub)) return false;
   pdpe_entities *es;
   if (!srv_convert_build_entities(cv, all, n, sub, &es)) return false;
   out->entities = es;

@@ -123,20 +123,25 @@ static srv_convert convert_ctx(srv_ctx *ctx, pu_arena *a, char *err) {
   return (srv_convert){.arena = a,
                        .max_value_depth = ctx->cfg->max_value_depth,
                        .max_entities = ctx->cfg->max_request_entities,
+                       .max_entity_parents = ctx->cfg->max_entity_parents,
+                       .max_parent_links = ctx->cfg->max_request_parent_links,
                        .err = err,
                        .err_cap = ERR_CAP};
 }
 
-/* One check decided into *resp, or a status code with a message in err. */
+/* One check decided into *resp, or a status code with a message in err.  *links counts
+ * the parent links the request's entity sets hold so far (a refused check adds none). */
 static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                                     const Pdp__V1__CheckRequest *in, const char *path,
                                     const pdpe_entity *shared, uint32_t n_shared,
-                                    const pdpe_entities *shared_es,
+                                    const pdpe_entities *shared_es, uint64_t *links,
                                     Pdp__V1__CheckResponse *resp, char *err) {
   srv_convert cv = convert_ctx(ctx, a, err);
+  cv.parent_links = *links;
   pdpe_request req;
   Pdp__V1__Status__Code code;
   if (!srv_convert_check(&cv, in, path, shared, n_shared, shared_es, &req, &code)) return code;
+  *links = cv.parent_links;
   pdpe_decision d;
   if (!pdpe_authorize(snap, &req, a, &d) || !check_response(a, snap, &d, resp)) {
     snprintf(err, ERR_CAP, "%s: request memory budget exceeded", path);
@@ -149,7 +154,9 @@ static bool handle_check(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                          const Pdp__V1__Request *rq, srv_buf *out) {
   char err[ERR_CAP];
   Pdp__V1__CheckResponse cr;
-  Pdp__V1__Status__Code code = decide(ctx, a, snap, rq->check, "check", NULL, 0, NULL, &cr, err);
+  uint64_t links = 0;
+  Pdp__V1__Status__Code code =
+      decide(ctx, a, snap, rq->check, "check", NULL, 0, NULL, &links, &cr, err);
   if (code != PDP__V1__STATUS__CODE__OK) return srv_append_status(ctx, out, rq->id, code, err);
   Pdp__V1__Status st = PDP__V1__STATUS__INIT;
   st.code = PDP__V1__STATUS__CODE__OK;
@@ -177,6 +184,7 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                              cv.overloaded ? PDP__V1__STATUS__CODE__OVERLOADED
                                            : PDP__V1__STATUS__CODE__BAD_REQUEST,
                              err);
+  uint64_t links = cv.parent_links; /* the shared set's links, built once */
 
   size_t n = b->n_checks;
   Pdp__V1__BatchCheckItem **items = n ? pu_arena_alloc(a, n * sizeof(*items)) : NULL;
@@ -192,7 +200,8 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
     pdp__v1__batch_check_item__init(&item_mem[i]);
     pdp__v1__status__init(&sts[i]);
     Pdp__V1__Status__Code code =
-        decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &crs[i], err);
+        decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &links, &crs[i],
+               err);
     sts[i].code = code;
     if (code == PDP__V1__STATUS__CODE__OK) {
       crs[i].stamp = (ProtobufCBinaryData){0, NULL}; /* BatchCheckResponse.stamp carries it */

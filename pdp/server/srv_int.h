@@ -116,6 +116,9 @@ typedef struct srv_convert {
   pu_arena *arena;               /* per-request arena: everything converted lives here */
   uint32_t max_value_depth;      /* deepest set/record nesting accepted */
   uint32_t max_entities;         /* entities per check (own + shared) */
+  uint32_t max_entity_parents;   /* parents of one entity */
+  uint32_t max_parent_links;     /* parent links built for the whole request */
+  uint64_t parent_links;         /* in/out: links counted so far in this request */
   char *err;                     /* message out: "check.entities[2].attrs.owner: ..." */
   size_t err_cap;
   bool overloaded;               /* out: the failure was the memory budget, not the request */

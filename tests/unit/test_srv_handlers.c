@@ -229,3 +229,33 @@ Test(handlers, a_valid_batch_is_overloaded_or_answered_at_every_budget_never_bad
   cr_assert(answered);
   cr_assert(saw_entities_overloaded, "some budget ran out while building the shared entities");
 }
+
+Test(handlers, parent_limits_come_from_the_options_and_name_the_field) {
+  load_bundle();
+  cfg.max_entity_parents = 1;
+  Pdp__V1__EntityUid g1 = U("Group", "g1"), g2 = U("Group", "g2"), doc = U("Doc", "d");
+  Pdp__V1__EntityUid *parents[] = {&g1, &g2};
+  Pdp__V1__Entity e = PDP__V1__ENTITY__INIT;
+  e.uid = &doc, e.parents = parents, e.n_parents = 2;
+  Pdp__V1__Entity *es[] = {&e};
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &doc, c.entities = es, c.n_entities = 1;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 13, rq.body_case = PDP__V1__REQUEST__BODY_CHECK, rq.check = &c;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert_str_eq(r->status->message,
+                   "check.entities[0].parents: 2 parents, limit 1 (max-entity-parents)");
+  pdp__v1__response__free_unpacked(r, NULL);
+  cfg.max_entity_parents = 2;
+  cfg.max_request_parent_links = 1;
+  r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert(strstr(r->status->message, "max-request-parent-links"), "%s", r->status->message);
+  pdp__v1__response__free_unpacked(r, NULL);
+  cfg.max_request_parent_links = 2;
+  r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK, "%s", r->status->message);
+  pdp__v1__response__free_unpacked(r, NULL);
+}
