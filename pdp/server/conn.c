@@ -197,12 +197,45 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   pump(c);
 }
 
+void *(*srv_conn_calloc)(size_t n, size_t size) = calloc;
+
+static void reject_closed(uv_handle_t *h) {
+  srv_server *srv = h->data;
+  srv->reject_busy = false;
+  if (srv->accept_pending && !srv->stopping) {
+    srv->accept_pending = false;
+    srv_conn_accept(srv);
+  }
+}
+
+/* Take the pending connection off the listener and close it: libuv stops watching a
+ * listener whose connection was not accepted, so returning without uv_accept would end
+ * accepting for good.  The reject handle is the server's own (no allocation); while it is
+ * still closing, the connection waits and is taken when the close completes. */
+static void reject_one(srv_server *srv) {
+  if (srv->reject_busy) {
+    srv->accept_pending = true;
+    return;
+  }
+  if (uv_pipe_init(srv->loop, &srv->reject, 0) != 0) return;
+  srv->reject.data = srv;
+  srv->reject_busy = true;
+  if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&srv->reject) != 0)
+    srv_log(SRV_LOG_DEBUG, "pdpd: accept failed while refusing a connection");
+  uv_close((uv_handle_t *)&srv->reject, reject_closed);
+}
+
 void srv_conn_accept(srv_server *srv) {
-  srv_conn *c = calloc(1, sizeof(*c));
-  if (!c) return;
+  srv_conn *c = srv_conn_calloc(1, sizeof(*c));
+  if (!c) {
+    srv_log(SRV_LOG_WARN, "pdpd: out of memory accepting a connection; closing it");
+    reject_one(srv);
+    return;
+  }
   c->srv = srv;
   if (uv_pipe_init(srv->loop, &c->pipe, 0) != 0) {
     free(c);
+    reject_one(srv);
     return;
   }
   c->pipe.data = c;

@@ -200,7 +200,13 @@ typedef struct srv_server {
   const srv_config *cfg;
   srv_conn *conns;        /* every open connection (counted or overflow), doubly linked */
   bool stopping;          /* a signal arrived: no new connections, no new reads */
+  uv_pipe_t reject;       /* accepts and closes a connection pdpd has no memory for */
+  bool reject_busy;       /* reject is closing */
+  bool accept_pending;    /* a connection waits for reject to be free */
 } srv_server;
+
+/* How conn.c allocates a connection (tests replace it to simulate running out of memory). */
+extern void *(*srv_conn_calloc)(size_t n, size_t size);
 
 /* Accept one pending connection on srv->listener (the listen callback's work). */
 void srv_conn_accept(srv_server *srv);
