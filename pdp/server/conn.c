@@ -199,6 +199,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 void *(*srv_conn_calloc)(size_t n, size_t size) = calloc;
 
+/* Warn about a refused connection, at most once a second: a flood of refusals must not
+ * become a flood of log lines.  The line counts the refusals since the previous one. */
+static void log_refused(srv_server *srv, const char *why) {
+  srv->refused_quiet++;
+  uint64_t now = uv_now(srv->loop);
+  if (srv->refused_log_ms != 0 && now - srv->refused_log_ms < 1000) return;
+  srv_log(SRV_LOG_WARN, "pdpd: %s; refused %llu connection%s since the last report", why,
+          (unsigned long long)srv->refused_quiet, srv->refused_quiet == 1 ? "" : "s");
+  srv->refused_log_ms = now ? now : 1;
+  srv->refused_quiet = 0;
+}
+
 static void reject_closed(uv_handle_t *h) {
   srv_server *srv = h->data;
   srv->reject_busy = false;
@@ -228,13 +240,14 @@ static void reject_one(srv_server *srv) {
 void srv_conn_accept(srv_server *srv) {
   srv_conn *c = srv_conn_calloc(1, sizeof(*c));
   if (!c) {
-    srv_log(SRV_LOG_WARN, "pdpd: out of memory accepting a connection; closing it");
+    log_refused(srv, "out of memory accepting a connection");
     reject_one(srv);
     return;
   }
   c->srv = srv;
   if (uv_pipe_init(srv->loop, &c->pipe, 0) != 0) {
     free(c);
+    log_refused(srv, "cannot set up a connection");
     reject_one(srv);
     return;
   }
@@ -254,7 +267,7 @@ void srv_conn_accept(srv_server *srv) {
     char msg[96];
     snprintf(msg, sizeof(msg), "server: too many connections (max-connections %u)",
              srv->cfg->max_connections);
-    srv_log(SRV_LOG_WARN, "pdpd: %s; refusing one", msg);
+    log_refused(srv, msg);
     c->close_after_write = true;
     if (!srv_append_status(NULL, &c->out, 0, PDP__V1__STATUS__CODE__OVERLOADED, msg))
       conn_close(c);

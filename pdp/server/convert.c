@@ -15,6 +15,9 @@
 
 #define PATH_CAP 256 /* paths longer than this are cut short; they still name the field */
 
+static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
+                          uint32_t depth, pdpe_value *out);
+
 static bool fail(srv_convert *cv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool fail(srv_convert *cv, const char *fmt, ...) {
   va_list ap;
@@ -44,8 +47,8 @@ static bool count_links(srv_convert *cv, uint64_t n, const char *path) {
   return true;
 }
 
-bool srv_convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
-                     pdpe_uid *out) {
+static bool convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
+                        pdpe_uid *out) {
   if (!in) return fail(cv, "%s: missing", path);
   if (!in->type || in->type[0] == '\0') return fail(cv, "%s.type: empty", path);
   if (!in->id || in->id[0] == '\0') return fail(cv, "%s.id: empty", path);
@@ -58,8 +61,8 @@ static bool too_deep(srv_convert *cv, const char *path) {
   return fail(cv, "%s: nesting deeper than max-value-depth %u", path, cv->max_value_depth);
 }
 
-bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
-                       const char *path, uint32_t depth, pdpe_value *out) {
+static bool convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
+                          const char *path, uint32_t depth, pdpe_value *out) {
   if (depth + 1 > cv->max_value_depth) return too_deep(cv, path);
   if (n > UINT32_MAX) return fail(cv, "%s: too many fields", path);
   pu_str *keys = n ? pu_arena_alloc(cv->arena, n * sizeof(*keys)) : NULL;
@@ -72,7 +75,7 @@ bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t
     snprintf(sub, sizeof(sub), "%s.%.64s", path, key);
     if (!a->value) return fail(cv, "%s: missing value", sub);
     keys[i] = pu_str_c(key);
-    if (!srv_convert_value(cv, a->value, sub, depth + 1, &values[i])) return false;
+    if (!convert_value(cv, a->value, sub, depth + 1, &values[i])) return false;
   }
   char err[256];
   if (!pdpe_value_make_record(cv->arena, keys, values, (uint32_t)n, path, out, err,
@@ -81,14 +84,14 @@ bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t
   return true;
 }
 
-bool srv_convert_record(srv_convert *cv, const Pdp__V1__Record *in, const char *path,
-                        uint32_t depth, pdpe_value *out) {
-  if (!in) return srv_convert_attrs(cv, NULL, 0, path, depth, out);
-  return srv_convert_attrs(cv, in->fields, in->n_fields, path, depth, out);
+static bool convert_record(srv_convert *cv, const Pdp__V1__Record *in, const char *path,
+                           uint32_t depth, pdpe_value *out) {
+  if (!in) return convert_attrs(cv, NULL, 0, path, depth, out);
+  return convert_attrs(cv, in->fields, in->n_fields, path, depth, out);
 }
 
-bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
-                       uint32_t depth, pdpe_value *out) {
+static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
+                          uint32_t depth, pdpe_value *out) {
   memset(out, 0, sizeof(*out));
   switch (in->kind_case) {
   case PDP__V1__VALUE__KIND_BOOL:
@@ -105,7 +108,7 @@ bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *pa
     return true;
   case PDP__V1__VALUE__KIND_ENTITY:
     out->kind = PDPE_ENTITY;
-    return srv_convert_uid(cv, in->entity, path, &out->u.uid);
+    return convert_uid(cv, in->entity, path, &out->u.uid);
   case PDP__V1__VALUE__KIND_SET: {
     if (depth + 1 > cv->max_value_depth) return too_deep(cv, path);
     size_t n = in->set ? in->set->n_items : 0;
@@ -115,13 +118,13 @@ bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *pa
     char sub[PATH_CAP];
     for (size_t i = 0; i < n; i++) {
       snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-      if (!srv_convert_value(cv, in->set->items[i], sub, depth + 1, &items[i])) return false;
+      if (!convert_value(cv, in->set->items[i], sub, depth + 1, &items[i])) return false;
     }
     if (!pdpe_value_make_set(cv->arena, items, (uint32_t)n, out)) return oom(cv, path);
     return true;
   }
   case PDP__V1__VALUE__KIND_RECORD:
-    return srv_convert_record(cv, in->record, path, depth, out);
+    return convert_record(cv, in->record, path, depth, out);
   case PDP__V1__VALUE__KIND_EXTENSION: {
     const Pdp__V1__ExtensionCall *x = in->extension;
     if (!x || !x->fn || x->fn[0] == '\0') return fail(cv, "%s.fn: empty", path);
@@ -136,16 +139,16 @@ bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *pa
   }
 }
 
-bool srv_convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *path,
-                        pdpe_entity *out) {
+static bool convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *path,
+                           pdpe_entity *out) {
   memset(out, 0, sizeof(*out));
   char sub[PATH_CAP];
   snprintf(sub, sizeof(sub), "%s.uid", path);
-  if (!srv_convert_uid(cv, in->uid, sub, &out->uid)) return false;
+  if (!convert_uid(cv, in->uid, sub, &out->uid)) return false;
   snprintf(sub, sizeof(sub), "%s.attrs", path);
-  if (!srv_convert_attrs(cv, in->attrs, in->n_attrs, sub, 0, &out->attrs)) return false;
+  if (!convert_attrs(cv, in->attrs, in->n_attrs, sub, 0, &out->attrs)) return false;
   snprintf(sub, sizeof(sub), "%s.tags", path);
-  if (!srv_convert_attrs(cv, in->tags, in->n_tags, sub, 0, &out->tags)) return false;
+  if (!convert_attrs(cv, in->tags, in->n_tags, sub, 0, &out->tags)) return false;
   if (in->n_parents > cv->max_entity_parents)
     return fail(cv, "%s.parents: %zu parents, limit %u (max-entity-parents)", path,
                 in->n_parents, cv->max_entity_parents);
@@ -156,7 +159,7 @@ bool srv_convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *
     if (!out->parents) return oom(cv, path);
     for (size_t i = 0; i < in->n_parents; i++) {
       snprintf(sub, sizeof(sub), "%s.parents[%zu]", path, i);
-      if (!srv_convert_uid(cv, in->parents[i], sub, &out->parents[i])) return false;
+      if (!convert_uid(cv, in->parents[i], sub, &out->parents[i])) return false;
     }
   }
   return true;
@@ -175,7 +178,7 @@ bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
   char sub[PATH_CAP];
   for (size_t i = 0; i < n; i++) {
     snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-    if (!srv_convert_entity(cv, in[i], sub, &items[i])) return false;
+    if (!convert_entity(cv, in[i], sub, &items[i])) return false;
   }
   *out = items;
   *out_n = (uint32_t)n;
@@ -223,13 +226,13 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
     return fail(cv, "%s.token: JWT principals arrive with a later release", path);
   }
   snprintf(sub, sizeof(sub), "%s.principal", path);
-  if (!srv_convert_uid(cv, in->principal, sub, &out->principal)) return false;
+  if (!convert_uid(cv, in->principal, sub, &out->principal)) return false;
   snprintf(sub, sizeof(sub), "%s.action", path);
-  if (!srv_convert_uid(cv, in->action, sub, &out->action)) return false;
+  if (!convert_uid(cv, in->action, sub, &out->action)) return false;
   snprintf(sub, sizeof(sub), "%s.resource", path);
-  if (!srv_convert_uid(cv, in->resource, sub, &out->resource)) return false;
+  if (!convert_uid(cv, in->resource, sub, &out->resource)) return false;
   snprintf(sub, sizeof(sub), "%s.context", path);
-  if (!srv_convert_record(cv, in->context, sub, 0, &out->context)) return false;
+  if (!convert_record(cv, in->context, sub, 0, &out->context)) return false;
 
   snprintf(sub, sizeof(sub), "%s.entities", path);
   if ((uint64_t)in->n_entities + n_shared > cv->max_entities)

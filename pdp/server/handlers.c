@@ -340,9 +340,9 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
     return srv_append_status(ctx, out, srv_wire_request_id(body, len),
                              PDP__V1__STATUS__CODE__BAD_REQUEST, msg);
   }
-  if (w == SRV_WIRE_MALFORMED)
-    return srv_append_status(ctx, out, 0, PDP__V1__STATUS__CODE__BAD_REQUEST,
-                             "request: cannot decode protobuf");
+  if (w == SRV_WIRE_MALFORMED) /* the id when it can still be read, else 0 */
+    return srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                             PDP__V1__STATUS__CODE__BAD_REQUEST, "request: cannot decode protobuf");
   arena_alloc aa = {arena, false};
   ProtobufCAllocator alloc = {aa_alloc, aa_free, &aa};
   size_t saved_budget = arena->budget;
@@ -354,7 +354,8 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
              ? srv_append_status(ctx, out, srv_wire_request_id(body, len),
                                  PDP__V1__STATUS__CODE__OVERLOADED,
                                  "request: decoding exceeds the request memory budget")
-             : srv_append_status(ctx, out, 0, PDP__V1__STATUS__CODE__BAD_REQUEST,
+             : srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                                 PDP__V1__STATUS__CODE__BAD_REQUEST,
                                  "request: cannot decode protobuf");
   } else {
     ok = dispatch(ctx, arena, rq, out);

@@ -67,7 +67,8 @@ typedef struct srv_framer {
 void srv_framer_init(srv_framer *f, uint32_t max_frame);
 void srv_framer_close(srv_framer *f);
 /* Room to receive into: moves unconsumed bytes to the front and grows buf so that the
- * frame being assembled fits.  False when out of memory. */
+ * frame being assembled fits.  False when out of memory.  Call it only after
+ * srv_framer_next() said NEED_MORE: then some room is always offered. */
 bool srv_framer_space(srv_framer *f, uint8_t **p, size_t *n);
 /* n bytes were written at the pointer srv_framer_space() returned. */
 void srv_framer_commit(srv_framer *f, size_t n);
@@ -124,20 +125,6 @@ typedef struct srv_convert {
   bool overloaded;               /* out: the failure was the memory budget, not the request */
 } srv_convert;
 
-/* A uid: missing or empty type/id are errors naming path ("check.resource.type: empty"). */
-bool srv_convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
-                     pdpe_uid *out);
-/* A value at nesting depth `depth` (a top-level attribute value has depth 1). */
-bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
-                       uint32_t depth, pdpe_value *out);
-/* A record message (NULL = empty record) into a PDPE_RECORD value. */
-bool srv_convert_record(srv_convert *cv, const Pdp__V1__Record *in, const char *path,
-                        uint32_t depth, pdpe_value *out);
-/* Attributes (entity attrs or tags) into a PDPE_RECORD value. */
-bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
-                       const char *path, uint32_t depth, pdpe_value *out);
-bool srv_convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *path,
-                        pdpe_entity *out);
 /* Entities into an arena array; *out_n items.  Path names the list ("check.entities"). */
 bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
                           const char *path, pdpe_entity **out, uint32_t *out_n);
@@ -203,6 +190,8 @@ typedef struct srv_server {
   uv_pipe_t reject;       /* accepts and closes a connection pdpd has no memory for */
   bool reject_busy;       /* reject is closing */
   bool accept_pending;    /* a connection waits for reject to be free */
+  uint64_t refused_log_ms; /* uv_now() of the last "refusing" warning (0: none yet) */
+  uint64_t refused_quiet;  /* connections refused since that warning, not yet reported */
 } srv_server;
 
 /* How conn.c allocates a connection (tests replace it to simulate running out of memory). */

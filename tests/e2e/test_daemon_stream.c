@@ -338,3 +338,34 @@ Test(stream, a_batch_whose_answer_exceeds_max_frame_is_overloaded_and_the_stream
   free(checks);
   close(fd);
 }
+
+Test(stream, a_flood_of_refused_connections_is_logged_in_a_few_counted_lines) {
+  const char *extra[] = {"--max-connections", "1", NULL};
+  start_with(extra);
+  int a = du_connect(d.sock);
+  cr_assert_geq(a, 0);
+  batch g = make_checks(1, 1);
+  cr_assert(du_write_all(a, g.buf, g.len));
+  expect_answers(a, 1, 1); /* a holds the only slot */
+  enum { N = 100 };
+  for (int i = 0; i < N; i++) {
+    int c = du_connect(d.sock);
+    cr_assert_geq(c, 0);
+    Pdp__V1__Response *r = du_recv(c);
+    cr_assert_not_null(r);
+    cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED);
+    pdp__v1__response__free_unpacked(r, NULL);
+    close(c);
+  }
+  close(a);
+  free(g.buf);
+  cr_assert_eq(du_stop(&d), 0);
+  char *log = du_read_file(d.log);
+  int lines = 0;
+  for (const char *p = log; (p = strstr(p, "max-connections 1); refused ")); p++) lines++;
+  cr_assert_geq(lines, 1, "the first refusal is reported: %s", log);
+  /* one line per second at most: 100 refusals in far fewer lines */
+  cr_assert_lt(lines, N / 2, "%d lines: %s", lines, log);
+  cr_assert(strstr(log, "refused 1 connection since the last report"), "%s", log);
+  free(log);
+}

@@ -259,3 +259,15 @@ Test(handlers, parent_limits_come_from_the_options_and_name_the_field) {
   cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK, "%s", r->status->message);
   pdp__v1__response__free_unpacked(r, NULL);
 }
+
+Test(handlers, undecodable_bytes_after_a_readable_id_are_answered_with_that_id) {
+  const uint8_t junk[] = {0x08, 0x2a, 0x12, 0x03, 0xff, 0xff, 0xff}; /* id 42, bad check */
+  out.len = 0;
+  cr_assert(srv_handle_frame(&ctx, &arena, junk, sizeof(junk), &out));
+  Pdp__V1__Response *r = pdp__v1__response__unpack(NULL, out.len - 4, out.p + 4);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->id, 42);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert_str_eq(r->status->message, "request: cannot decode protobuf");
+  pdp__v1__response__free_unpacked(r, NULL);
+}
