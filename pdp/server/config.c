@@ -29,6 +29,10 @@ static const char usage[] =
     "  --max-value-depth N         set/record nesting in one value (default 32; 1..32)\n"
     "  --max-request-entities N    entities per check, own plus batch-shared\n"
     "                              (default 1000; 0..1000000)\n"
+    "  --max-entity-parents N      parents of one request entity (default 100; 0..100000)\n"
+    "  --max-request-parent-links N  parent links in the entity sets one request builds\n"
+    "                              (batch: shared entities count again for every check that\n"
+    "                              brings its own; default 10000; 0..10000000)\n"
     "  --log-level LEVEL           error, warn, info or debug (default info)\n"
     "  --help                      show this text\n"
     "  --version                   show the version\n";
@@ -44,6 +48,8 @@ void srv_config_init(srv_config *c) {
   c->max_connections = 256;
   c->max_value_depth = PDPE_MAX_VALUE_DEPTH;
   c->max_request_entities = 1000;
+  c->max_entity_parents = 100;
+  c->max_request_parent_links = 10000;
   c->log_level = SRV_LOG_INFO;
 }
 
@@ -93,6 +99,10 @@ bool srv_config_set(srv_config *c, const char *key, const char *value, char *err
     return set_u32(&c->max_value_depth, key, value, 1, PDPE_MAX_VALUE_DEPTH, err, err_cap);
   if (strcmp(key, "max-request-entities") == 0)
     return set_u32(&c->max_request_entities, key, value, 0, 1000000, err, err_cap);
+  if (strcmp(key, "max-entity-parents") == 0)
+    return set_u32(&c->max_entity_parents, key, value, 0, 100000, err, err_cap);
+  if (strcmp(key, "max-request-parent-links") == 0)
+    return set_u32(&c->max_request_parent_links, key, value, 0, 10000000, err, err_cap);
   if (strcmp(key, "log-level") == 0) {
     static const char *names[] = {"error", "warn", "info", "debug"};
     for (int i = 0; i < 4; i++) {

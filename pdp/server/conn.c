@@ -1,11 +1,14 @@
 /* conn.c - client connections: read, split, answer in order, write in one go.
  *
- * Each read callback runs every complete frame in the framer through the handlers, which
+ * Each read callback runs the complete frames in the framer through the handlers, which
  * append framed answers to `out`; then one uv_write sends all of them.  Only one write is
  * in flight per connection: answers produced meanwhile gather in `out` and leave in the
- * next write, so order is kept and writes stay coalesced.  When a write is in flight and
- * `out` passes SRV_HIGH_WATER the connection stops reading (back-pressure) until the write
- * completes, so a client that sends without reading cannot make pdpd buffer without bound.
+ * next write, so order is kept and writes stay coalesced.  Back-pressure: once the pending
+ * output (the write in flight plus `out`) reaches SRV_HIGH_WATER, no further buffered frame
+ * is answered and the connection stops reading; the write callback answers the frames left
+ * in the framer and resumes reading only when they are all answered and the output is
+ * below the mark again.  So a client that sends without reading holds pdpd to at most
+ * SRV_HIGH_WATER plus one answer (answers are capped at max-frame) plus what was read.
  *
  * A frame longer than max-frame means the stream can no longer be trusted: it is answered
  * FRAME_TOO_LARGE and the connection closes once that answer is written.  Past
@@ -33,6 +36,7 @@ struct srv_conn {
   bool reading;            /* uv_read_start is active */
   bool closing;            /* uv_close called; freed in on_closed */
   bool close_after_write;  /* close once everything queued is written */
+  bool lost;               /* an oversize length prefix: no further frame is answered */
   srv_conn *prev, *next;   /* srv->conns list */
 };
 
@@ -77,6 +81,23 @@ static void read_start(srv_conn *c) {
 }
 
 static void flush(srv_conn *c);
+static bool answer_frames(srv_conn *c);
+
+/* Answer bytes produced and not yet written: the write in flight plus `out`. */
+static size_t pending_output(const srv_conn *c) {
+  return (c->writing ? c->wbuf.len : 0) + c->out.len;
+}
+
+/* Answer what is buffered, start a write, and read more only when every buffered frame is
+ * answered and the output is below the mark. */
+static void pump(srv_conn *c) {
+  bool all = answer_frames(c);
+  if (c->closing) return;
+  flush(c);
+  if (c->closing) return;
+  if (all && pending_output(c) < SRV_HIGH_WATER) read_start(c);
+  else read_stop(c);
+}
 
 static void on_write(uv_write_t *w, int status) {
   srv_conn *c = w->data;
@@ -89,8 +110,7 @@ static void on_write(uv_write_t *w, int status) {
   }
   c->wbuf.len = 0;
   if (c->wbuf.cap > SRV_KEEP_BUF) srv_buf_close(&c->wbuf);
-  flush(c);
-  if (!c->closing && c->out.len < SRV_HIGH_WATER) read_start(c);
+  pump(c);
 }
 
 /* Start a write of everything in `out` unless one is in flight; close when asked to and
@@ -128,29 +148,33 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init((char *)p, (unsigned)n);
 }
 
-/* Answer every complete frame buffered; stop at an oversize length prefix. */
-static void answer_frames(srv_conn *c) {
+/* Answer the complete frames buffered until the pending output reaches the mark; stop at
+ * an oversize length prefix.  True when no complete frame is left unanswered. */
+static bool answer_frames(srv_conn *c) {
   srv_server *srv = c->srv;
   for (;;) {
+    if (c->closing || c->lost) return true;
+    if (pending_output(c) >= SRV_HIGH_WATER) return false; /* the rest after a write */
     const uint8_t *body;
     uint32_t len;
     srv_frame_result r = srv_framer_next(&c->in, &body, &len);
-    if (r == SRV_FRAME_NEED_MORE) return;
+    if (r == SRV_FRAME_NEED_MORE) return true;
     if (r == SRV_FRAME_TOO_LARGE) {
       char msg[128];
       snprintf(msg, sizeof(msg), "frame of %u bytes exceeds max-frame %u",
                srv_frame_len(c->in.buf + c->in.start), srv->cfg->max_frame);
       srv_log(SRV_LOG_DEBUG, "pdpd: %s; closing the connection", msg);
       read_stop(c);
+      c->lost = true;
       c->close_after_write = true;
       if (!srv_append_status(&srv->ctx, &c->out, 0, PDP__V1__STATUS__CODE__FRAME_TOO_LARGE, msg))
         conn_close(c);
-      return;
+      return true;
     }
     if (!srv_handle_frame(&srv->ctx, &c->arena, body, len, &c->out)) {
       srv_log(SRV_LOG_WARN, "pdpd: out of memory answering a request; closing the connection");
       conn_close(c);
-      return;
+      return true;
     }
   }
 }
@@ -170,18 +194,61 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   srv_framer_commit(&c->in, (size_t)nread);
-  answer_frames(c);
-  if (c->closing) return;
-  flush(c);
-  if (!c->closing && c->writing && c->out.len >= SRV_HIGH_WATER) read_stop(c);
+  pump(c);
+}
+
+void *(*srv_conn_calloc)(size_t n, size_t size) = calloc;
+
+/* Warn about a refused connection, at most once a second: a flood of refusals must not
+ * become a flood of log lines.  The line counts the refusals since the previous one. */
+static void log_refused(srv_server *srv, const char *why) {
+  srv->refused_quiet++;
+  uint64_t now = uv_now(srv->loop);
+  if (srv->refused_log_ms != 0 && now - srv->refused_log_ms < 1000) return;
+  srv_log(SRV_LOG_WARN, "pdpd: %s; refused %llu connection%s since the last report", why,
+          (unsigned long long)srv->refused_quiet, srv->refused_quiet == 1 ? "" : "s");
+  srv->refused_log_ms = now ? now : 1;
+  srv->refused_quiet = 0;
+}
+
+static void reject_closed(uv_handle_t *h) {
+  srv_server *srv = h->data;
+  srv->reject_busy = false;
+  if (srv->accept_pending && !srv->stopping) {
+    srv->accept_pending = false;
+    srv_conn_accept(srv);
+  }
+}
+
+/* Take the pending connection off the listener and close it: libuv stops watching a
+ * listener whose connection was not accepted, so returning without uv_accept would end
+ * accepting for good.  The reject handle is the server's own (no allocation); while it is
+ * still closing, the connection waits and is taken when the close completes. */
+static void reject_one(srv_server *srv) {
+  if (srv->reject_busy) {
+    srv->accept_pending = true;
+    return;
+  }
+  if (uv_pipe_init(srv->loop, &srv->reject, 0) != 0) return;
+  srv->reject.data = srv;
+  srv->reject_busy = true;
+  if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&srv->reject) != 0)
+    srv_log(SRV_LOG_DEBUG, "pdpd: accept failed while refusing a connection");
+  uv_close((uv_handle_t *)&srv->reject, reject_closed);
 }
 
 void srv_conn_accept(srv_server *srv) {
-  srv_conn *c = calloc(1, sizeof(*c));
-  if (!c) return;
+  srv_conn *c = srv_conn_calloc(1, sizeof(*c));
+  if (!c) {
+    log_refused(srv, "out of memory accepting a connection");
+    reject_one(srv);
+    return;
+  }
   c->srv = srv;
   if (uv_pipe_init(srv->loop, &c->pipe, 0) != 0) {
     free(c);
+    log_refused(srv, "cannot set up a connection");
+    reject_one(srv);
     return;
   }
   c->pipe.data = c;
@@ -200,7 +267,7 @@ void srv_conn_accept(srv_server *srv) {
     char msg[96];
     snprintf(msg, sizeof(msg), "server: too many connections (max-connections %u)",
              srv->cfg->max_connections);
-    srv_log(SRV_LOG_WARN, "pdpd: %s; refusing one", msg);
+    log_refused(srv, msg);
     c->close_after_write = true;
     if (!srv_append_status(NULL, &c->out, 0, PDP__V1__STATUS__CODE__OVERLOADED, msg))
       conn_close(c);

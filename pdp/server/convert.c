@@ -15,6 +15,9 @@
 
 #define PATH_CAP 256 /* paths longer than this are cut short; they still name the field */
 
+static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
+                          uint32_t depth, pdpe_value *out);
+
 static bool fail(srv_convert *cv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool fail(srv_convert *cv, const char *fmt, ...) {
   va_list ap;
@@ -25,11 +28,27 @@ static bool fail(srv_convert *cv, const char *fmt, ...) {
 }
 
 static bool oom(srv_convert *cv, const char *path) {
+  cv->overloaded = true;
   return fail(cv, "%s: request memory budget exceeded", path);
 }
 
-bool srv_convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
-                     pdpe_uid *out) {
+/* An error from the engine's builders: out of memory there is the request budget too. */
+static bool engine_fail(srv_convert *cv, const char *err) {
+  if (strstr(err, "out of memory")) cv->overloaded = true;
+  return fail(cv, "%s", err);
+}
+
+/* n more parent links for the request's entity sets; refused past max-parent-links. */
+static bool count_links(srv_convert *cv, uint64_t n, const char *path) {
+  if (n > cv->max_parent_links || cv->parent_links > cv->max_parent_links - n)
+    return fail(cv, "%s: more than %u parent links in this request (max-request-parent-links)",
+                path, cv->max_parent_links);
+  cv->parent_links += n;
+  return true;
+}
+
+static bool convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
+                        pdpe_uid *out) {
   if (!in) return fail(cv, "%s: missing", path);
   if (!in->type || in->type[0] == '\0') return fail(cv, "%s.type: empty", path);
   if (!in->id || in->id[0] == '\0') return fail(cv, "%s.id: empty", path);
@@ -42,8 +61,8 @@ static bool too_deep(srv_convert *cv, const char *path) {
   return fail(cv, "%s: nesting deeper than max-value-depth %u", path, cv->max_value_depth);
 }
 
-bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
-                       const char *path, uint32_t depth, pdpe_value *out) {
+static bool convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
+                          const char *path, uint32_t depth, pdpe_value *out) {
   if (depth + 1 > cv->max_value_depth) return too_deep(cv, path);
   if (n > UINT32_MAX) return fail(cv, "%s: too many fields", path);
   pu_str *keys = n ? pu_arena_alloc(cv->arena, n * sizeof(*keys)) : NULL;
@@ -56,23 +75,23 @@ bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t
     snprintf(sub, sizeof(sub), "%s.%.64s", path, key);
     if (!a->value) return fail(cv, "%s: missing value", sub);
     keys[i] = pu_str_c(key);
-    if (!srv_convert_value(cv, a->value, sub, depth + 1, &values[i])) return false;
+    if (!convert_value(cv, a->value, sub, depth + 1, &values[i])) return false;
   }
   char err[256];
   if (!pdpe_value_make_record(cv->arena, keys, values, (uint32_t)n, path, out, err,
                               sizeof(err)))
-    return fail(cv, "%s", err);
+    return engine_fail(cv, err);
   return true;
 }
 
-bool srv_convert_record(srv_convert *cv, const Pdp__V1__Record *in, const char *path,
-                        uint32_t depth, pdpe_value *out) {
-  if (!in) return srv_convert_attrs(cv, NULL, 0, path, depth, out);
-  return srv_convert_attrs(cv, in->fields, in->n_fields, path, depth, out);
+static bool convert_record(srv_convert *cv, const Pdp__V1__Record *in, const char *path,
+                           uint32_t depth, pdpe_value *out) {
+  if (!in) return convert_attrs(cv, NULL, 0, path, depth, out);
+  return convert_attrs(cv, in->fields, in->n_fields, path, depth, out);
 }
 
-bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
-                       uint32_t depth, pdpe_value *out) {
+static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
+                          uint32_t depth, pdpe_value *out) {
   memset(out, 0, sizeof(*out));
   switch (in->kind_case) {
   case PDP__V1__VALUE__KIND_BOOL:
@@ -89,7 +108,7 @@ bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *pa
     return true;
   case PDP__V1__VALUE__KIND_ENTITY:
     out->kind = PDPE_ENTITY;
-    return srv_convert_uid(cv, in->entity, path, &out->u.uid);
+    return convert_uid(cv, in->entity, path, &out->u.uid);
   case PDP__V1__VALUE__KIND_SET: {
     if (depth + 1 > cv->max_value_depth) return too_deep(cv, path);
     size_t n = in->set ? in->set->n_items : 0;
@@ -99,20 +118,20 @@ bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *pa
     char sub[PATH_CAP];
     for (size_t i = 0; i < n; i++) {
       snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-      if (!srv_convert_value(cv, in->set->items[i], sub, depth + 1, &items[i])) return false;
+      if (!convert_value(cv, in->set->items[i], sub, depth + 1, &items[i])) return false;
     }
     if (!pdpe_value_make_set(cv->arena, items, (uint32_t)n, out)) return oom(cv, path);
     return true;
   }
   case PDP__V1__VALUE__KIND_RECORD:
-    return srv_convert_record(cv, in->record, path, depth, out);
+    return convert_record(cv, in->record, path, depth, out);
   case PDP__V1__VALUE__KIND_EXTENSION: {
     const Pdp__V1__ExtensionCall *x = in->extension;
     if (!x || !x->fn || x->fn[0] == '\0') return fail(cv, "%s.fn: empty", path);
     char err[256];
     if (!pdpe_value_make_ext(cv->arena, pu_str_c(x->fn), pu_str_c(x->arg), path, out, err,
                              sizeof(err)))
-      return fail(cv, "%s", err);
+      return engine_fail(cv, err);
     return true;
   }
   default:
@@ -120,24 +139,27 @@ bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *pa
   }
 }
 
-bool srv_convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *path,
-                        pdpe_entity *out) {
+static bool convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *path,
+                           pdpe_entity *out) {
   memset(out, 0, sizeof(*out));
   char sub[PATH_CAP];
   snprintf(sub, sizeof(sub), "%s.uid", path);
-  if (!srv_convert_uid(cv, in->uid, sub, &out->uid)) return false;
+  if (!convert_uid(cv, in->uid, sub, &out->uid)) return false;
   snprintf(sub, sizeof(sub), "%s.attrs", path);
-  if (!srv_convert_attrs(cv, in->attrs, in->n_attrs, sub, 0, &out->attrs)) return false;
+  if (!convert_attrs(cv, in->attrs, in->n_attrs, sub, 0, &out->attrs)) return false;
   snprintf(sub, sizeof(sub), "%s.tags", path);
-  if (!srv_convert_attrs(cv, in->tags, in->n_tags, sub, 0, &out->tags)) return false;
-  if (in->n_parents > UINT32_MAX) return fail(cv, "%s.parents: too many", path);
+  if (!convert_attrs(cv, in->tags, in->n_tags, sub, 0, &out->tags)) return false;
+  if (in->n_parents > cv->max_entity_parents)
+    return fail(cv, "%s.parents: %zu parents, limit %u (max-entity-parents)", path,
+                in->n_parents, cv->max_entity_parents);
+  if (!count_links(cv, in->n_parents, path)) return false;
   out->n_parents = (uint32_t)in->n_parents;
   if (in->n_parents) {
     out->parents = pu_arena_alloc(cv->arena, in->n_parents * sizeof(*out->parents));
     if (!out->parents) return oom(cv, path);
     for (size_t i = 0; i < in->n_parents; i++) {
       snprintf(sub, sizeof(sub), "%s.parents[%zu]", path, i);
-      if (!srv_convert_uid(cv, in->parents[i], sub, &out->parents[i])) return false;
+      if (!convert_uid(cv, in->parents[i], sub, &out->parents[i])) return false;
     }
   }
   return true;
@@ -156,20 +178,28 @@ bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
   char sub[PATH_CAP];
   for (size_t i = 0; i < n; i++) {
     snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-    if (!srv_convert_entity(cv, in[i], sub, &items[i])) return false;
+    if (!convert_entity(cv, in[i], sub, &items[i])) return false;
   }
   *out = items;
   *out_n = (uint32_t)n;
   return true;
 }
 
-static bool build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n, const char *path,
-                           pdpe_entities **out) {
-  char err[256];
-  if (!pdpe_entities_build(cv->arena, items, n, path, out, err, sizeof(err)))
-    return fail(cv, "%s", err);
-  return true;
+bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
+                                const char *path, pdpe_entities **out) {
+  char err[384];
+  if (pdpe_entities_build(cv->arena, items, n, path, out, err, sizeof(err))) return true;
+  size_t pl = strlen(path);
+  if (strncmp(err, path, pl) == 0 && err[pl] == ':') return engine_fail(cv, err);
+  char full[PATH_CAP + 400];
+  snprintf(full, sizeof(full), "%s: %s", path, err); /* name the field on every error */
+  return engine_fail(cv, full);
 }
+
+static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
+                          const pdpe_entity *shared, uint32_t n_shared,
+                          const pdpe_entities *shared_es, pdpe_request *out,
+                          Pdp__V1__Status__Code *code);
 
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
                        const pdpe_entity *shared, uint32_t n_shared,
@@ -177,6 +207,16 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
                        Pdp__V1__Status__Code *code) {
   memset(out, 0, sizeof(*out));
   *code = PDP__V1__STATUS__CODE__BAD_REQUEST;
+  cv->overloaded = false;
+  if (convert_check(cv, in, path, shared, n_shared, shared_es, out, code)) return true;
+  if (cv->overloaded) *code = PDP__V1__STATUS__CODE__OVERLOADED;
+  return false;
+}
+
+static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
+                          const pdpe_entity *shared, uint32_t n_shared,
+                          const pdpe_entities *shared_es, pdpe_request *out,
+                          Pdp__V1__Status__Code *code) {
   char sub[PATH_CAP];
   bool has_token = in->token && in->token[0] != '\0';
   if (has_token && in->principal)
@@ -186,13 +226,13 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
     return fail(cv, "%s.token: JWT principals arrive with a later release", path);
   }
   snprintf(sub, sizeof(sub), "%s.principal", path);
-  if (!srv_convert_uid(cv, in->principal, sub, &out->principal)) return false;
+  if (!convert_uid(cv, in->principal, sub, &out->principal)) return false;
   snprintf(sub, sizeof(sub), "%s.action", path);
-  if (!srv_convert_uid(cv, in->action, sub, &out->action)) return false;
+  if (!convert_uid(cv, in->action, sub, &out->action)) return false;
   snprintf(sub, sizeof(sub), "%s.resource", path);
-  if (!srv_convert_uid(cv, in->resource, sub, &out->resource)) return false;
+  if (!convert_uid(cv, in->resource, sub, &out->resource)) return false;
   snprintf(sub, sizeof(sub), "%s.context", path);
-  if (!srv_convert_record(cv, in->context, sub, 0, &out->context)) return false;
+  if (!convert_record(cv, in->context, sub, 0, &out->context)) return false;
 
   snprintf(sub, sizeof(sub), "%s.entities", path);
   if ((uint64_t)in->n_entities + n_shared > cv->max_entities)
@@ -206,7 +246,7 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
     return true;
   }
   pdpe_entities *own_es;
-  if (!build_entities(cv, own, n_own, sub, &own_es)) return false;
+  if (!srv_convert_build_entities(cv, own, n_own, sub, &own_es)) return false;
   if (n_shared == 0) {
     out->entities = own_es;
     return true;
@@ -216,10 +256,16 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
   if (!all) return oom(cv, sub);
   memcpy(all, own, n_own * sizeof(*all));
   uint32_t n = n_own;
+  uint64_t links = 0; /* every link of the merged set is built again */
+  for (uint32_t i = 0; i < n_own; i++) links += own[i].n_parents;
   for (uint32_t i = 0; i < n_shared; i++)
-    if (!pdpe_entities_find(own_es, shared[i].uid)) all[n++] = shared[i];
+    if (!pdpe_entities_find(own_es, shared[i].uid)) {
+      all[n++] = shared[i];
+      links += shared[i].n_parents;
+    }
+  if (!count_links(cv, links, sub)) return false;
   pdpe_entities *es;
-  if (!build_entities(cv, all, n, sub, &es)) return false;
+  if (!srv_convert_build_entities(cv, all, n, sub, &es)) return false;
   out->entities = es;
   return true;
 }

@@ -11,11 +11,11 @@
 #include "srv_int.h"
 
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 
 /* How long shutdown waits for answers to drain to a client that does not read them. */
 #define SRV_DRAIN_MS 10000
-#include <stdio.h>
-#include <string.h>
 
 srv_log_level srv_log_threshold = SRV_LOG_INFO;
 
@@ -34,7 +34,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     srv_log(SRV_LOG_WARN, "pdpd: accept: %s", uv_strerror(status));
     return;
   }
-  if (srv->stopping) return;
+  /* never called once stopping: on_signal closes the listener first */
   srv_conn_accept(srv);
 }
 

@@ -59,7 +59,6 @@ bool srv_framer_space(srv_framer *f, uint8_t **p, size_t *n) {
     f->buf = NULL;
     f->cap = 0;
   }
-  if (f->cap - pending == 0 && want <= f->cap) want = f->cap + SRV_FRAMER_MIN_READ;
   if (f->cap < want) {
     uint8_t *nb = realloc(f->buf, want);
     if (!nb) return false;

@@ -66,6 +66,21 @@ bool srv_append_status(srv_ctx *ctx, srv_buf *out, uint64_t id, Pdp__V1__Status_
   return srv_append_response(out, &resp);
 }
 
+/* Append an answer unless it would be larger than max-frame: then the same id gets
+ * OVERLOADED instead (a client's reader refuses frames above its own max-frame, and one
+ * request must not multiply into an unbounded answer). */
+static bool append_answer(srv_ctx *ctx, srv_buf *out, const Pdp__V1__Response *resp) {
+  size_t n = protobuf_c_message_get_packed_size(&resp->base);
+  if (n > ctx->cfg->max_frame) {
+    char msg[128];
+    snprintf(msg, sizeof(msg), "answer larger than max-frame %u; split the batch",
+             ctx->cfg->max_frame);
+    return srv_append_status(ctx, out, resp->id, PDP__V1__STATUS__CODE__OVERLOADED, msg);
+  }
+  ctx->requests_total++;
+  return srv_append_response(out, resp);
+}
+
 /* ---- checks -------------------------------------------------------------------------- */
 
 static char *arena_cstr(pu_arena *a, pu_str s) { return pu_arena_memdup(a, s.ptr ? s.ptr : "", s.len); }
@@ -103,16 +118,30 @@ static bool check_response(pu_arena *a, const pdpe_snapshot *snap, const pdpe_de
   return true;
 }
 
-/* One check decided into *resp, or a status code with a message in err. */
+/* The conversion limits of this server, converting into arena a, errors into err. */
+static srv_convert convert_ctx(srv_ctx *ctx, pu_arena *a, char *err) {
+  return (srv_convert){.arena = a,
+                       .max_value_depth = ctx->cfg->max_value_depth,
+                       .max_entities = ctx->cfg->max_request_entities,
+                       .max_entity_parents = ctx->cfg->max_entity_parents,
+                       .max_parent_links = ctx->cfg->max_request_parent_links,
+                       .err = err,
+                       .err_cap = ERR_CAP};
+}
+
+/* One check decided into *resp, or a status code with a message in err.  *links counts
+ * the parent links the request's entity sets hold so far (a refused check adds none). */
 static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                                     const Pdp__V1__CheckRequest *in, const char *path,
                                     const pdpe_entity *shared, uint32_t n_shared,
-                                    const pdpe_entities *shared_es,
+                                    const pdpe_entities *shared_es, uint64_t *links,
                                     Pdp__V1__CheckResponse *resp, char *err) {
-  srv_convert cv = {a, ctx->cfg->max_value_depth, ctx->cfg->max_request_entities, err, ERR_CAP};
+  srv_convert cv = convert_ctx(ctx, a, err);
+  cv.parent_links = *links;
   pdpe_request req;
   Pdp__V1__Status__Code code;
   if (!srv_convert_check(&cv, in, path, shared, n_shared, shared_es, &req, &code)) return code;
+  *links = cv.parent_links;
   pdpe_decision d;
   if (!pdpe_authorize(snap, &req, a, &d) || !check_response(a, snap, &d, resp)) {
     snprintf(err, ERR_CAP, "%s: request memory budget exceeded", path);
@@ -125,7 +154,9 @@ static bool handle_check(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                          const Pdp__V1__Request *rq, srv_buf *out) {
   char err[ERR_CAP];
   Pdp__V1__CheckResponse cr;
-  Pdp__V1__Status__Code code = decide(ctx, a, snap, rq->check, "check", NULL, 0, NULL, &cr, err);
+  uint64_t links = 0;
+  Pdp__V1__Status__Code code =
+      decide(ctx, a, snap, rq->check, "check", NULL, 0, NULL, &links, &cr, err);
   if (code != PDP__V1__STATUS__CODE__OK) return srv_append_status(ctx, out, rq->id, code, err);
   Pdp__V1__Status st = PDP__V1__STATUS__INIT;
   st.code = PDP__V1__STATUS__CODE__OK;
@@ -134,24 +165,26 @@ static bool handle_check(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
   resp.status = &st;
   resp.body_case = PDP__V1__RESPONSE__BODY_CHECK;
   resp.check = &cr;
-  ctx->requests_total++;
-  return srv_append_response(out, &resp);
+  return append_answer(ctx, out, &resp);
 }
 
 static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
                          const Pdp__V1__Request *rq, srv_buf *out) {
   const Pdp__V1__BatchCheckRequest *b = rq->batch_check;
   char err[ERR_CAP];
-  srv_convert cv = {a, ctx->cfg->max_value_depth, ctx->cfg->max_request_entities, err, ERR_CAP};
+  srv_convert cv = convert_ctx(ctx, a, err);
   pdpe_entity *shared;
   uint32_t n_shared;
   pdpe_entities *shared_es = NULL;
   if (!srv_convert_entities(&cv, b->entities, b->n_entities, "batch_check.entities", &shared,
-                            &n_shared))
-    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST, err);
-  if (n_shared && !pdpe_entities_build(a, shared, n_shared, "batch_check.entities", &shared_es,
-                                       err, sizeof(err)))
-    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST, err);
+                            &n_shared) ||
+      (n_shared &&
+       !srv_convert_build_entities(&cv, shared, n_shared, "batch_check.entities", &shared_es)))
+    return srv_append_status(ctx, out, rq->id,
+                             cv.overloaded ? PDP__V1__STATUS__CODE__OVERLOADED
+                                           : PDP__V1__STATUS__CODE__BAD_REQUEST,
+                             err);
+  uint64_t links = cv.parent_links; /* the shared set's links, built once */
 
   size_t n = b->n_checks;
   Pdp__V1__BatchCheckItem **items = n ? pu_arena_alloc(a, n * sizeof(*items)) : NULL;
@@ -167,9 +200,11 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
     pdp__v1__batch_check_item__init(&item_mem[i]);
     pdp__v1__status__init(&sts[i]);
     Pdp__V1__Status__Code code =
-        decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &crs[i], err);
+        decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &links, &crs[i],
+               err);
     sts[i].code = code;
     if (code == PDP__V1__STATUS__CODE__OK) {
+      crs[i].stamp = (ProtobufCBinaryData){0, NULL}; /* BatchCheckResponse.stamp carries it */
       item_mem[i].check = &crs[i];
     } else {
       sts[i].message = pu_arena_strdup(a, err);
@@ -191,8 +226,7 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
   resp.status = &st;
   resp.body_case = PDP__V1__RESPONSE__BODY_BATCH_CHECK;
   resp.batch_check = &br;
-  ctx->requests_total++;
-  return srv_append_response(out, &resp);
+  return append_answer(ctx, out, &resp);
 }
 
 /* ---- health and status --------------------------------------------------------------- */
@@ -293,7 +327,12 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
                       srv_buf *out) {
   uint32_t depth = ctx->cfg->max_value_depth;
   uint32_t levels = srv_wire_max_levels(depth);
-  srv_wire_result w = srv_wire_check(&pdp__v1__request__descriptor, body, len, levels);
+  char werr[256];
+  srv_wire_result w =
+      srv_wire_scan(&pdp__v1__request__descriptor, body, len, levels, werr, sizeof(werr));
+  if (w == SRV_WIRE_BAD_STRING)
+    return srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                             PDP__V1__STATUS__CODE__BAD_REQUEST, werr);
   if (w == SRV_WIRE_TOO_DEEP) {
     char msg[160];
     snprintf(msg, sizeof(msg),
@@ -301,9 +340,9 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
     return srv_append_status(ctx, out, srv_wire_request_id(body, len),
                              PDP__V1__STATUS__CODE__BAD_REQUEST, msg);
   }
-  if (w == SRV_WIRE_MALFORMED)
-    return srv_append_status(ctx, out, 0, PDP__V1__STATUS__CODE__BAD_REQUEST,
-                             "request: cannot decode protobuf");
+  if (w == SRV_WIRE_MALFORMED) /* the id when it can still be read, else 0 */
+    return srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                             PDP__V1__STATUS__CODE__BAD_REQUEST, "request: cannot decode protobuf");
   arena_alloc aa = {arena, false};
   ProtobufCAllocator alloc = {aa_alloc, aa_free, &aa};
   size_t saved_budget = arena->budget;
@@ -315,7 +354,8 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
              ? srv_append_status(ctx, out, srv_wire_request_id(body, len),
                                  PDP__V1__STATUS__CODE__OVERLOADED,
                                  "request: decoding exceeds the request memory budget")
-             : srv_append_status(ctx, out, 0, PDP__V1__STATUS__CODE__BAD_REQUEST,
+             : srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                                 PDP__V1__STATUS__CODE__BAD_REQUEST,
                                  "request: cannot decode protobuf");
   } else {
     ok = dispatch(ctx, arena, rq, out);

@@ -32,6 +32,9 @@ typedef struct srv_config {
   uint32_t max_connections;    /* --max-connections: open client connections at once */
   uint32_t max_value_depth;    /* --max-value-depth: set/record nesting in one value */
   uint32_t max_request_entities; /* --max-request-entities: per check (own + batch shared) */
+  uint32_t max_entity_parents;   /* --max-entity-parents: parents of one request entity */
+  uint32_t max_request_parent_links; /* --max-request-parent-links: parent links built for one
+                                      * request (a batch counts every check's entity set) */
   srv_log_level log_level;     /* --log-level: error, warn, info or debug */
 } srv_config;
 

@@ -67,7 +67,8 @@ typedef struct srv_framer {
 void srv_framer_init(srv_framer *f, uint32_t max_frame);
 void srv_framer_close(srv_framer *f);
 /* Room to receive into: moves unconsumed bytes to the front and grows buf so that the
- * frame being assembled fits.  False when out of memory. */
+ * frame being assembled fits.  False when out of memory.  Call it only after
+ * srv_framer_next() said NEED_MORE: then some room is always offered. */
 bool srv_framer_space(srv_framer *f, uint8_t **p, size_t *n);
 /* n bytes were written at the pointer srv_framer_space() returned. */
 void srv_framer_commit(srv_framer *f, size_t n);
@@ -90,6 +91,7 @@ typedef enum srv_wire_result {
   SRV_WIRE_OK,
   SRV_WIRE_TOO_DEEP,  /* nesting past the limit: refuse before unpack */
   SRV_WIRE_MALFORMED, /* not valid protobuf: unpack would fail too */
+  SRV_WIRE_BAD_STRING, /* a string field holds a 0 byte or is not UTF-8 */
 } srv_wire_result;
 
 /* Walk buf as a message of type desc without allocating, descending into message fields,
@@ -97,6 +99,11 @@ typedef enum srv_wire_result {
  * walk itself recurses at most max_levels deep. */
 srv_wire_result srv_wire_check(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
                                size_t len, uint32_t max_levels);
+/* srv_wire_check, and also refuse string fields with a 0 byte or invalid UTF-8
+ * (SRV_WIRE_BAD_STRING).  For BAD_STRING, err (may be NULL) receives
+ * "request: string field 'check.principal.id' contains a NUL byte". */
+srv_wire_result srv_wire_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                              size_t len, uint32_t max_levels, char *err, size_t err_cap);
 /* The id (field 1) of a raw Request, read without decoding; 0 when absent or unreadable.
  * Lets a refused frame still be answered with its id. */
 uint64_t srv_wire_request_id(const uint8_t *buf, size_t len);
@@ -110,31 +117,26 @@ typedef struct srv_convert {
   pu_arena *arena;               /* per-request arena: everything converted lives here */
   uint32_t max_value_depth;      /* deepest set/record nesting accepted */
   uint32_t max_entities;         /* entities per check (own + shared) */
+  uint32_t max_entity_parents;   /* parents of one entity */
+  uint32_t max_parent_links;     /* parent links built for the whole request */
+  uint64_t parent_links;         /* in/out: links counted so far in this request */
   char *err;                     /* message out: "check.entities[2].attrs.owner: ..." */
   size_t err_cap;
+  bool overloaded;               /* out: the failure was the memory budget, not the request */
 } srv_convert;
 
-/* A uid: missing or empty type/id are errors naming path ("check.resource.type: empty"). */
-bool srv_convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
-                     pdpe_uid *out);
-/* A value at nesting depth `depth` (a top-level attribute value has depth 1). */
-bool srv_convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
-                       uint32_t depth, pdpe_value *out);
-/* A record message (NULL = empty record) into a PDPE_RECORD value. */
-bool srv_convert_record(srv_convert *cv, const Pdp__V1__Record *in, const char *path,
-                        uint32_t depth, pdpe_value *out);
-/* Attributes (entity attrs or tags) into a PDPE_RECORD value. */
-bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
-                       const char *path, uint32_t depth, pdpe_value *out);
-bool srv_convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *path,
-                        pdpe_entity *out);
 /* Entities into an arena array; *out_n items.  Path names the list ("check.entities"). */
 bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
                           const char *path, pdpe_entity **out, uint32_t *out_n);
+/* The entity set of items (an arena array from srv_convert_entities).  Errors start with
+ * path ("batch_check.entities: entities[1]: duplicate entity uid ..."). */
+bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
+                                const char *path, pdpe_entities **out);
 /* A whole check: validates principal/action/resource/token, converts context and entities.
  * `shared` (n_shared items, may be none) are batch entities and `shared_es` the same built
  * once (NULL when none); the check's own entities override shared ones with the same uid.
- * On failure *code says BAD_REQUEST or UNIMPLEMENTED and cv->err names the field. */
+ * On failure *code says BAD_REQUEST, UNIMPLEMENTED or OVERLOADED (the request memory budget
+ * ran out; cv->overloaded is set too) and cv->err names the field. */
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
                        const pdpe_entity *shared, uint32_t n_shared,
                        const pdpe_entities *shared_es, pdpe_request *out,
@@ -185,7 +187,15 @@ typedef struct srv_server {
   const srv_config *cfg;
   srv_conn *conns;        /* every open connection (counted or overflow), doubly linked */
   bool stopping;          /* a signal arrived: no new connections, no new reads */
+  uv_pipe_t reject;       /* accepts and closes a connection pdpd has no memory for */
+  bool reject_busy;       /* reject is closing */
+  bool accept_pending;    /* a connection waits for reject to be free */
+  uint64_t refused_log_ms; /* uv_now() of the last "refusing" warning (0: none yet) */
+  uint64_t refused_quiet;  /* connections refused since that warning, not yet reported */
 } srv_server;
+
+/* How conn.c allocates a connection (tests replace it to simulate running out of memory). */
+extern void *(*srv_conn_calloc)(size_t n, size_t size);
 
 /* Accept one pending connection on srv->listener (the listen callback's work). */
 void srv_conn_accept(srv_server *srv);

@@ -306,3 +306,60 @@ Test(check, deeply_nested_context_is_refused_before_decoding) {
   cr_assert_eq(r->check->decision, PDP__V1__DECISION__ALLOW);
   pdp__v1__response__free_unpacked(r, NULL);
 }
+
+/* Pack rq, then turn every byte `mark` inside the packed body into 0 (protobuf-c cannot
+ * encode a NUL in a string itself: it packs strings with strlen). */
+static void send_with_nul(const Pdp__V1__Request *rq, char mark) {
+  uint8_t *buf = NULL;
+  size_t n = du_frame(&buf, 0, rq);
+  size_t hits = 0;
+  for (size_t i = 4; i < n; i++)
+    if (buf[i] == (uint8_t)mark) buf[i] = 0, hits++;
+  cr_assert_eq(hits, 1, "exactly one marker byte in the packed request");
+  cr_assert(du_write_all(fd, buf, n));
+  free(buf);
+}
+
+Test(check, a_nul_byte_inside_the_principal_id_is_refused_never_allowed) {
+  /* alice may view anything: "alice\0mallory" must not be read as alice. */
+  du_check c;
+  du_check_init(&c, 71, "alice#mallory", "view", "d1");
+  send_with_nul(&c.rq, '#');
+  Pdp__V1__Response *r = du_recv(fd);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->id, 71);
+  expect_status(r, PDP__V1__STATUS__CODE__BAD_REQUEST,
+                "request: string field 'check.principal.id' contains a NUL byte");
+  pdp__v1__response__free_unpacked(r, NULL);
+  /* and the same check without the NUL is still answered on this connection */
+  du_check_init(&c, 72, "alice", "view", "d1");
+  r = ask_check(&c);
+  expect_status(r, PDP__V1__STATUS__CODE__OK, NULL);
+  cr_assert_eq(r->check->decision, PDP__V1__DECISION__ALLOW);
+  pdp__v1__response__free_unpacked(r, NULL);
+}
+
+Test(check, a_nul_byte_in_a_batch_context_key_is_refused_naming_the_field) {
+  du_check c;
+  du_check_init(&c, 0, "alice", "view", "d1");
+  Pdp__V1__Value v = PDP__V1__VALUE__INIT;
+  v.kind_case = PDP__V1__VALUE__KIND_STRING, v.string = "x";
+  Pdp__V1__Attribute a = PDP__V1__ATTRIBUTE__INIT;
+  a.key = "k#", a.value = &v;
+  Pdp__V1__Attribute *attrs[] = {&a};
+  Pdp__V1__Record ctxr = PDP__V1__RECORD__INIT;
+  ctxr.fields = attrs, ctxr.n_fields = 1;
+  c.check.context = &ctxr;
+  Pdp__V1__CheckRequest *checks[] = {&c.check};
+  Pdp__V1__BatchCheckRequest b = PDP__V1__BATCH_CHECK_REQUEST__INIT;
+  b.checks = checks, b.n_checks = 1;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 73, rq.body_case = PDP__V1__REQUEST__BODY_BATCH_CHECK, rq.batch_check = &b;
+  send_with_nul(&rq, '#');
+  Pdp__V1__Response *r = du_recv(fd);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->id, 73);
+  expect_status(r, PDP__V1__STATUS__CODE__BAD_REQUEST,
+                "'batch_check.checks.context.fields.key' contains a NUL byte");
+  pdp__v1__response__free_unpacked(r, NULL);
+}

@@ -225,3 +225,147 @@ Test(stream, client_that_never_reads_is_paused_not_buffered_without_bound) {
   free(b.buf);
   close(fd);
 }
+
+typedef struct progress_writer {
+  batch b;
+  size_t off; /* bytes written so far (read by the test thread) */
+  bool done;
+} progress_writer;
+
+static void *writer_progress(void *arg) {
+  progress_writer *w = arg;
+  while (w->off < w->b.len) {
+    size_t k = w->b.len - w->off < 4096 ? w->b.len - w->off : 4096;
+    if (!du_write_all(w->b.fd, w->b.buf + w->off, k)) return (void *)1;
+    __atomic_store_n(&w->off, w->off + k, __ATOMIC_RELEASE);
+  }
+  __atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+static uint64_t requests_total(void) {
+  int fd = du_connect(d.sock);
+  cr_assert_geq(fd, 0);
+  Pdp__V1__StatusRequest s = PDP__V1__STATUS_REQUEST__INIT;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 1, rq.body_case = PDP__V1__REQUEST__BODY_SERVER_STATUS, rq.server_status = &s;
+  cr_assert(du_send(fd, &rq));
+  Pdp__V1__Response *r = du_recv(fd);
+  cr_assert_not_null(r, "pdpd serves other connections while one does not read");
+  uint64_t n = r->server_status->requests_total;
+  pdp__v1__response__free_unpacked(r, NULL);
+  close(fd);
+  return n;
+}
+
+Test(stream, a_stalled_reader_gets_a_bounded_number_of_answers_then_all_in_order) {
+  start_with(NULL);
+  int fd = du_connect(d.sock);
+  cr_assert_geq(fd, 0);
+  enum { N = 120000 };
+  progress_writer w = {make_checks(1, N), 0, false};
+  w.b.fd = fd;
+  uint64_t before = requests_total();
+  pthread_t t;
+  pthread_create(&t, NULL, writer_progress, &w);
+  /* Wait until the writer makes no progress for a while (pdpd stopped reading) or is done;
+   * the waits only pace the observation, nothing asserts on them. */
+  size_t last = (size_t)-1;
+  for (int still = 0, rounds = 0; still < 5 && rounds < 600; rounds++) {
+    du_sleep_ms(100);
+    size_t now = __atomic_load_n(&w.off, __ATOMIC_ACQUIRE);
+    still = now == last ? still + 1 : 0;
+    last = now;
+    if (__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) break;
+  }
+  cr_assert_not(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
+                "pdpd stopped reading a client that does not read its answers");
+  /* Answers produced for this client are bounded by the high-water mark (1 MiB) plus what
+   * the kernel holds: each answer is over 40 bytes, so far fewer than 4 MiB / 40. */
+  uint64_t answered = requests_total() - before - 1;
+  cr_assert_lt(answered, (uint64_t)(5u << 20) / 40, "answered %llu", (unsigned long long)answered);
+  expect_answers(fd, 1, N);
+  void *res;
+  pthread_join(t, &res);
+  cr_assert_null(res, "all requests were written once the answers were read");
+  free(w.b.buf);
+  close(fd);
+}
+
+Test(stream, a_batch_whose_answer_exceeds_max_frame_is_overloaded_and_the_stream_goes_on) {
+  const char *extra[] = {"--max-frame", "65536", NULL};
+  start_with(extra);
+  int fd = du_connect(d.sock);
+  cr_assert_geq(fd, 0);
+  /* 5000 empty checks are 2 bytes each on the wire; each answer names the missing field
+   * ("batch_check.checks[123].principal: missing"), so the answer is 20 times larger. */
+  enum { N = 5000 };
+  du_check *c = calloc(N, sizeof(*c));
+  Pdp__V1__CheckRequest **checks = calloc(N, sizeof(*checks));
+  for (int i = 0; i < N; i++) {
+    du_check_init(&c[i], 0, "alice", "view", "d1");
+    checks[i] = &c[i].check;
+  }
+  Pdp__V1__CheckRequest empty = PDP__V1__CHECK_REQUEST__INIT;
+  for (int i = 10; i < N; i++) checks[i] = &empty;
+  Pdp__V1__BatchCheckRequest bq = PDP__V1__BATCH_CHECK_REQUEST__INIT;
+  bq.checks = checks, bq.n_checks = N;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 5, rq.body_case = PDP__V1__REQUEST__BODY_BATCH_CHECK, rq.batch_check = &bq;
+  cr_assert_leq(pdp__v1__request__get_packed_size(&rq), 65536);
+  cr_assert(du_send(fd, &rq));
+  Pdp__V1__Response *r = du_recv(fd);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->id, 5);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED, "%s", r->status->message);
+  cr_assert(strstr(r->status->message, "answer larger than max-frame"), "%s", r->status->message);
+  cr_assert_eq(r->body_case, PDP__V1__RESPONSE__BODY__NOT_SET);
+  pdp__v1__response__free_unpacked(r, NULL);
+  /* a batch whose answer fits is answered on the same connection; item stamps are empty */
+  bq.n_checks = 10, rq.id = 6;
+  cr_assert(du_send(fd, &rq));
+  r = du_recv(fd);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK, "%s", r->status->message);
+  cr_assert_eq(r->batch_check->n_results, 10);
+  cr_assert_eq(r->batch_check->stamp.len, 32);
+  for (int i = 0; i < 10; i++) {
+    cr_assert_eq(r->batch_check->results[i]->check->decision, PDP__V1__DECISION__ALLOW);
+    cr_assert_eq(r->batch_check->results[i]->check->stamp.len, 0, "the batch carries the stamp");
+  }
+  pdp__v1__response__free_unpacked(r, NULL);
+  free(c);
+  free(checks);
+  close(fd);
+}
+
+Test(stream, a_flood_of_refused_connections_is_logged_in_a_few_counted_lines) {
+  const char *extra[] = {"--max-connections", "1", NULL};
+  start_with(extra);
+  int a = du_connect(d.sock);
+  cr_assert_geq(a, 0);
+  batch g = make_checks(1, 1);
+  cr_assert(du_write_all(a, g.buf, g.len));
+  expect_answers(a, 1, 1); /* a holds the only slot */
+  enum { N = 100 };
+  for (int i = 0; i < N; i++) {
+    int c = du_connect(d.sock);
+    cr_assert_geq(c, 0);
+    Pdp__V1__Response *r = du_recv(c);
+    cr_assert_not_null(r);
+    cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED);
+    pdp__v1__response__free_unpacked(r, NULL);
+    close(c);
+  }
+  close(a);
+  free(g.buf);
+  cr_assert_eq(du_stop(&d), 0);
+  char *log = du_read_file(d.log);
+  int lines = 0;
+  for (const char *p = log; (p = strstr(p, "max-connections 1); refused ")); p++) lines++;
+  cr_assert_geq(lines, 1, "the first refusal is reported: %s", log);
+  /* one line per second at most: 100 refusals in far fewer lines */
+  cr_assert_lt(lines, N / 2, "%d lines: %s", lines, log);
+  cr_assert(strstr(log, "refused 1 connection since the last report"), "%s", log);
+  free(log);
+}

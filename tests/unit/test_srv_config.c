@@ -40,10 +40,13 @@ Test(config, defaults_match_the_documented_ones) {
   cr_assert_eq(c.max_connections, 256);
   cr_assert_eq(c.max_value_depth, 32);
   cr_assert_eq(c.max_request_entities, 1000);
+  cr_assert_eq(c.max_entity_parents, 100);
+  cr_assert_eq(c.max_request_parent_links, 10000);
   cr_assert_eq(c.log_level, SRV_LOG_INFO);
   const char *u = srv_config_usage();
   const char *names[] = {"--socket", "--source", "--data-dir", "--max-frame", "--max-connections",
-                         "--max-value-depth", "--max-request-entities", "--log-level", "--config",
+                         "--max-value-depth", "--max-request-entities", "--max-entity-parents",
+                         "--max-request-parent-links", "10000", "--log-level", "--config",
                          "--help", "--version", "1048576", "256", "1000", "./var/pdpd.sock"};
   for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
     cr_assert(strstr(u, names[i]), "--help mentions %s", names[i]);

@@ -15,7 +15,9 @@ static srv_convert cv;
 static void setup(void) {
   pu_arena_init(&arena, 4096, 0);
   err[0] = '\0';
-  cv = (srv_convert){&arena, 32, 1000, err, sizeof(err)};
+  cv = (srv_convert){.arena = &arena, .max_value_depth = 32, .max_entities = 1000,
+                     .max_entity_parents = 100, .max_parent_links = 10000, .err = err,
+                     .err_cap = sizeof(err)};
 }
 static void teardown(void) { pu_arena_close(&arena); }
 
@@ -347,4 +349,131 @@ Test(convert, check_entities_override_shared_batch_entities) {
   c->n_entities = 0;
   cr_assert(srv_convert_check(&cv, c, "check", shared, n_shared, shared_es, &req, &code), "%s", err);
   cr_assert_eq(req.entities, shared_es);
+}
+
+Test(convert, running_out_of_the_request_budget_is_overloaded_never_a_bad_request) {
+  /* A valid check with entities, converted into a second arena with a growing budget: every
+   * budget either converts or fails OVERLOADED naming the field, never BAD_REQUEST. */
+  enum { N = 12 };
+  Pdp__V1__Entity *es[N];
+  char ids[N][8];
+  const char *k[] = {"owner", "tags"};
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof(ids[i]), "d%d", i);
+    Pdp__V1__Value *items[] = {v_str("a"), v_str("b"), v_long(i)};
+    Pdp__V1__Value *v[] = {v_entity("User", "bob"), v_set(3, items)};
+    es[i] = entity("Doc", ids[i], 2, k, v);
+  }
+  Pdp__V1__CheckRequest *c = check_of(NULL);
+  c->entities = es;
+  c->n_entities = N;
+  pu_arena conv;
+  pu_arena_init(&conv, 256, 0);
+  cv.arena = &conv;
+  bool converted = false, saw_overloaded = false;
+  for (size_t budget = 16; budget < ((size_t)1 << 22) && !converted; budget += 16) {
+    pu_arena_reset(&conv);
+    conv.budget = budget;
+    pdpe_request req;
+    Pdp__V1__Status__Code code;
+    converted = srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code);
+    if (converted) {
+      cr_assert_not(cv.overloaded);
+      break;
+    }
+    cr_assert_eq(code, PDP__V1__STATUS__CODE__OVERLOADED, "budget %zu: code %d: %s", budget,
+                 code, err);
+    cr_assert(cv.overloaded);
+    cr_assert(strncmp(err, "check", 5) == 0, "the message names the field: %s", err);
+    saw_overloaded = true;
+  }
+  cr_assert(converted && saw_overloaded);
+  pu_arena_close(&conv);
+}
+
+Test(convert, entity_set_errors_are_bad_requests_prefixed_with_the_field) {
+  Pdp__V1__Entity *es[] = {entity("Doc", "a", 0, NULL, NULL), entity("Doc", "a", 0, NULL, NULL)};
+  Pdp__V1__CheckRequest *c = check_of(NULL);
+  c->entities = es;
+  c->n_entities = 2;
+  pdpe_request req;
+  Pdp__V1__Status__Code code;
+  cr_assert_not(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code));
+  cr_assert_eq(code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert(strncmp(err, "check.entities: ", 16) == 0 && strstr(err, "duplicate"), "%s", err);
+
+  pdpe_entity *shared;
+  uint32_t n_shared;
+  cr_assert(srv_convert_entities(&cv, es, 2, "batch_check.entities", &shared, &n_shared));
+  pdpe_entities *shared_es;
+  cr_assert_not(srv_convert_build_entities(&cv, shared, n_shared, "batch_check.entities",
+                                           &shared_es));
+  cr_assert_not(cv.overloaded);
+  cr_assert(strncmp(err, "batch_check.entities: ", 22) == 0, "%s", err);
+}
+
+/* An entity Doc::id with n parents Group::"g0".."g<n-1>". */
+static Pdp__V1__Entity *entity_with_parents(const char *id, size_t n) {
+  Pdp__V1__Entity *e = entity("Doc", id, 0, NULL, NULL);
+  e->parents = pu_arena_alloc(&arena, n * sizeof(*e->parents) + 1);
+  for (size_t i = 0; i < n; i++) {
+    char *gid = pu_arena_alloc(&arena, 16);
+    snprintf(gid, 16, "g%zu", i);
+    e->parents[i] = uid("Group", gid);
+  }
+  e->n_parents = n;
+  return e;
+}
+
+Test(convert, parents_per_entity_are_limited_naming_the_field) {
+  Pdp__V1__Entity *es[] = {entity_with_parents("a", 3), entity_with_parents("b", 101)};
+  Pdp__V1__CheckRequest *c = check_of(NULL);
+  c->entities = es;
+  c->n_entities = 2;
+  pdpe_request req;
+  Pdp__V1__Status__Code code;
+  cr_assert_not(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code));
+  cr_assert_eq(code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert_str_eq(err, "check.entities[1].parents: 101 parents, limit 100 (max-entity-parents)");
+  es[1] = entity_with_parents("b", 100);
+  cv.parent_links = 0;
+  cr_assert(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code), "%s", err);
+  cr_assert_eq(cv.parent_links, 103);
+}
+
+Test(convert, parent_links_per_request_are_limited_and_shared_ones_count_per_check) {
+  cv.max_parent_links = 10;
+  Pdp__V1__Entity *es[] = {entity_with_parents("a", 4), entity_with_parents("b", 4),
+                           entity_with_parents("c", 4)};
+  Pdp__V1__CheckRequest *c = check_of(NULL);
+  c->entities = es;
+  c->n_entities = 3;
+  pdpe_request req;
+  Pdp__V1__Status__Code code;
+  cr_assert_not(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code));
+  cr_assert_eq(code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert(strstr(err, "check.entities[2]") && strstr(err, "max-request-parent-links"), "%s",
+            err);
+
+  /* shared entities with 4 links, merged into a check that brings one of its own with 2:
+   * the merged set holds 6 links, plus 2 counted converting the own entity */
+  pdpe_entity *shared;
+  uint32_t n_shared;
+  cv.parent_links = 0;
+  Pdp__V1__Entity *sh[] = {entity_with_parents("s", 4)};
+  cr_assert(srv_convert_entities(&cv, sh, 1, "batch_check.entities", &shared, &n_shared));
+  cr_assert_eq(cv.parent_links, 4);
+  pdpe_entities *shared_es;
+  cr_assert(srv_convert_build_entities(&cv, shared, n_shared, "batch_check.entities", &shared_es));
+  Pdp__V1__Entity *own[] = {entity_with_parents("o", 2)};
+  cv.max_parent_links = 12;
+  c->entities = own;
+  c->n_entities = 1;
+  cr_assert(srv_convert_check(&cv, c, "batch_check.checks[0]", shared, n_shared, shared_es, &req,
+                              &code), "%s", err);
+  cr_assert_eq(cv.parent_links, 4 + 2 + 6);
+  cv.max_parent_links = 12 + 7; /* a second such check needs 8 more */
+  cr_assert_not(srv_convert_check(&cv, c, "batch_check.checks[1]", shared, n_shared, shared_es,
+                                  &req, &code));
+  cr_assert(strncmp(err, "batch_check.checks[1].entities", 30) == 0, "%s", err);
 }

@@ -184,3 +184,90 @@ Test(handlers, status_counts_requests_and_connections) {
   cr_assert_eq(r->server_status->requests_total, 2);
   pdp__v1__response__free_unpacked(r, NULL);
 }
+
+Test(handlers, a_valid_batch_is_overloaded_or_answered_at_every_budget_never_bad) {
+  load_bundle();
+  enum { N = 8 };
+  Pdp__V1__Entity items[N], *ptrs[N];
+  Pdp__V1__EntityUid uids[N], parent = U("Group", "g");
+  Pdp__V1__EntityUid *parents[] = {&parent};
+  char ids[N][8];
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof(ids[i]), "u%d", i);
+    uids[i] = U("User", ids[i]);
+    pdp__v1__entity__init(&items[i]);
+    items[i].uid = &uids[i];
+    items[i].parents = parents, items[i].n_parents = 1;
+    ptrs[i] = &items[i];
+  }
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x"), res = U("Doc", "d");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &res;
+  Pdp__V1__CheckRequest *checks[] = {&c, &c};
+  Pdp__V1__BatchCheckRequest b = PDP__V1__BATCH_CHECK_REQUEST__INIT;
+  b.checks = checks, b.n_checks = 2, b.entities = ptrs, b.n_entities = N;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 12, rq.body_case = PDP__V1__REQUEST__BODY_BATCH_CHECK, rq.batch_check = &b;
+  bool answered = false, saw_entities_overloaded = false;
+  for (size_t budget = 64; budget < ((size_t)1 << 22) && !answered; budget += 32) {
+    ctx.request_budget = budget;
+    Pdp__V1__Response *r = handle(&rq);
+    cr_assert_eq(r->id, 12);
+    if (r->status->code == PDP__V1__STATUS__CODE__OK) {
+      answered = true;
+      for (size_t i = 0; i < r->batch_check->n_results; i++)
+        cr_assert_neq(r->batch_check->results[i]->status->code,
+                      PDP__V1__STATUS__CODE__BAD_REQUEST, "%s",
+                      r->batch_check->results[i]->status->message);
+    } else {
+      cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED, "budget %zu: %s", budget,
+                   r->status->message);
+      if (strstr(r->status->message, "batch_check.entities")) saw_entities_overloaded = true;
+    }
+    pdp__v1__response__free_unpacked(r, NULL);
+  }
+  cr_assert(answered);
+  cr_assert(saw_entities_overloaded, "some budget ran out while building the shared entities");
+}
+
+Test(handlers, parent_limits_come_from_the_options_and_name_the_field) {
+  load_bundle();
+  cfg.max_entity_parents = 1;
+  Pdp__V1__EntityUid g1 = U("Group", "g1"), g2 = U("Group", "g2"), doc = U("Doc", "d");
+  Pdp__V1__EntityUid *parents[] = {&g1, &g2};
+  Pdp__V1__Entity e = PDP__V1__ENTITY__INIT;
+  e.uid = &doc, e.parents = parents, e.n_parents = 2;
+  Pdp__V1__Entity *es[] = {&e};
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &doc, c.entities = es, c.n_entities = 1;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 13, rq.body_case = PDP__V1__REQUEST__BODY_CHECK, rq.check = &c;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert_str_eq(r->status->message,
+                   "check.entities[0].parents: 2 parents, limit 1 (max-entity-parents)");
+  pdp__v1__response__free_unpacked(r, NULL);
+  cfg.max_entity_parents = 2;
+  cfg.max_request_parent_links = 1;
+  r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert(strstr(r->status->message, "max-request-parent-links"), "%s", r->status->message);
+  pdp__v1__response__free_unpacked(r, NULL);
+  cfg.max_request_parent_links = 2;
+  r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK, "%s", r->status->message);
+  pdp__v1__response__free_unpacked(r, NULL);
+}
+
+Test(handlers, undecodable_bytes_after_a_readable_id_are_answered_with_that_id) {
+  const uint8_t junk[] = {0x08, 0x2a, 0x12, 0x03, 0xff, 0xff, 0xff}; /* id 42, bad check */
+  out.len = 0;
+  cr_assert(srv_handle_frame(&ctx, &arena, junk, sizeof(junk), &out));
+  Pdp__V1__Response *r = pdp__v1__response__unpack(NULL, out.len - 4, out.p + 4);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->id, 42);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
+  cr_assert_str_eq(r->status->message, "request: cannot decode protobuf");
+  pdp__v1__response__free_unpacked(r, NULL);
+}

@@ -117,3 +117,59 @@ Test(wiredepth, empty_request_and_unknown_fields_pass) {
   cr_assert_eq(srv_wire_check(d, unknown, sizeof(unknown), 1), SRV_WIRE_OK);
   cr_assert_eq(srv_wire_request_id(unknown, sizeof(unknown)), 42);
 }
+
+/* Pack a check whose principal id is `id`, then turn each '#' in the packed bytes into 0. */
+static uint8_t *pack_principal(const char *id, size_t *len) {
+  Pdp__V1__EntityUid p = PDP__V1__ENTITY_UID__INIT;
+  p.type = "User", p.id = (char *)id;
+  Pdp__V1__CheckRequest check = PDP__V1__CHECK_REQUEST__INIT;
+  check.principal = &p;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 9, rq.body_case = PDP__V1__REQUEST__BODY_CHECK, rq.check = &check;
+  *len = pdp__v1__request__get_packed_size(&rq);
+  uint8_t *buf = malloc(*len);
+  pdp__v1__request__pack(&rq, buf);
+  for (size_t i = 0; i < *len; i++)
+    if (buf[i] == '#') buf[i] = 0;
+  return buf;
+}
+
+static srv_wire_result scan_principal(const char *id, char *err, size_t cap) {
+  size_t len;
+  uint8_t *buf = pack_principal(id, &len);
+  srv_wire_result r = srv_wire_scan(&pdp__v1__request__descriptor, buf, len, 50, err, cap);
+  free(buf);
+  return r;
+}
+
+Test(wiredepth, a_nul_byte_in_a_string_field_is_refused_naming_its_path) {
+  char err[256];
+  cr_assert_eq(scan_principal("alice#mallory", err, sizeof(err)), SRV_WIRE_BAD_STRING);
+  cr_assert_str_eq(err, "request: string field 'check.principal.id' contains a NUL byte");
+  cr_assert_eq(scan_principal("#", err, sizeof(err)), SRV_WIRE_BAD_STRING);
+  cr_assert_eq(scan_principal("alice#", NULL, 0), SRV_WIRE_BAD_STRING, "err may be NULL");
+  cr_assert_eq(scan_principal("alice", err, sizeof(err)), SRV_WIRE_OK);
+  cr_assert_str_eq(err, "");
+}
+
+Test(wiredepth, strings_must_be_well_formed_utf8) {
+  char err[256];
+  const char *good[] = {"", "plain", "caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac",
+                        "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf" /* U+10FFFF */};
+  for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+    cr_assert_eq(scan_principal(good[i], err, sizeof(err)), SRV_WIRE_OK, "good[%zu]", i);
+  const char *bad[] = {"\xff", "a\x80", "\xc3", "\xc0\x80" /* overlong */,
+                       "\xe0\x80\xaf" /* overlong */, "\xed\xa0\x80" /* surrogate */,
+                       "\xf4\x90\x80\x80" /* past U+10FFFF */, "\xe6\x97"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    cr_assert_eq(scan_principal(bad[i], err, sizeof(err)), SRV_WIRE_BAD_STRING, "bad[%zu]", i);
+    cr_assert_str_eq(err, "request: string field 'check.principal.id' is not UTF-8");
+  }
+}
+
+Test(wiredepth, bytes_fields_and_unknown_fields_may_hold_zeros) {
+  /* unknown field 99 with a 0 byte is skipped; the id is a varint */
+  const uint8_t unknown[] = {0x9a, 0x06, 0x02, 0x00, 0xff, 0x08, 0x01};
+  cr_assert_eq(srv_wire_scan(&pdp__v1__request__descriptor, unknown, sizeof(unknown), 5, NULL, 0),
+               SRV_WIRE_OK);
+}
