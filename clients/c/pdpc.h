@@ -98,12 +98,15 @@ int pdpc_entity_tag(pdpc_entity *e, const char *key, pdpc_value *item);  /* take
 int pdpc_entity_parent(pdpc_entity *e, const char *type, const char *id);
 void pdpc_entity_free(pdpc_entity *e); /* NULL is ignored */
 
-/* ---- requests and results -------------------------------------------------------------- */
-
 typedef struct pdpc_uid {
   const char *type; /* "User", "App::Document" */
   const char *id;   /* "alice" */
 } pdpc_uid;
+
+/* The entity's uid, borrowed from e (valid until pdpc_entity_free); {NULL, NULL} for NULL. */
+pdpc_uid pdpc_entity_uid(const pdpc_entity *e);
+
+/* ---- requests and results -------------------------------------------------------------- */
 
 /* One check.  Everything is borrowed for the duration of the call that sends it. */
 typedef struct pdpc_check_req {

@@ -219,6 +219,11 @@ int pdpc_entity_parent(pdpc_entity *e, const char *type, const char *id) {
   return 0;
 }
 
+pdpc_uid pdpc_entity_uid(const pdpc_entity *e) {
+  if (!e) return (pdpc_uid){NULL, NULL};
+  return (pdpc_uid){e->type, e->id};
+}
+
 void pdpc_entity_free(pdpc_entity *e) {
   if (!e) return;
   for (size_t i = 0; i < e->n_parents; i++) {
