@@ -86,7 +86,10 @@ int pdpc_set_add(pdpc_value *set, pdpc_value *item);
 int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item);
 void pdpc_value_free(pdpc_value *v); /* NULL is ignored */
 
-/* Nesting deeper than this is refused when a request is encoded. */
+/* Nesting deeper than this is refused when a request is encoded, counted as pdpd counts
+ * it: the context and an entity's attrs and tags are depth 1, a set or record inside k
+ * sets/records has depth k + 1, scalars add nothing (so a context may hold 31 nested
+ * sets). */
 #define PDPC_MAX_VALUE_DEPTH 32
 
 /* A request-scoped entity: uid, attributes, parents and tags. */

@@ -259,9 +259,17 @@ static Pdp__V1__EntityUid *build_uid(pdpc__pool *pool, const char *type, const c
   return u;
 }
 
+/* Depth, counted exactly as pdpd counts it (pdp/server/convert.c): a set or record enclosed
+ * by k other sets/records has depth k + 1, the context and an entity's attrs and tags are
+ * the first record (depth 1), scalars do not count.  `depth` below is the number of sets
+ * and records enclosing v; a set or record at depth PDPC_MAX_VALUE_DEPTH + 1 is refused. */
 static Pdp__V1__Value *build_value(pdpc__pool *pool, const pdpc_value *v, int depth, int *rc);
 
 static Pdp__V1__Record *build_record(pdpc__pool *pool, const pdpc_value *v, int depth, int *rc) {
+  if (depth + 1 > PDPC_MAX_VALUE_DEPTH) {
+    *rc = PDPC_E_INVAL;
+    return NULL;
+  }
   Pdp__V1__Record *r = pdpc__pool_alloc(pool, sizeof *r);
   if (!r) goto nomem;
   pdp__v1__record__init(r);
@@ -285,7 +293,7 @@ nomem:
 }
 
 static Pdp__V1__Value *build_value(pdpc__pool *pool, const pdpc_value *v, int depth, int *rc) {
-  if (depth > PDPC_MAX_VALUE_DEPTH) {
+  if (v->kind == PDPC__SET && depth + 1 > PDPC_MAX_VALUE_DEPTH) {
     *rc = PDPC_E_INVAL;
     return NULL;
   }
@@ -349,7 +357,7 @@ nomem:
 
 static int build_attrs(pdpc__pool *pool, const pdpc_value *rec, Pdp__V1__Attribute ***out, size_t *n) {
   int rc = 0;
-  Pdp__V1__Record *r = build_record(pool, rec, 1, &rc);
+  Pdp__V1__Record *r = build_record(pool, rec, 0, &rc);
   if (!r) return rc;
   *out = r->fields;
   *n = r->n_fields;
@@ -419,7 +427,7 @@ int pdpc__build_check(pdpc__pool *pool, const pdpc_check_req *req, Pdp__V1__Chec
   if (!(c->resource = build_uid(pool, req->resource.type, req->resource.id))) return PDPC_E_NOMEM;
   c->explain = req->explain;
   int rc = 0;
-  if (req->context && !(c->context = build_record(pool, req->context, 1, &rc))) {
+  if (req->context && !(c->context = build_record(pool, req->context, 0, &rc))) {
     if (rc == PDPC_E_INVAL) set_err(err, err_cap, "context: value nested deeper than %d", PDPC_MAX_VALUE_DEPTH);
     return rc;
   }
