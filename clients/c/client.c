@@ -2,9 +2,10 @@
  *
  * A pdpc_conn owns one non-blocking Unix stream socket, a read buffer and a FIFO of the ids
  * of checks sent and not yet answered.  Every call computes one deadline from the
- * connection's timeout and waits with poll() until then; EINTR is retried, short reads and
- * writes continue where they stopped.  A frame's length is checked against max_frame
- * before anything is allocated for it.  While a write waits for room it also drains the
+ * connection's timeout and waits with poll() until then (pdpc_check's send and receive
+ * share one deadline); EINTR is retried, short reads and writes continue where they
+ * stopped.  An answer's length is checked against max_frame before anything is allocated
+ * for it; a request is checked against max_request before it is sent.  While a write waits for room it also drains the
  * socket into the read buffer, so a client that sends many checks before reading cannot
  * deadlock against a server that is blocked writing answers.
  * Any transport or protocol error marks the connection broken: the stream can no longer
@@ -31,6 +32,7 @@ struct pdpc_conn {
   int fd;
   int timeout_ms;     /* per call; <= 0 waits forever */
   uint32_t max_frame; /* largest response body accepted */
+  uint32_t max_request; /* largest request body sent */
   bool broken;        /* the stream is out of sync; only pdpc_close is useful */
   uint64_t next_id;   /* last id used */
   uint64_t *pend;     /* ring of outstanding check ids */
@@ -118,6 +120,7 @@ static pdpc_conn *conn_new(int fd, int timeout_ms, pdpc_error *err) {
   c->fd = fd;
   c->timeout_ms = timeout_ms;
   c->max_frame = PDPC_DEFAULT_MAX_FRAME;
+  c->max_request = PDPC_DEFAULT_MAX_REQUEST;
   if (err) memset(err, 0, sizeof *err);
   return c;
 }
@@ -203,6 +206,10 @@ void pdpc_set_timeout(pdpc_conn *c, int timeout_ms) {
 
 void pdpc_set_max_frame(pdpc_conn *c, uint32_t max_frame) {
   if (c) c->max_frame = max_frame ? max_frame : PDPC_DEFAULT_MAX_FRAME;
+}
+
+void pdpc_set_max_request(pdpc_conn *c, uint32_t max_request) {
+  if (c) c->max_request = max_request ? max_request : PDPC_DEFAULT_MAX_REQUEST;
 }
 
 const pdpc_error *pdpc_conn_error(const pdpc_conn *c) { return c ? &c->err : NULL; }
@@ -313,9 +320,9 @@ static int send_request(pdpc_conn *c, Pdp__V1__Request *req, int64_t deadline) {
   size_t len = 0;
   int rc = pdpc__pack_frame(&req->base, &frame, &len);
   if (rc) return fail(c, rc, "cannot encode request: %s", pdpc_strerror(rc));
-  if (len - 4 > c->max_frame) {
+  if (len - 4 > c->max_request) {
     free(frame);
-    return fail(c, PDPC_E_INVAL, "request of %zu bytes is larger than max_frame (%u)", len - 4, c->max_frame);
+    return fail(c, PDPC_E_INVAL, "request of %zu bytes is larger than max_request (%u)", len - 4, c->max_request);
   }
   rc = write_all(c, frame, len, deadline);
   free(frame);
@@ -362,20 +369,29 @@ static int build_fail(pdpc_conn *c, int rc, const char *msg) {
   return fail(c, rc, "%s", msg);
 }
 
+static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id, int64_t deadline);
+static int recv_until(pdpc_conn *c, pdpc_result *result, int64_t deadline);
+
 int pdpc_check(pdpc_conn *c, const pdpc_check_req *req, pdpc_result *result) {
   if (!c || !result) return PDPC_E_INVAL;
+  c->err.code = 0;
+  int64_t deadline = deadline_of(c->timeout_ms); /* one for the whole round trip */
   int rc = c->pend_len ? fail(c, PDPC_E_STATE, "%zu pipelined checks are still unanswered", c->pend_len)
-                       : pdpc_send_check(c, req, NULL);
+                       : send_check_until(c, req, NULL, deadline);
   if (rc) {
     pdpc__result_fail(result, 0, c->err.message);
     return rc;
   }
-  return pdpc_recv(c, result);
+  return recv_until(c, result, deadline);
 }
 
 int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id) {
   if (!c) return PDPC_E_INVAL;
   c->err.code = 0;
+  return send_check_until(c, req, id, deadline_of(c->timeout_ms));
+}
+
+static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id, int64_t deadline) {
   int rc = usable(c);
   if (rc) return rc;
   char msg[200] = "";
@@ -402,7 +418,7 @@ int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id) {
   r.id = ++c->next_id;
   r.body_case = PDP__V1__REQUEST__BODY_CHECK;
   r.check = body;
-  rc = send_request(c, &r, deadline_of(c->timeout_ms));
+  rc = send_request(c, &r, deadline);
   pdpc__pool_free(&pool);
   if (rc) return rc;
   c->pend[(c->pend_head + c->pend_len) % c->pend_cap] = r.id;
@@ -414,6 +430,10 @@ int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id) {
 int pdpc_recv(pdpc_conn *c, pdpc_result *result) {
   if (!c || !result) return PDPC_E_INVAL;
   c->err.code = 0;
+  return recv_until(c, result, deadline_of(c->timeout_ms));
+}
+
+static int recv_until(pdpc_conn *c, pdpc_result *result, int64_t deadline) {
   int rc = usable(c);
   if (rc == 0 && c->pend_len == 0) rc = fail(c, PDPC_E_STATE, "no check is waiting for an answer");
   if (rc) {
@@ -424,7 +444,7 @@ int pdpc_recv(pdpc_conn *c, pdpc_result *result) {
   c->pend_head = (c->pend_head + 1) % c->pend_cap;
   c->pend_len--;
   Pdp__V1__Response *resp = NULL;
-  if ((rc = recv_response(c, deadline_of(c->timeout_ms), &resp)) != 0) {
+  if ((rc = recv_response(c, deadline, &resp)) != 0) {
     pdpc__result_fail(result, expect, c->err.message);
     return rc;
   }

@@ -158,10 +158,12 @@ bool pdpc_result_allowed(const pdpc_result *r);
 
 typedef struct pdpc_conn pdpc_conn;
 
-#define PDPC_DEFAULT_MAX_FRAME (1u << 20) /* largest response accepted: 1 MiB */
+#define PDPC_DEFAULT_MAX_FRAME (1u << 20)   /* largest response accepted: 1 MiB */
+#define PDPC_DEFAULT_MAX_REQUEST (1u << 20) /* largest request sent: pdpd's default --max-frame */
 
 /* Connect to pdpd's socket.  timeout_ms bounds the connect and, later, each call on the
- * connection (<= 0: wait forever).  Returns NULL and fills *err (may be NULL) on failure;
+ * connection as a whole (one deadline for the call, sending and receiving included; <= 0:
+ * wait forever).  Returns NULL and fills *err (may be NULL) on failure;
  * paths of 108 bytes or more are refused. */
 pdpc_conn *pdpc_connect(const char *path, int timeout_ms, pdpc_error *err);
 /* Wrap an already connected stream socket (the connection takes ownership of fd). */
@@ -169,7 +171,14 @@ pdpc_conn *pdpc_conn_from_fd(int fd, int timeout_ms, pdpc_error *err);
 void pdpc_close(pdpc_conn *c); /* closes the socket and frees c; NULL is ignored */
 
 void pdpc_set_timeout(pdpc_conn *c, int timeout_ms);
-void pdpc_set_max_frame(pdpc_conn *c, uint32_t max_frame); /* 0 restores the default */
+/* The largest answer body accepted: a longer length prefix fails with PDPC_E_PROTOCOL
+ * (before anything is allocated) and breaks the connection.  Applies to answers only.
+ * 0 restores the default. */
+void pdpc_set_max_frame(pdpc_conn *c, uint32_t max_frame);
+/* The largest request body sent: a longer request fails with PDPC_E_INVAL before anything
+ * is written, and the connection stays usable.  Set it to pdpd's --max-frame, above which
+ * pdpd answers FRAME_TOO_LARGE and closes the connection.  0 restores the default. */
+void pdpc_set_max_request(pdpc_conn *c, uint32_t max_request);
 /* The last error on this connection (borrowed; code 0 when none). */
 const pdpc_error *pdpc_conn_error(const pdpc_conn *c);
 

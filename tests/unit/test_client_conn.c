@@ -19,7 +19,11 @@
 #include <unistd.h>
 
 typedef enum { ANSWER_NORMAL, ANSWER_WRONG_ID, ANSWER_BAD_ALLOW, ANSWER_NO_STATUS, ANSWER_UNSPEC, ANSWER_HUGE,
-               ANSWER_BYTEWISE, ANSWER_CLOSE, ANSWER_SILENT, ANSWER_GARBAGE, ANSWER_ID0 } answer_mode;
+               ANSWER_BYTEWISE, ANSWER_CLOSE, ANSWER_SILENT, ANSWER_GARBAGE, ANSWER_ID0,
+               ANSWER_LATE } answer_mode;
+
+/* ANSWER_LATE waits this long before reading a request and again before answering it. */
+#define LATE_MS 300
 
 typedef struct fake {
   int fd;
@@ -66,6 +70,7 @@ static void *fake_main(void *arg) {
   fake *f = arg;
   for (int served = 0; f->max_requests == 0 || served < f->max_requests; served++) {
     uint8_t hdr[4];
+    if (f->mode == ANSWER_LATE) usleep(LATE_MS * 1000); /* before reading: the client's send waits */
     if (read_full(f->fd, hdr, 4)) break;
     uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     uint8_t *body = malloc(n ? n : 1);
@@ -76,6 +81,7 @@ static void *fake_main(void *arg) {
     Pdp__V1__Request *req = pdp__v1__request__unpack(NULL, n, body);
     free(body);
     if (!req) break;
+    if (f->mode == ANSWER_LATE) usleep(LATE_MS * 1000); /* before answering: the client's recv waits */
     Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
     Pdp__V1__Status st = PDP__V1__STATUS__INIT;
     Pdp__V1__CheckResponse ck = PDP__V1__CHECK_RESPONSE__INIT;
@@ -337,6 +343,58 @@ Test(client_check, silent_server_times_out) {
   cr_assert_not_null(strstr(res.message, "timed out"), "%s", res.message);
   pdpc_result_close(&res);
   shutdown(F.fd, SHUT_RDWR); /* wake the fake */
+  stop();
+}
+
+/* A context holding one string of n bytes. */
+static pdpc_value *big_context(size_t n) {
+  char *s = malloc(n + 1);
+  memset(s, 'x', n);
+  s[n] = 0;
+  pdpc_value *ctx = pdpc_value_record();
+  cr_assert_eq(pdpc_record_put(ctx, "blob", pdpc_value_string(s)), 0);
+  free(s);
+  return ctx;
+}
+
+/* The request is far larger than the socket buffers, so sending it waits LATE_MS for the
+ * server to start reading, and the answer comes LATE_MS after that: each half fits in the
+ * timeout, the whole call does not, and the timeout bounds the whole call. */
+Test(client_check, send_and_receive_of_one_check_share_one_deadline) {
+  start(ANSWER_LATE, LATE_MS * 5 / 3);
+  pdpc_set_max_request(C, 16u << 20);
+  pdpc_value *ctx = big_context(8u << 20);
+  pdpc_check_req r = req_for("ok1");
+  r.context = ctx;
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_TIMEOUT, "%s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  cr_assert_not_null(strstr(res.message, "timed out"), "%s", res.message);
+  pdpc_result_close(&res);
+  pdpc_value_free(ctx);
+  stop();
+}
+
+Test(client_check, max_frame_limits_answers_and_max_request_limits_requests) {
+  start(ANSWER_NORMAL, 5000);
+  pdpc_value *ctx = big_context(4000);
+  pdpc_check_req r = req_for("ok1");
+  r.context = ctx;
+  pdpc_result res;
+  pdpc_result_init(&res);
+  pdpc_set_max_frame(C, 1000); /* answers are ~100 bytes: a 4 kB request still goes out */
+  cr_assert_eq(pdpc_check(C, &r, &res), 0, "%s", res.message);
+  cr_assert(pdpc_result_allowed(&res));
+  pdpc_set_max_request(C, 1000);
+  cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_INVAL);
+  cr_assert_not_null(strstr(res.message, "larger than max_request (1000)"), "%s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  pdpc_set_max_request(C, 0); /* the default (1 MiB) again; the connection was not broken */
+  cr_assert_eq(pdpc_check(C, &r, &res), 0, "%s", res.message);
+  cr_assert(pdpc_result_allowed(&res));
+  pdpc_result_close(&res);
+  pdpc_value_free(ctx);
   stop();
 }
 
