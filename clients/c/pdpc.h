@@ -185,7 +185,11 @@ const pdpc_error *pdpc_conn_error(const pdpc_conn *c);
 /* One check, one round trip.  Returns 0 when an answer arrived (its status may still be
  * non-OK: look at result->status), or a negative PDPC_E_* code; in every case *result is
  * filled and denies unless allowed.  Any transport or protocol error breaks the
- * connection (later calls fail with PDPC_E_STATE): reconnect. */
+ * connection (later calls fail with PDPC_E_STATE): reconnect.  When the server closes the
+ * connection after answering (pdpd's FRAME_TOO_LARGE and OVERLOADED answers, id 0), that
+ * answer is what the call reports (PDPC_E_PROTOCOL with result->status set to the
+ * server's), not PDPC_E_CLOSED; answers buffered before a close are always delivered
+ * first. */
 int pdpc_check(pdpc_conn *c, const pdpc_check_req *req, pdpc_result *result);
 
 /* Many checks in one round trip: results[i] answers reqs[i] (n of each).  `shared` entities
@@ -198,7 +202,10 @@ int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n,
  * stores the request id in *id (may be NULL); recv fills the answer to the oldest
  * unanswered check and fails with PDPC_E_PROTOCOL when its id does not match.  While a
  * send waits for the socket it also reads pending answers into a buffer, so sending many
- * before receiving cannot deadlock.  Do not mix with pdpc_check etc. while checks are
+ * before receiving cannot deadlock.  If the server closes while a send writes, the send
+ * fails with PDPC_E_CLOSED, unless the server had answered that request before closing:
+ * then the send returns 0 and recv delivers that answer.  Answers received before a close
+ * stay receivable with pdpc_recv.  Do not mix with pdpc_check etc. while checks are
  * outstanding (those calls fail with PDPC_E_STATE). */
 int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id);
 int pdpc_recv(pdpc_conn *c, pdpc_result *result);

@@ -186,6 +186,30 @@ Test(client_e2e, client_pdpctl_and_pdpd_agree_on_the_value_depth_limit) {
   e2e_run_free(&run);
 }
 
+Test(client_e2e, pdpds_frame_too_large_answer_reaches_the_caller) {
+  pdpc_error err;
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 10000, &err);
+  cr_assert_not_null(c, "%s", err.message);
+  pdpc_set_max_request(c, 8u << 20); /* let it go out: pdpd's --max-frame is 1 MiB */
+  size_t n = 4u << 20;
+  char *blob = malloc(n + 1);
+  memset(blob, 'x', n);
+  blob[n] = 0;
+  pdpc_value *ctx = pdpc_value_record();
+  cr_assert_eq(pdpc_record_put(ctx, "blob", pdpc_value_string(blob)), 0);
+  free(blob);
+  pdpc_check_req req = {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", "d1"},
+                        .context = ctx};
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(c, &req, &res), PDPC_E_PROTOCOL, "%s", res.message);
+  cr_assert_eq(res.status, PDPC_STATUS_FRAME_TOO_LARGE, "pdpd's answer, not 'closed': %s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  pdpc_result_close(&res);
+  pdpc_value_free(ctx);
+  pdpc_close(c);
+}
+
 /* .timeout only guards against a hang; the assertions are about behaviour. */
 Test(client_e2e, connecting_where_nothing_listens_fails_within_the_timeout, .timeout = 30) {
   char none[128];
