@@ -12,7 +12,8 @@
  *
  * Ownership: pdpc_x_new()/pdpc_x_free() for heap objects; pdpc_result_init()/_close() for
  * caller-owned structs whose contents the library fills.  Functions that "take" a value
- * own it afterwards even when they fail, so builder calls can be nested.
+ * own it afterwards even when they fail, so builder calls can be nested; the one exception
+ * is a value that already has an owner, which is refused and left to it (pdpc_set_add).
  * This header does not depend on protobuf-c.
  */
 #ifndef PDPC_H
@@ -81,10 +82,16 @@ pdpc_value *pdpc_value_set(void);                             /* empty set */
 pdpc_value *pdpc_value_record(void);                          /* empty record */
 /* Add to a set / record.  Both take `item` (freed on failure; NULL item fails with
  * PDPC_E_NOMEM, so a failed constructor can be passed straight in).  A record keeps its
- * keys unique: putting an existing key fails with PDPC_E_INVAL. */
+ * keys unique: putting an existing key fails with PDPC_E_INVAL.
+ * Values form trees: each value has at most one parent.  An item that was already added
+ * somewhere (to a set, a record, or an entity's attrs or tags), or that is the parent
+ * itself or contains it (a cycle), is refused with PDPC_E_INVAL and NOT taken: it still
+ * belongs to its owner.  The same holds for pdpc_entity_attr / pdpc_entity_tag. */
 int pdpc_set_add(pdpc_value *set, pdpc_value *item);
 int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item);
-void pdpc_value_free(pdpc_value *v); /* NULL is ignored */
+/* Frees v and everything in it.  NULL is ignored, and so is a value that was added to a
+ * parent (the parent owns it and frees it). */
+void pdpc_value_free(pdpc_value *v);
 
 /* Nesting deeper than this is refused when a request is encoded, counted as pdpd counts
  * it: the context and an entity's attrs and tags are depth 1, a set or record inside k

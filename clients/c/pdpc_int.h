@@ -28,6 +28,7 @@ struct pdpc_value {
   bool b;
   int64_t n;
   char *s, *s2;
+  pdpc_value *parent; /* the set or record that owns this value; NULL for a root */
   pdpc_value **items; /* set members or record values, owned */
   char **keys;        /* record keys, owned (NULL for sets) */
   size_t len, cap;

@@ -3,7 +3,10 @@
  * A pdpc_value is a small owned tree built by the caller (pdpc_value_* constructors,
  * pdpc_set_add, pdpc_record_put).  Adding a child transfers it: the parent frees it, and a
  * failed add frees it at once, so `pdpc_record_put(r, "k", pdpc_value_long(1))` never
- * leaks.  Encoding walks the tree into protobuf-c messages allocated from a pool that is
+ * leaks.  Invariant: the values form trees.  Each value records the parent that owns it;
+ * a value that already has one, or that would contain its new parent (a cycle), is
+ * refused and left with its owner, and pdpc_value_free ignores owned values, so misuse
+ * cannot double free or make pdpc_value_free recurse forever.  Encoding walks the tree into protobuf-c messages allocated from a pool that is
  * freed after packing; nesting past PDPC_MAX_VALUE_DEPTH is refused there, so the walk's
  * stack use is bounded.
  */
@@ -98,10 +101,9 @@ pdpc_value *pdpc_value_extension(const char *fn, const char *arg) { return value
 pdpc_value *pdpc_value_set(void) { return value_new(PDPC__SET); }
 pdpc_value *pdpc_value_record(void) { return value_new(PDPC__RECORD); }
 
-void pdpc_value_free(pdpc_value *v) {
-  if (!v) return;
+static void value_free_tree(pdpc_value *v) {
   for (size_t i = 0; i < v->len; i++) {
-    pdpc_value_free(v->items[i]);
+    value_free_tree(v->items[i]);
     if (v->keys) free(v->keys[i]);
   }
   free(v->items);
@@ -109,6 +111,20 @@ void pdpc_value_free(pdpc_value *v) {
   free(v->s);
   free(v->s2);
   free(v);
+}
+
+void pdpc_value_free(pdpc_value *v) {
+  if (!v || v->parent) return; /* a parent owns it and frees it */
+  value_free_tree(v);
+}
+
+/* Whether `parent` may take `item` and the values stay trees: item has no owner yet and is
+ * not parent itself or one of its ancestors.  The walk is as long as parent's depth. */
+static bool can_adopt(const pdpc_value *parent, const pdpc_value *item) {
+  if (item->parent) return false;
+  for (const pdpc_value *p = parent; p; p = p->parent)
+    if (p == item) return false;
+  return true;
 }
 
 static int grow(pdpc_value *v) {
@@ -128,7 +144,8 @@ static int grow(pdpc_value *v) {
 
 int pdpc_set_add(pdpc_value *set, pdpc_value *item) {
   if (!item) return PDPC_E_NOMEM;
-  if (!set || set->kind != PDPC__SET || item == set) {
+  if (!can_adopt(set, item)) return PDPC_E_INVAL; /* not ours to free */
+  if (!set || set->kind != PDPC__SET) {
     pdpc_value_free(item);
     return PDPC_E_INVAL;
   }
@@ -137,12 +154,14 @@ int pdpc_set_add(pdpc_value *set, pdpc_value *item) {
     return PDPC_E_NOMEM;
   }
   set->items[set->len++] = item;
+  item->parent = set;
   return 0;
 }
 
 int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item) {
   if (!item) return PDPC_E_NOMEM;
-  if (!record || record->kind != PDPC__RECORD || !key || item == record) {
+  if (!can_adopt(record, item)) return PDPC_E_INVAL; /* not ours to free */
+  if (!record || record->kind != PDPC__RECORD || !key) {
     pdpc_value_free(item);
     return PDPC_E_INVAL;
   }
@@ -160,6 +179,7 @@ int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item) {
   }
   record->keys[record->len] = k;
   record->items[record->len++] = item;
+  item->parent = record;
   return 0;
 }
 
