@@ -473,10 +473,7 @@ int pdpc__pack_frame(const ProtobufCMessage *msg, uint8_t **frame, size_t *len) 
   if (n > UINT32_MAX) return PDPC_E_INVAL;
   uint8_t *buf = malloc(4 + n);
   if (!buf) return PDPC_E_NOMEM;
-  buf[0] = (uint8_t)(n >> 24);
-  buf[1] = (uint8_t)(n >> 16);
-  buf[2] = (uint8_t)(n >> 8);
-  buf[3] = (uint8_t)n;
+  pdpc__put_be32(buf, (uint32_t)n);
   protobuf_c_message_pack(msg, buf + 4);
   *frame = buf;
   *len = 4 + n;
