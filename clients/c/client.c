@@ -2,13 +2,17 @@
  *
  * A pdpc_conn owns one non-blocking Unix stream socket, a read buffer and a FIFO of the ids
  * of checks sent and not yet answered.  Every call computes one deadline from the
- * connection's timeout and waits with poll() until then; EINTR is retried, short reads and
- * writes continue where they stopped.  A frame's length is checked against max_frame
- * before anything is allocated for it.  While a write waits for room it also drains the
+ * connection's timeout and waits with poll() until then (pdpc_check's send and receive
+ * share one deadline); EINTR is retried, short reads and writes continue where they
+ * stopped.  An answer's length is checked against max_frame before anything is allocated
+ * for it; a request is checked against max_request before it is sent.  While a write waits for room it also drains the
  * socket into the read buffer, so a client that sends many checks before reading cannot
  * deadlock against a server that is blocked writing answers.
  * Any transport or protocol error marks the connection broken: the stream can no longer
- * be trusted, and later calls fail with PDPC_E_STATE.
+ * be trusted, and later calls fail with PDPC_E_STATE.  A server that closes is the one
+ * exception while whole answers it sent before closing are still buffered (pdpd says
+ * FRAME_TOO_LARGE or OVERLOADED, then closes): those are delivered first, and the
+ * connection breaks when none is left.
  */
 #include "pdpc_int.h"
 
@@ -31,7 +35,9 @@ struct pdpc_conn {
   int fd;
   int timeout_ms;     /* per call; <= 0 waits forever */
   uint32_t max_frame; /* largest response body accepted */
+  uint32_t max_request; /* largest request body sent */
   bool broken;        /* the stream is out of sync; only pdpc_close is useful */
+  bool eof;           /* the server closed: nothing arrives beyond what is buffered */
   uint64_t next_id;   /* last id used */
   uint64_t *pend;     /* ring of outstanding check ids */
   size_t pend_head, pend_len, pend_cap;
@@ -71,8 +77,28 @@ static int fail(pdpc_conn *c, int code, const char *fmt, ...) {
   va_start(ap, fmt);
   err_set(&c->err, code, fmt, ap);
   va_end(ap);
-  if (code == PDPC_E_TIMEOUT || code == PDPC_E_IO || code == PDPC_E_CLOSED || code == PDPC_E_PROTOCOL) c->broken = true;
+  if (code == PDPC_E_TIMEOUT || code == PDPC_E_IO || code == PDPC_E_PROTOCOL) c->broken = true;
   return code;
+}
+
+/* How many whole frames wait in the read buffer. */
+static size_t frames_buffered(const pdpc_conn *c) {
+  size_t k = 0;
+  for (size_t at = c->rpos; c->rlen - at >= 4; k++) {
+    size_t n = pdpc__get_be32(c->rbuf + at);
+    if (c->rlen - at - 4 < n) break;
+    at += 4 + n;
+  }
+  return k;
+}
+
+/* The server closed the connection (read EOF or reset, or a write found it gone).  The
+ * connection breaks only when no whole answer is left in the buffer to deliver. */
+static int closed(pdpc_conn *c) {
+  c->eof = true;
+  err_fill(&c->err, PDPC_E_CLOSED, "server closed the connection");
+  if (frames_buffered(c) == 0) c->broken = true;
+  return PDPC_E_CLOSED;
 }
 
 static int64_t now_ms(void) {
@@ -118,6 +144,7 @@ static pdpc_conn *conn_new(int fd, int timeout_ms, pdpc_error *err) {
   c->fd = fd;
   c->timeout_ms = timeout_ms;
   c->max_frame = PDPC_DEFAULT_MAX_FRAME;
+  c->max_request = PDPC_DEFAULT_MAX_REQUEST;
   if (err) memset(err, 0, sizeof *err);
   return c;
 }
@@ -205,6 +232,10 @@ void pdpc_set_max_frame(pdpc_conn *c, uint32_t max_frame) {
   if (c) c->max_frame = max_frame ? max_frame : PDPC_DEFAULT_MAX_FRAME;
 }
 
+void pdpc_set_max_request(pdpc_conn *c, uint32_t max_request) {
+  if (c) c->max_request = max_request ? max_request : PDPC_DEFAULT_MAX_REQUEST;
+}
+
 const pdpc_error *pdpc_conn_error(const pdpc_conn *c) { return c ? &c->err : NULL; }
 
 size_t pdpc_pending(const pdpc_conn *c) { return c ? c->pend_len : 0; }
@@ -230,6 +261,7 @@ static int rbuf_reserve(pdpc_conn *c, size_t want) {
 
 /* One recv() into the buffer: >0 bytes, 0 nothing available now, <0 error. */
 static int read_some(pdpc_conn *c) {
+  if (c->eof) return closed(c);
   int rc = rbuf_reserve(c, 16384);
   if (rc) return rc;
   for (;;) {
@@ -238,14 +270,23 @@ static int read_some(pdpc_conn *c) {
       c->rlen += (size_t)n;
       return 1;
     }
-    if (n == 0) return fail(c, PDPC_E_CLOSED, "server closed the connection");
+    if (n == 0) return closed(c);
     if (errno == EINTR) continue;
+    if (errno == ECONNRESET) return closed(c); /* after every byte it sent was read */
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     return fail(c, PDPC_E_IO, "read: %s", strerror(errno));
   }
 }
 
+/* The server is gone while we write: keep what it sent before closing. */
+static int closed_while_writing(pdpc_conn *c) {
+  while (!c->eof && read_some(c) > 0) {
+  }
+  return closed(c);
+}
+
 static int write_all(pdpc_conn *c, const uint8_t *p, size_t len, int64_t deadline) {
+  if (c->eof) return closed(c);
   while (len > 0) {
     ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -255,7 +296,7 @@ static int write_all(pdpc_conn *c, const uint8_t *p, size_t len, int64_t deadlin
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      if (errno == EPIPE || errno == ECONNRESET) return fail(c, PDPC_E_CLOSED, "server closed the connection");
+      if (errno == EPIPE || errno == ECONNRESET) return closed_while_writing(c);
       return fail(c, PDPC_E_IO, "write: %s", strerror(errno));
     }
     short ev = POLLOUT;
@@ -266,6 +307,7 @@ static int write_all(pdpc_conn *c, const uint8_t *p, size_t len, int64_t deadlin
     if (r < 0) return fail(c, PDPC_E_IO, "poll: %s", strerror(-r));
     if (rev & POLLIN) {
       int rr = read_some(c);
+      if (rr == PDPC_E_CLOSED) return closed_while_writing(c);
       if (rr < 0) return rr;
     }
   }
@@ -278,7 +320,7 @@ static int read_frame(pdpc_conn *c, int64_t deadline, const uint8_t **body, size
     size_t have = c->rlen - c->rpos;
     if (have >= 4) {
       const uint8_t *h = c->rbuf + c->rpos;
-      uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | (uint32_t)h[3];
+      uint32_t n = pdpc__get_be32(h);
       if (n > c->max_frame)
         return fail(c, PDPC_E_PROTOCOL, "response frame of %u bytes is larger than max_frame (%u)", n, c->max_frame);
       if (have - 4 >= n) {
@@ -313,9 +355,9 @@ static int send_request(pdpc_conn *c, Pdp__V1__Request *req, int64_t deadline) {
   size_t len = 0;
   int rc = pdpc__pack_frame(&req->base, &frame, &len);
   if (rc) return fail(c, rc, "cannot encode request: %s", pdpc_strerror(rc));
-  if (len - 4 > c->max_frame) {
+  if (len - 4 > c->max_request) {
     free(frame);
-    return fail(c, PDPC_E_INVAL, "request of %zu bytes is larger than max_frame (%u)", len - 4, c->max_frame);
+    return fail(c, PDPC_E_INVAL, "request of %zu bytes is larger than max_request (%u)", len - 4, c->max_request);
   }
   rc = write_all(c, frame, len, deadline);
   free(frame);
@@ -340,7 +382,9 @@ static int roundtrip(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **ou
   if (c->pend_len) return fail(c, PDPC_E_STATE, "%zu pipelined checks are still unanswered", c->pend_len);
   int64_t deadline = deadline_of(c->timeout_ms);
   req->id = ++c->next_id;
-  if ((rc = send_request(c, req, deadline)) != 0) return rc;
+  rc = send_request(c, req, deadline);
+  if (rc == PDPC_E_CLOSED && frames_buffered(c) > 0) rc = 0; /* it answered before closing */
+  if (rc) return rc;
   if ((rc = recv_response(c, deadline, out)) != 0) return rc;
   if ((*out)->id != req->id) {
     pdpc_result tmp;
@@ -362,20 +406,29 @@ static int build_fail(pdpc_conn *c, int rc, const char *msg) {
   return fail(c, rc, "%s", msg);
 }
 
+static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id, int64_t deadline);
+static int recv_until(pdpc_conn *c, pdpc_result *result, int64_t deadline);
+
 int pdpc_check(pdpc_conn *c, const pdpc_check_req *req, pdpc_result *result) {
   if (!c || !result) return PDPC_E_INVAL;
+  c->err.code = 0;
+  int64_t deadline = deadline_of(c->timeout_ms); /* one for the whole round trip */
   int rc = c->pend_len ? fail(c, PDPC_E_STATE, "%zu pipelined checks are still unanswered", c->pend_len)
-                       : pdpc_send_check(c, req, NULL);
+                       : send_check_until(c, req, NULL, deadline);
   if (rc) {
     pdpc__result_fail(result, 0, c->err.message);
     return rc;
   }
-  return pdpc_recv(c, result);
+  return recv_until(c, result, deadline);
 }
 
 int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id) {
   if (!c) return PDPC_E_INVAL;
   c->err.code = 0;
+  return send_check_until(c, req, id, deadline_of(c->timeout_ms));
+}
+
+static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id, int64_t deadline) {
   int rc = usable(c);
   if (rc) return rc;
   char msg[200] = "";
@@ -402,8 +455,11 @@ int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id) {
   r.id = ++c->next_id;
   r.body_case = PDP__V1__REQUEST__BODY_CHECK;
   r.check = body;
-  rc = send_request(c, &r, deadline_of(c->timeout_ms));
+  rc = send_request(c, &r, deadline);
   pdpc__pool_free(&pool);
+  /* The server closed while this request went out, but answered it first (pdpd answers an
+   * oversize frame with FRAME_TOO_LARGE before it closes): the answer is there to receive. */
+  if (rc == PDPC_E_CLOSED && frames_buffered(c) > c->pend_len) rc = 0;
   if (rc) return rc;
   c->pend[(c->pend_head + c->pend_len) % c->pend_cap] = r.id;
   c->pend_len++;
@@ -414,6 +470,10 @@ int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id) {
 int pdpc_recv(pdpc_conn *c, pdpc_result *result) {
   if (!c || !result) return PDPC_E_INVAL;
   c->err.code = 0;
+  return recv_until(c, result, deadline_of(c->timeout_ms));
+}
+
+static int recv_until(pdpc_conn *c, pdpc_result *result, int64_t deadline) {
   int rc = usable(c);
   if (rc == 0 && c->pend_len == 0) rc = fail(c, PDPC_E_STATE, "no check is waiting for an answer");
   if (rc) {
@@ -424,7 +484,7 @@ int pdpc_recv(pdpc_conn *c, pdpc_result *result) {
   c->pend_head = (c->pend_head + 1) % c->pend_cap;
   c->pend_len--;
   Pdp__V1__Response *resp = NULL;
-  if ((rc = recv_response(c, deadline_of(c->timeout_ms), &resp)) != 0) {
+  if ((rc = recv_response(c, deadline, &resp)) != 0) {
     pdpc__result_fail(result, expect, c->err.message);
     return rc;
   }

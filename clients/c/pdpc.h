@@ -12,7 +12,8 @@
  *
  * Ownership: pdpc_x_new()/pdpc_x_free() for heap objects; pdpc_result_init()/_close() for
  * caller-owned structs whose contents the library fills.  Functions that "take" a value
- * own it afterwards even when they fail, so builder calls can be nested.
+ * own it afterwards even when they fail, so builder calls can be nested; the one exception
+ * is a value that already has an owner, which is refused and left to it (pdpc_set_add).
  * This header does not depend on protobuf-c.
  */
 #ifndef PDPC_H
@@ -81,12 +82,21 @@ pdpc_value *pdpc_value_set(void);                             /* empty set */
 pdpc_value *pdpc_value_record(void);                          /* empty record */
 /* Add to a set / record.  Both take `item` (freed on failure; NULL item fails with
  * PDPC_E_NOMEM, so a failed constructor can be passed straight in).  A record keeps its
- * keys unique: putting an existing key fails with PDPC_E_INVAL. */
+ * keys unique: putting an existing key fails with PDPC_E_INVAL.
+ * Values form trees: each value has at most one parent.  An item that was already added
+ * somewhere (to a set, a record, or an entity's attrs or tags), or that is the parent
+ * itself or contains it (a cycle), is refused with PDPC_E_INVAL and NOT taken: it still
+ * belongs to its owner.  The same holds for pdpc_entity_attr / pdpc_entity_tag. */
 int pdpc_set_add(pdpc_value *set, pdpc_value *item);
 int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item);
-void pdpc_value_free(pdpc_value *v); /* NULL is ignored */
+/* Frees v and everything in it.  NULL is ignored, and so is a value that was added to a
+ * parent (the parent owns it and frees it). */
+void pdpc_value_free(pdpc_value *v);
 
-/* Nesting deeper than this is refused when a request is encoded. */
+/* Nesting deeper than this is refused when a request is encoded, counted as pdpd counts
+ * it: the context and an entity's attrs and tags are depth 1, a set or record inside k
+ * sets/records has depth k + 1, scalars add nothing (so a context may hold 31 nested
+ * sets). */
 #define PDPC_MAX_VALUE_DEPTH 32
 
 /* A request-scoped entity: uid, attributes, parents and tags. */
@@ -98,12 +108,15 @@ int pdpc_entity_tag(pdpc_entity *e, const char *key, pdpc_value *item);  /* take
 int pdpc_entity_parent(pdpc_entity *e, const char *type, const char *id);
 void pdpc_entity_free(pdpc_entity *e); /* NULL is ignored */
 
-/* ---- requests and results -------------------------------------------------------------- */
-
 typedef struct pdpc_uid {
   const char *type; /* "User", "App::Document" */
   const char *id;   /* "alice" */
 } pdpc_uid;
+
+/* The entity's uid, borrowed from e (valid until pdpc_entity_free); {NULL, NULL} for NULL. */
+pdpc_uid pdpc_entity_uid(const pdpc_entity *e);
+
+/* ---- requests and results -------------------------------------------------------------- */
 
 /* One check.  Everything is borrowed for the duration of the call that sends it. */
 typedef struct pdpc_check_req {
@@ -152,10 +165,12 @@ bool pdpc_result_allowed(const pdpc_result *r);
 
 typedef struct pdpc_conn pdpc_conn;
 
-#define PDPC_DEFAULT_MAX_FRAME (1u << 20) /* largest response accepted: 1 MiB */
+#define PDPC_DEFAULT_MAX_FRAME (1u << 20)   /* largest response accepted: 1 MiB */
+#define PDPC_DEFAULT_MAX_REQUEST (1u << 20) /* largest request sent: pdpd's default --max-frame */
 
 /* Connect to pdpd's socket.  timeout_ms bounds the connect and, later, each call on the
- * connection (<= 0: wait forever).  Returns NULL and fills *err (may be NULL) on failure;
+ * connection as a whole (one deadline for the call, sending and receiving included; <= 0:
+ * wait forever).  Returns NULL and fills *err (may be NULL) on failure;
  * paths of 108 bytes or more are refused. */
 pdpc_conn *pdpc_connect(const char *path, int timeout_ms, pdpc_error *err);
 /* Wrap an already connected stream socket (the connection takes ownership of fd). */
@@ -163,14 +178,25 @@ pdpc_conn *pdpc_conn_from_fd(int fd, int timeout_ms, pdpc_error *err);
 void pdpc_close(pdpc_conn *c); /* closes the socket and frees c; NULL is ignored */
 
 void pdpc_set_timeout(pdpc_conn *c, int timeout_ms);
-void pdpc_set_max_frame(pdpc_conn *c, uint32_t max_frame); /* 0 restores the default */
+/* The largest answer body accepted: a longer length prefix fails with PDPC_E_PROTOCOL
+ * (before anything is allocated) and breaks the connection.  Applies to answers only.
+ * 0 restores the default. */
+void pdpc_set_max_frame(pdpc_conn *c, uint32_t max_frame);
+/* The largest request body sent: a longer request fails with PDPC_E_INVAL before anything
+ * is written, and the connection stays usable.  Set it to pdpd's --max-frame, above which
+ * pdpd answers FRAME_TOO_LARGE and closes the connection.  0 restores the default. */
+void pdpc_set_max_request(pdpc_conn *c, uint32_t max_request);
 /* The last error on this connection (borrowed; code 0 when none). */
 const pdpc_error *pdpc_conn_error(const pdpc_conn *c);
 
 /* One check, one round trip.  Returns 0 when an answer arrived (its status may still be
  * non-OK: look at result->status), or a negative PDPC_E_* code; in every case *result is
  * filled and denies unless allowed.  Any transport or protocol error breaks the
- * connection (later calls fail with PDPC_E_STATE): reconnect. */
+ * connection (later calls fail with PDPC_E_STATE): reconnect.  When the server closes the
+ * connection after answering (pdpd's FRAME_TOO_LARGE and OVERLOADED answers, id 0), that
+ * answer is what the call reports (PDPC_E_PROTOCOL with result->status set to the
+ * server's), not PDPC_E_CLOSED; answers buffered before a close are always delivered
+ * first. */
 int pdpc_check(pdpc_conn *c, const pdpc_check_req *req, pdpc_result *result);
 
 /* Many checks in one round trip: results[i] answers reqs[i] (n of each).  `shared` entities
@@ -183,7 +209,10 @@ int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n,
  * stores the request id in *id (may be NULL); recv fills the answer to the oldest
  * unanswered check and fails with PDPC_E_PROTOCOL when its id does not match.  While a
  * send waits for the socket it also reads pending answers into a buffer, so sending many
- * before receiving cannot deadlock.  Do not mix with pdpc_check etc. while checks are
+ * before receiving cannot deadlock.  If the server closes while a send writes, the send
+ * fails with PDPC_E_CLOSED, unless the server had answered that request before closing:
+ * then the send returns 0 and recv delivers that answer.  Answers received before a close
+ * stay receivable with pdpc_recv.  Do not mix with pdpc_check etc. while checks are
  * outstanding (those calls fail with PDPC_E_STATE). */
 int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id);
 int pdpc_recv(pdpc_conn *c, pdpc_result *result);

@@ -28,6 +28,7 @@ struct pdpc_value {
   bool b;
   int64_t n;
   char *s, *s2;
+  pdpc_value *parent; /* the set or record that owns this value; NULL for a root */
   pdpc_value **items; /* set members or record values, owned */
   char **keys;        /* record keys, owned (NULL for sets) */
   size_t len, cap;
@@ -40,6 +41,17 @@ struct pdpc_entity {
   char **parent_types, **parent_ids;
   size_t n_parents, cap_parents;
 };
+
+/* The frame length prefix: 4 bytes, big-endian (docs/protocol.md). */
+static inline uint32_t pdpc__get_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+static inline void pdpc__put_be32(uint8_t *p, uint32_t n) {
+  p[0] = (uint8_t)(n >> 24);
+  p[1] = (uint8_t)(n >> 16);
+  p[2] = (uint8_t)(n >> 8);
+  p[3] = (uint8_t)n;
+}
 
 /* A bump pool for building one protobuf message tree; freed whole. */
 typedef struct pdpc__chunk pdpc__chunk;

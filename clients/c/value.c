@@ -3,7 +3,10 @@
  * A pdpc_value is a small owned tree built by the caller (pdpc_value_* constructors,
  * pdpc_set_add, pdpc_record_put).  Adding a child transfers it: the parent frees it, and a
  * failed add frees it at once, so `pdpc_record_put(r, "k", pdpc_value_long(1))` never
- * leaks.  Encoding walks the tree into protobuf-c messages allocated from a pool that is
+ * leaks.  Invariant: the values form trees.  Each value records the parent that owns it;
+ * a value that already has one, or that would contain its new parent (a cycle), is
+ * refused and left with its owner, and pdpc_value_free ignores owned values, so misuse
+ * cannot double free or make pdpc_value_free recurse forever.  Encoding walks the tree into protobuf-c messages allocated from a pool that is
  * freed after packing; nesting past PDPC_MAX_VALUE_DEPTH is refused there, so the walk's
  * stack use is bounded.
  */
@@ -98,10 +101,9 @@ pdpc_value *pdpc_value_extension(const char *fn, const char *arg) { return value
 pdpc_value *pdpc_value_set(void) { return value_new(PDPC__SET); }
 pdpc_value *pdpc_value_record(void) { return value_new(PDPC__RECORD); }
 
-void pdpc_value_free(pdpc_value *v) {
-  if (!v) return;
+static void value_free_tree(pdpc_value *v) {
   for (size_t i = 0; i < v->len; i++) {
-    pdpc_value_free(v->items[i]);
+    value_free_tree(v->items[i]);
     if (v->keys) free(v->keys[i]);
   }
   free(v->items);
@@ -109,6 +111,20 @@ void pdpc_value_free(pdpc_value *v) {
   free(v->s);
   free(v->s2);
   free(v);
+}
+
+void pdpc_value_free(pdpc_value *v) {
+  if (!v || v->parent) return; /* a parent owns it and frees it */
+  value_free_tree(v);
+}
+
+/* Whether `parent` may take `item` and the values stay trees: item has no owner yet and is
+ * not parent itself or one of its ancestors.  The walk is as long as parent's depth. */
+static bool can_adopt(const pdpc_value *parent, const pdpc_value *item) {
+  if (item->parent) return false;
+  for (const pdpc_value *p = parent; p; p = p->parent)
+    if (p == item) return false;
+  return true;
 }
 
 static int grow(pdpc_value *v) {
@@ -128,7 +144,8 @@ static int grow(pdpc_value *v) {
 
 int pdpc_set_add(pdpc_value *set, pdpc_value *item) {
   if (!item) return PDPC_E_NOMEM;
-  if (!set || set->kind != PDPC__SET || item == set) {
+  if (!can_adopt(set, item)) return PDPC_E_INVAL; /* not ours to free */
+  if (!set || set->kind != PDPC__SET) {
     pdpc_value_free(item);
     return PDPC_E_INVAL;
   }
@@ -137,12 +154,14 @@ int pdpc_set_add(pdpc_value *set, pdpc_value *item) {
     return PDPC_E_NOMEM;
   }
   set->items[set->len++] = item;
+  item->parent = set;
   return 0;
 }
 
 int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item) {
   if (!item) return PDPC_E_NOMEM;
-  if (!record || record->kind != PDPC__RECORD || !key || item == record) {
+  if (!can_adopt(record, item)) return PDPC_E_INVAL; /* not ours to free */
+  if (!record || record->kind != PDPC__RECORD || !key) {
     pdpc_value_free(item);
     return PDPC_E_INVAL;
   }
@@ -160,6 +179,7 @@ int pdpc_record_put(pdpc_value *record, const char *key, pdpc_value *item) {
   }
   record->keys[record->len] = k;
   record->items[record->len++] = item;
+  item->parent = record;
   return 0;
 }
 
@@ -219,6 +239,11 @@ int pdpc_entity_parent(pdpc_entity *e, const char *type, const char *id) {
   return 0;
 }
 
+pdpc_uid pdpc_entity_uid(const pdpc_entity *e) {
+  if (!e) return (pdpc_uid){NULL, NULL};
+  return (pdpc_uid){e->type, e->id};
+}
+
 void pdpc_entity_free(pdpc_entity *e) {
   if (!e) return;
   for (size_t i = 0; i < e->n_parents; i++) {
@@ -254,9 +279,17 @@ static Pdp__V1__EntityUid *build_uid(pdpc__pool *pool, const char *type, const c
   return u;
 }
 
+/* Depth, counted exactly as pdpd counts it (pdp/server/convert.c): a set or record enclosed
+ * by k other sets/records has depth k + 1, the context and an entity's attrs and tags are
+ * the first record (depth 1), scalars do not count.  `depth` below is the number of sets
+ * and records enclosing v; a set or record at depth PDPC_MAX_VALUE_DEPTH + 1 is refused. */
 static Pdp__V1__Value *build_value(pdpc__pool *pool, const pdpc_value *v, int depth, int *rc);
 
 static Pdp__V1__Record *build_record(pdpc__pool *pool, const pdpc_value *v, int depth, int *rc) {
+  if (depth + 1 > PDPC_MAX_VALUE_DEPTH) {
+    *rc = PDPC_E_INVAL;
+    return NULL;
+  }
   Pdp__V1__Record *r = pdpc__pool_alloc(pool, sizeof *r);
   if (!r) goto nomem;
   pdp__v1__record__init(r);
@@ -280,7 +313,7 @@ nomem:
 }
 
 static Pdp__V1__Value *build_value(pdpc__pool *pool, const pdpc_value *v, int depth, int *rc) {
-  if (depth > PDPC_MAX_VALUE_DEPTH) {
+  if (v->kind == PDPC__SET && depth + 1 > PDPC_MAX_VALUE_DEPTH) {
     *rc = PDPC_E_INVAL;
     return NULL;
   }
@@ -344,7 +377,7 @@ nomem:
 
 static int build_attrs(pdpc__pool *pool, const pdpc_value *rec, Pdp__V1__Attribute ***out, size_t *n) {
   int rc = 0;
-  Pdp__V1__Record *r = build_record(pool, rec, 1, &rc);
+  Pdp__V1__Record *r = build_record(pool, rec, 0, &rc);
   if (!r) return rc;
   *out = r->fields;
   *n = r->n_fields;
@@ -414,7 +447,7 @@ int pdpc__build_check(pdpc__pool *pool, const pdpc_check_req *req, Pdp__V1__Chec
   if (!(c->resource = build_uid(pool, req->resource.type, req->resource.id))) return PDPC_E_NOMEM;
   c->explain = req->explain;
   int rc = 0;
-  if (req->context && !(c->context = build_record(pool, req->context, 1, &rc))) {
+  if (req->context && !(c->context = build_record(pool, req->context, 0, &rc))) {
     if (rc == PDPC_E_INVAL) set_err(err, err_cap, "context: value nested deeper than %d", PDPC_MAX_VALUE_DEPTH);
     return rc;
   }
@@ -440,10 +473,7 @@ int pdpc__pack_frame(const ProtobufCMessage *msg, uint8_t **frame, size_t *len) 
   if (n > UINT32_MAX) return PDPC_E_INVAL;
   uint8_t *buf = malloc(4 + n);
   if (!buf) return PDPC_E_NOMEM;
-  buf[0] = (uint8_t)(n >> 24);
-  buf[1] = (uint8_t)(n >> 16);
-  buf[2] = (uint8_t)(n >> 8);
-  buf[3] = (uint8_t)n;
+  pdpc__put_be32(buf, (uint32_t)n);
   protobuf_c_message_pack(msg, buf + 4);
   *frame = buf;
   *len = 4 + n;

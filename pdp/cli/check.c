@@ -6,6 +6,8 @@
  */
 #include "pdpctl.h"
 
+#include "../../cache/cache.h"
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +50,7 @@ static void print_json(const pdpc_result *r) {
   json_object_set_new(o, "errors", errs);
   if (r->stamp_len == 32) {
     char hex[65];
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", r->stamp[i]);
-    json_object_set_new(o, "stamp", json_string(hex));
+    json_object_set_new(o, "stamp", json_string(cache_stamp_hex(r->stamp, hex)));
   }
   char *s = json_dumps(o, JSON_COMPACT);
   if (s) puts(s);
@@ -67,11 +68,8 @@ static void print_human(const pdpc_result *r) {
     printf("reason: none (default deny)\n");
   }
   for (size_t i = 0; i < r->n_errors; i++) printf("error: %s: %s\n", r->errors[i].policy_id, r->errors[i].message);
-  if (r->stamp_len == 32) {
-    printf("stamp: ");
-    for (int i = 0; i < 32; i++) printf("%02x", r->stamp[i]);
-    printf("\n");
-  }
+  char hex[65];
+  if (r->stamp_len == 32) printf("stamp: %s\n", cache_stamp_hex(r->stamp, hex));
 }
 
 static int load_context(const char *arg, pdpc_value **out, char *err, size_t cap) {

@@ -3,7 +3,9 @@
  * pdpctl reads requests and entities in Cedar's JSON formats and hands them to libpdpclient,
  * which encodes them as pdp.v1 protobuf messages.  Every error names the JSON path of the
  * element at fault ("entities[2].attrs.owner: ...") so a user can find it.  Nesting is
- * bounded by PDPC_MAX_VALUE_DEPTH here, before any recursion gets deep.
+ * bounded by PDPC_MAX_VALUE_DEPTH here, before any recursion gets deep, counted as pdpd
+ * and the client count it: the context and an entity's attrs and tags are depth 1, a set
+ * or record inside k sets/records has depth k + 1, scalars do not count.
  */
 #include "pdpctl.h"
 
@@ -146,9 +148,16 @@ const char *ctl_uid_format(const char *type, const char *id, char *buf, size_t c
 
 /* ---- values -------------------------------------------------------------------------------- */
 
+/* `depth` is the number of sets and records enclosing the value at j. */
 static pdpc_value *value_at(const json_t *j, const char *path, int depth, char *err, size_t cap);
 
+static pdpc_value *too_deep(const char *path, char *err, size_t cap) {
+  fail(err, cap, "%s: value nested deeper than %d levels", path, PDPC_MAX_VALUE_DEPTH);
+  return NULL;
+}
+
 static pdpc_value *record_at(const json_t *j, const char *path, int depth, char *err, size_t cap) {
+  if (depth + 1 > PDPC_MAX_VALUE_DEPTH) return too_deep(path, err, cap);
   pdpc_value *rec = pdpc_value_record();
   if (!rec) return fail(err, cap, "%s: out of memory", path), NULL;
   const char *key;
@@ -168,10 +177,6 @@ static pdpc_value *record_at(const json_t *j, const char *path, int depth, char 
 
 static pdpc_value *value_at(const json_t *j, const char *path, int depth, char *err, size_t cap) {
   char p[512];
-  if (depth > PDPC_MAX_VALUE_DEPTH) {
-    fail(err, cap, "%s: value nested deeper than %d levels", path, PDPC_MAX_VALUE_DEPTH);
-    return NULL;
-  }
   pdpc_value *v = NULL;
   switch (json_typeof(j)) {
   case JSON_TRUE: v = pdpc_value_bool(true); break;
@@ -189,6 +194,7 @@ static pdpc_value *value_at(const json_t *j, const char *path, int depth, char *
     break;
   }
   case JSON_ARRAY: {
+    if (depth + 1 > PDPC_MAX_VALUE_DEPTH) return too_deep(path, err, cap);
     v = pdpc_value_set();
     if (!v) break;
     size_t i;
@@ -241,16 +247,11 @@ static pdpc_value *value_at(const json_t *j, const char *path, int depth, char *
   return v;
 }
 
-pdpc_value *ctl_value_from_json(const json_t *j, const char *path, char *err, size_t cap) {
-  if (!j) return fail(err, cap, "%s: missing value", path), NULL;
-  return value_at(j, path, 1, err, cap);
-}
-
 bool ctl_context_from_json(const json_t *j, const char *path, pdpc_value **out, char *err, size_t cap) {
   *out = NULL;
   if (!j || json_is_null(j)) return true;
   if (!json_is_object(j)) return fail(err, cap, "%s: context must be a JSON object, not %s", path, json_kind(j));
-  *out = record_at(j, path, 1, err, cap);
+  *out = record_at(j, path, 0, err, cap);
   return *out != NULL;
 }
 
@@ -264,7 +265,7 @@ static bool entity_records(pdpc_entity *e, const json_t *obj, const char *path, 
   char p[512];
   json_object_foreach((json_t *)obj, key, v) {
     sub_key(p, sizeof p, path, key);
-    pdpc_value *x = value_at(v, p, 2, err, cap);
+    pdpc_value *x = value_at(v, p, 1, err, cap);
     if (!x) return false;
     if ((tags ? pdpc_entity_tag(e, key, x) : pdpc_entity_attr(e, key, x)) != 0)
       return fail(err, cap, "%s: out of memory", p);

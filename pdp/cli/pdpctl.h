@@ -52,10 +52,9 @@ bool ctl_uid_from_json(const json_t *j, const char *path, ctl_uid *out, char *er
 /* `Type::"id"` with the id escaped, into buf. */
 const char *ctl_uid_format(const char *type, const char *id, char *buf, size_t cap);
 
-/* A Cedar JSON value (bool, integer, string, array = set, object = record, {"__entity"},
- * {"__extn": {"fn", "arg"}}).  NULL with a message naming `path` on error. */
-pdpc_value *ctl_value_from_json(const json_t *j, const char *path, char *err, size_t cap);
-/* A context: a JSON object (or null / absent = NULL with no error). */
+/* A context: a JSON object (or null / absent = NULL with no error) of Cedar JSON values
+ * (bool, integer, string, array = set, object = record, {"__entity"},
+ * {"__extn": {"fn", "arg"}}). */
 bool ctl_context_from_json(const json_t *j, const char *path, pdpc_value **out, char *err, size_t cap);
 
 /* A list of entities in Cedar's entity JSON format:

@@ -5,6 +5,8 @@
  */
 #include "pdpctl.h"
 
+#include "../../cache/cache.h"
+
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,10 +33,8 @@ static const char *state_name(pdpc_health_state s) {
 }
 
 static void print_stamp(const char *label, const uint8_t *stamp, size_t len) {
-  if (len != 32) return;
-  printf("%s", label);
-  for (int i = 0; i < 32; i++) printf("%02x", stamp[i]);
-  printf("\n");
+  char hex[65];
+  if (len == 32) printf("%s%s\n", label, cache_stamp_hex(stamp, hex));
 }
 
 int ctl_status(int argc, char **argv) {

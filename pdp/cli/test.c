@@ -46,7 +46,7 @@ typedef struct tcase {
   ctl_uid principal, action, resource;
   pdpc_value *context;
   ctl_entities entities;
-  const pdpc_entity **all; /* own entities then the file's shared ones (borrowed) */
+  const pdpc_entity **all; /* own entities, then the shared ones they do not replace (borrowed) */
   size_t n_all;
   bool expect_allow;
   strset reason, errors;
@@ -156,7 +156,17 @@ static bool read_case(const json_t *j, const char *path, tcase *c, char *err, si
   return true;
 }
 
-/* Read the whole file; print every error (one per check at most); false when any. */
+/* True when `es` holds an entity with uid u. */
+static bool has_uid(const ctl_entities *es, pdpc_uid u) {
+  for (size_t i = 0; i < es->n; i++) {
+    pdpc_uid v = pdpc_entity_uid(es->items[i]);
+    if (strcmp(v.type, u.type) == 0 && strcmp(v.id, u.id) == 0) return true;
+  }
+  return false;
+}
+
+/* Read the whole file; print every error (one per check at most); false when any.  A
+ * check's own entities take precedence over the file's shared ones with the same uid. */
 static bool read_file(const char *file, tfile *f) {
   char err[CTL_ERR_CAP];
   json_t *root = ctl_json_load_file(file, err, sizeof err);
@@ -209,15 +219,15 @@ static bool read_file(const char *file, tfile *f) {
   }
   for (size_t i = 0; ok && i < f->n; i++) {
     tcase *c = &f->cases[i];
-    c->n_all = c->entities.n + f->shared.n;
-    c->all = calloc(c->n_all ? c->n_all : 1, sizeof *c->all);
+    c->all = calloc(c->entities.n + f->shared.n + 1, sizeof *c->all);
     if (!c->all) {
       fprintf(stderr, "pdpctl test: out of memory\n");
       ok = false;
       break;
     }
-    for (size_t k = 0; k < c->entities.n; k++) c->all[k] = c->entities.items[k];
-    for (size_t k = 0; k < f->shared.n; k++) c->all[c->entities.n + k] = f->shared.items[k];
+    for (size_t k = 0; k < c->entities.n; k++) c->all[c->n_all++] = c->entities.items[k];
+    for (size_t k = 0; k < f->shared.n; k++)
+      if (!has_uid(&c->entities, pdpc_entity_uid(f->shared.items[k]))) c->all[c->n_all++] = f->shared.items[k];
   }
   json_decref(root);
   return ok;

@@ -141,3 +141,34 @@ Test(pdpctl_check, status_reports_a_serving_daemon) {
   cr_assert_not_null(strstr(r.out, "policies: 3"), "%s", r.out);
   e2e_run_free(&r);
 }
+
+/* The stamp pdpctl prints (check, check --json, status) is the one pdpd answered with, in
+ * lowercase hex, the same in all three. */
+Test(pdpctl_check, the_printed_stamp_is_the_snapshot_stamp_in_hex) {
+  pdpc_error err;
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 5000, &err);
+  cr_assert_not_null(c, "%s", err.message);
+  pdpc_health h;
+  cr_assert_eq(pdpc_health_check(c, &h), 0, "%s", pdpc_conn_error(c)->message);
+  pdpc_close(c);
+  cr_assert_eq(h.stamp_len, 32);
+  char hex[65], line[80];
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h.stamp[i]);
+  e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
+                         "Document::\"d1\"", NULL);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  snprintf(line, sizeof line, "\nstamp: %s\n", hex);
+  cr_assert_not_null(strstr(r.out, line), "want %s in %s", hex, r.out);
+  e2e_run_free(&r);
+  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
+                 "Document::\"d1\"", "--json", NULL);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  snprintf(line, sizeof line, "\"stamp\":\"%s\"", hex);
+  cr_assert_not_null(strstr(r.out, line), "want %s in %s", hex, r.out);
+  e2e_run_free(&r);
+  r = e2e_pdpctl("status", "-s", e2e_daemon.sock, NULL);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  snprintf(line, sizeof line, "stamp: %s\n", hex);
+  cr_assert_not_null(strstr(r.out, line), "want %s in %s", hex, r.out);
+  e2e_run_free(&r);
+}

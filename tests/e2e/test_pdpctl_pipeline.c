@@ -88,6 +88,128 @@ Test(client_e2e, health_says_serving_and_unknown_principal_is_denied) {
   pdpc_close(c);
 }
 
+/* A context {"a": [[...[1]...]]} holding `sets` nested sets. */
+static pdpc_value *nested_context(int sets) {
+  pdpc_value *inner = pdpc_value_long(1);
+  for (int i = 0; i < sets; i++) {
+    pdpc_value *s = pdpc_value_set();
+    cr_assert_eq(pdpc_set_add(s, inner), 0);
+    inner = s;
+  }
+  pdpc_value *ctx = pdpc_value_record();
+  cr_assert_eq(pdpc_record_put(ctx, "a", inner), 0);
+  return ctx;
+}
+
+static char *nested_json(int sets) {
+  char *t = malloc((size_t)sets * 2 + 32);
+  strcpy(t, "{\"a\": ");
+  for (int i = 0; i < sets; i++) strcat(t, "[");
+  strcat(t, "1");
+  for (int i = 0; i < sets; i++) strcat(t, "]");
+  strcat(t, "}");
+  return t;
+}
+
+/* The context record is level 1, so 31 nested sets reach the limit of 32 and 32 pass it:
+ * the client, pdpctl and pdpd must all draw the line at the same place. */
+Test(client_e2e, client_pdpctl_and_pdpd_agree_on_the_value_depth_limit) {
+  cr_assert_eq(PDPC_MAX_VALUE_DEPTH, 32);
+  pdpc_error err;
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 5000, &err);
+  cr_assert_not_null(c, "%s", err.message);
+  pdpc_value *ok = nested_context(PDPC_MAX_VALUE_DEPTH - 1), *deep = nested_context(PDPC_MAX_VALUE_DEPTH);
+  pdpc_check_req req = {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", "d1"},
+                        .context = ok};
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(c, &req, &res), 0, "%s", pdpc_conn_error(c)->message);
+  cr_assert_eq(res.status, PDPC_STATUS_OK, "pdpd accepts depth 32: %s", res.message);
+  cr_assert(pdpc_result_allowed(&res));
+  req.context = deep;
+  uint8_t *frame = NULL;
+  size_t len = 0;
+  cr_assert_eq(pdpc_encode_check(&req, 7, &frame, &len), PDPC_E_INVAL, "the client refuses depth 33");
+  cr_assert_eq(pdpc_check(c, &req, &res), PDPC_E_INVAL);
+  cr_assert_not_null(strstr(res.message, "deeper than 32"), "%s", res.message);
+  pdpc_result_close(&res);
+  pdpc_close(c);
+
+  /* pdpd refuses depth 33 too: wrap the accepted context's set in one more set by hand. */
+  req.context = ok;
+  cr_assert_eq(pdpc_encode_check(&req, 8, &frame, &len), 0);
+  Pdp__V1__Request *rq = pdp__v1__request__unpack(NULL, len - 4, frame + 4);
+  free(frame);
+  cr_assert_not_null(rq);
+  Pdp__V1__Attribute *a = rq->check->context->fields[0];
+  Pdp__V1__Value *outer = a->value, wrap = PDP__V1__VALUE__INIT;
+  Pdp__V1__ValueSet set = PDP__V1__VALUE_SET__INIT;
+  set.n_items = 1;
+  set.items = &outer;
+  wrap.kind_case = PDP__V1__VALUE__KIND_SET;
+  wrap.set = &set;
+  int fd = du_connect(e2e_daemon.sock);
+  cr_assert_geq(fd, 0);
+  cr_assert(du_send(fd, rq), "depth 32 by hand");
+  Pdp__V1__Response *r = du_recv(fd);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK, "%s", r->status->message);
+  pdp__v1__response__free_unpacked(r, NULL);
+  a->value = &wrap;
+  rq->id = 9;
+  cr_assert(du_send(fd, rq), "depth 33 by hand");
+  a->value = outer;
+  r = du_recv(fd);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->id, 9);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST, "%s", r->status->message);
+  cr_assert_not_null(strstr(r->status->message, "max-value-depth 32"), "%s", r->status->message);
+  pdp__v1__response__free_unpacked(r, NULL);
+  close(fd);
+  pdp__v1__request__free_unpacked(rq, NULL);
+  pdpc_value_free(ok);
+  pdpc_value_free(deep);
+
+  /* pdpctl: the same two contexts as JSON. */
+  char *j = nested_json(PDPC_MAX_VALUE_DEPTH - 1);
+  e2e_run run = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
+                           "Document::\"d1\"", "--context", j, NULL);
+  free(j);
+  cr_assert_eq(run.code, 0, "stdout: %s\nstderr: %s", run.out, run.err);
+  e2e_run_free(&run);
+  j = nested_json(PDPC_MAX_VALUE_DEPTH);
+  run = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
+                   "Document::\"d1\"", "--context", j, NULL);
+  free(j);
+  cr_assert_eq(run.code, 2, "stdout: %s\nstderr: %s", run.out, run.err);
+  cr_assert_not_null(strstr(run.err, "nested deeper than 32"), "%s", run.err);
+  e2e_run_free(&run);
+}
+
+Test(client_e2e, pdpds_frame_too_large_answer_reaches_the_caller) {
+  pdpc_error err;
+  pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 10000, &err);
+  cr_assert_not_null(c, "%s", err.message);
+  pdpc_set_max_request(c, 8u << 20); /* let it go out: pdpd's --max-frame is 1 MiB */
+  size_t n = 4u << 20;
+  char *blob = malloc(n + 1);
+  memset(blob, 'x', n);
+  blob[n] = 0;
+  pdpc_value *ctx = pdpc_value_record();
+  cr_assert_eq(pdpc_record_put(ctx, "blob", pdpc_value_string(blob)), 0);
+  free(blob);
+  pdpc_check_req req = {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", "d1"},
+                        .context = ctx};
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(c, &req, &res), PDPC_E_PROTOCOL, "%s", res.message);
+  cr_assert_eq(res.status, PDPC_STATUS_FRAME_TOO_LARGE, "pdpd's answer, not 'closed': %s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  pdpc_result_close(&res);
+  pdpc_value_free(ctx);
+  pdpc_close(c);
+}
+
 /* .timeout only guards against a hang; the assertions are about behaviour. */
 Test(client_e2e, connecting_where_nothing_listens_fails_within_the_timeout, .timeout = 30) {
   char none[128];

@@ -140,6 +140,34 @@ Test(pdpctl_test, many_checks_are_pipelined_and_judged_in_order) {
   e2e_run_free(&r);
 }
 
+Test(pdpctl_test, a_checks_own_entity_replaces_the_shared_one_with_the_same_uid) {
+  /* The file's shared d9 is owned by alice; the second and third checks bring their own d9
+   * owned by carol, which must replace the shared one (not be sent beside it). */
+  e2e_write("bundle/checks.json",
+            "{\"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
+            "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}}},\n"
+            "  {\"uid\": {\"type\": \"Team\", \"id\": \"t\"}}],\n"
+            " \"checks\": [\n"
+            " {\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
+            "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"allow\", \"reason\": [\"view-own\"]},\n"
+            " {\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
+            "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"deny\", \"reason\": [],\n"
+            "  \"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
+            "   \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"carol\"}}}}]},\n"
+            " {\"principal\": \"User::\\\"carol\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
+            "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"allow\", \"reason\": [\"view-own\"],\n"
+            "  \"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
+            "   \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"carol\"}}}}]}\n"
+            "]}\n");
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
+  e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "3 passed, 0 failed\n"), "%s", r.out);
+  cr_assert_null(strstr(r.out, "duplicate"), "%s", r.out);
+  e2e_run_free(&r);
+}
+
 /* The shipped example: its checks.json must pass against pdpd serving it (this includes a
  * check that expects an evaluation error, and one with request entities). */
 Test(pdpctl_quickstart, shipped_example_checks_all_pass, .init = e2e_setup, .fini = e2e_teardown) {

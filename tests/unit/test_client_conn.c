@@ -19,13 +19,18 @@
 #include <unistd.h>
 
 typedef enum { ANSWER_NORMAL, ANSWER_WRONG_ID, ANSWER_BAD_ALLOW, ANSWER_NO_STATUS, ANSWER_UNSPEC, ANSWER_HUGE,
-               ANSWER_BYTEWISE, ANSWER_CLOSE, ANSWER_SILENT, ANSWER_GARBAGE, ANSWER_ID0 } answer_mode;
+               ANSWER_BYTEWISE, ANSWER_CLOSE, ANSWER_SILENT, ANSWER_GARBAGE, ANSWER_ID0,
+               ANSWER_LATE, ANSWER_REFUSE, ANSWER_TOO_LARGE_2ND } answer_mode;
+
+/* ANSWER_LATE waits this long before reading a request and again before answering it. */
+#define LATE_MS 300
 
 typedef struct fake {
   int fd;
   answer_mode mode;
   int max_requests;
   pthread_t thread;
+  bool joined; /* the test already waited for the thread */
 } fake;
 
 static int read_full(int fd, void *p, size_t n) {
@@ -61,12 +66,32 @@ static void send_response(int fd, const Pdp__V1__Response *resp, bool bytewise) 
   free(buf);
 }
 
+/* What pdpd says, with id 0, when it cannot read a request at all, before it closes. */
+static void send_id0(int fd, Pdp__V1__Status__Code code, char *message) {
+  Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+  Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+  st.code = code;
+  st.message = message;
+  resp.status = &st;
+  send_response(fd, &resp, false);
+}
+
 /* Decide like a tiny policy: allow when the resource id starts with "ok". */
 static void *fake_main(void *arg) {
   fake *f = arg;
+  if (f->mode == ANSWER_REFUSE) { /* like pdpd at its connection limit */
+    send_id0(f->fd, PDP__V1__STATUS__CODE__OVERLOADED, "server: too many connections");
+    shutdown(f->fd, SHUT_RDWR);
+    return NULL;
+  }
   for (int served = 0; f->max_requests == 0 || served < f->max_requests; served++) {
     uint8_t hdr[4];
+    if (f->mode == ANSWER_LATE) usleep(LATE_MS * 1000); /* before reading: the client's send waits */
     if (read_full(f->fd, hdr, 4)) break;
+    if (f->mode == ANSWER_TOO_LARGE_2ND && served == 1) { /* like pdpd's --max-frame */
+      send_id0(f->fd, PDP__V1__STATUS__CODE__FRAME_TOO_LARGE, "frame of 8388708 bytes is larger than max-frame");
+      break;
+    }
     uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     uint8_t *body = malloc(n ? n : 1);
     if (read_full(f->fd, body, n)) {
@@ -76,6 +101,7 @@ static void *fake_main(void *arg) {
     Pdp__V1__Request *req = pdp__v1__request__unpack(NULL, n, body);
     free(body);
     if (!req) break;
+    if (f->mode == ANSWER_LATE) usleep(LATE_MS * 1000); /* before answering: the client's recv waits */
     Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
     Pdp__V1__Status st = PDP__V1__STATUS__INIT;
     Pdp__V1__CheckResponse ck = PDP__V1__CHECK_RESPONSE__INIT;
@@ -173,6 +199,7 @@ static void start(answer_mode mode, int timeout_ms) {
   F.fd = sv[1];
   F.mode = mode;
   F.max_requests = 0;
+  F.joined = false;
   cr_assert_eq(pthread_create(&F.thread, NULL, fake_main, &F), 0);
   pdpc_error err;
   C = pdpc_conn_from_fd(sv[0], timeout_ms, &err);
@@ -182,7 +209,7 @@ static void start(answer_mode mode, int timeout_ms) {
 static void stop(void) {
   if (C) pdpc_close(C); /* the fake sees EOF and ends */
   C = NULL;
-  pthread_join(F.thread, NULL);
+  if (!F.joined) pthread_join(F.thread, NULL);
   close(F.fd);
 }
 
@@ -337,6 +364,102 @@ Test(client_check, silent_server_times_out) {
   cr_assert_not_null(strstr(res.message, "timed out"), "%s", res.message);
   pdpc_result_close(&res);
   shutdown(F.fd, SHUT_RDWR); /* wake the fake */
+  stop();
+}
+
+/* A context holding one string of n bytes. */
+static pdpc_value *big_context(size_t n) {
+  char *s = malloc(n + 1);
+  memset(s, 'x', n);
+  s[n] = 0;
+  pdpc_value *ctx = pdpc_value_record();
+  cr_assert_eq(pdpc_record_put(ctx, "blob", pdpc_value_string(s)), 0);
+  free(s);
+  return ctx;
+}
+
+/* The request is far larger than the socket buffers, so sending it waits LATE_MS for the
+ * server to start reading, and the answer comes LATE_MS after that: each half fits in the
+ * timeout, the whole call does not, and the timeout bounds the whole call. */
+Test(client_check, send_and_receive_of_one_check_share_one_deadline) {
+  start(ANSWER_LATE, LATE_MS * 5 / 3);
+  pdpc_set_max_request(C, 16u << 20);
+  pdpc_value *ctx = big_context(8u << 20);
+  pdpc_check_req r = req_for("ok1");
+  r.context = ctx;
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_TIMEOUT, "%s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  cr_assert_not_null(strstr(res.message, "timed out"), "%s", res.message);
+  pdpc_result_close(&res);
+  pdpc_value_free(ctx);
+  stop();
+}
+
+Test(client_check, max_frame_limits_answers_and_max_request_limits_requests) {
+  start(ANSWER_NORMAL, 5000);
+  pdpc_value *ctx = big_context(4000);
+  pdpc_check_req r = req_for("ok1");
+  r.context = ctx;
+  pdpc_result res;
+  pdpc_result_init(&res);
+  pdpc_set_max_frame(C, 1000); /* answers are ~100 bytes: a 4 kB request still goes out */
+  cr_assert_eq(pdpc_check(C, &r, &res), 0, "%s", res.message);
+  cr_assert(pdpc_result_allowed(&res));
+  pdpc_set_max_request(C, 1000);
+  cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_INVAL);
+  cr_assert_not_null(strstr(res.message, "larger than max_request (1000)"), "%s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  pdpc_set_max_request(C, 0); /* the default (1 MiB) again; the connection was not broken */
+  cr_assert_eq(pdpc_check(C, &r, &res), 0, "%s", res.message);
+  cr_assert(pdpc_result_allowed(&res));
+  pdpc_result_close(&res);
+  pdpc_value_free(ctx);
+  stop();
+}
+
+Test(client_check, answer_sent_before_the_server_closed_is_reported_not_lost) {
+  start(ANSWER_REFUSE, 5000);
+  pthread_join(F.thread, NULL); /* the server has answered and closed before we send */
+  F.joined = true;
+  pdpc_check_req r = req_for("ok1");
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_PROTOCOL, "%s", res.message);
+  cr_assert_eq(res.status, PDPC_STATUS_OVERLOADED, "%s", res.message);
+  cr_assert_not_null(strstr(res.message, "too many connections"), "%s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_STATE, "nothing more will come");
+  pdpc_result_close(&res);
+  stop();
+}
+
+Test(client_pipeline, frame_too_large_answer_to_a_request_cut_short_is_delivered_in_order) {
+  start(ANSWER_TOO_LARGE_2ND, 5000);
+  pdpc_set_max_request(C, 16u << 20);
+  pdpc_value *ctx = big_context(8u << 20);
+  pdpc_check_req small = req_for("ok1"), big = req_for("ok2");
+  big.context = ctx;
+  uint64_t id1 = 0, id2 = 0;
+  cr_assert_eq(pdpc_send_check(C, &small, &id1), 0, "%s", pdpc_conn_error(C)->message);
+  /* The server reads only the length of this one, answers FRAME_TOO_LARGE and closes. */
+  cr_assert_eq(pdpc_send_check(C, &big, &id2), 0, "answered before the close: %s", pdpc_conn_error(C)->message);
+  cr_assert_eq(pdpc_send_check(C, &small, NULL), PDPC_E_CLOSED, "nothing can be sent after the close");
+  cr_assert_eq(pdpc_pending(C), 2);
+  pdpc_result res;
+  pdpc_result_init(&res);
+  cr_assert_eq(pdpc_recv(C, &res), 0, "%s", pdpc_conn_error(C)->message);
+  cr_assert_eq(res.id, id1);
+  cr_assert(pdpc_result_allowed(&res));
+  cr_assert_eq(pdpc_recv(C, &res), PDPC_E_PROTOCOL);
+  cr_assert_eq(res.id, id2);
+  cr_assert_eq(res.status, PDPC_STATUS_FRAME_TOO_LARGE, "%s", res.message);
+  cr_assert_not_null(strstr(res.message, "larger than max-frame"), "%s", res.message);
+  cr_assert_not(pdpc_result_allowed(&res));
+  cr_assert_eq(pdpc_recv(C, &res), PDPC_E_STATE);
+  pdpc_result_close(&res);
+  pdpc_value_free(ctx);
   stop();
 }
 

@@ -166,9 +166,16 @@ Test(json_context, nesting_past_the_limit_is_refused_not_recursed) {
   for (int i = 0; i < 100; i++) strcat(text, "]");
   strcat(text, "}");
   expect_context_error(text, "context.a[0][0]", "nested deeper");
-  /* Exactly at the limit is fine: the record is level 1, its value level 2, ... */
+  /* As pdpd counts: the record is level 1, each set inside adds one, the scalar nothing. */
   char ok[4096] = "{\"a\": ";
   for (int i = 0; i < PDPC_MAX_VALUE_DEPTH - 1; i++) strcat(ok, "[");
+  strcat(ok, "{\"x\": 1}");
+  for (int i = 0; i < PDPC_MAX_VALUE_DEPTH - 1; i++) strcat(ok, "]");
+  strcat(ok, "}");
+  expect_context_error(ok, "context.a[0]", "nested deeper than 32");
+  strcpy(ok, "{\"a\": ");
+  for (int i = 0; i < PDPC_MAX_VALUE_DEPTH - 1; i++) strcat(ok, "[");
+  strcat(ok, "{\"__entity\": {\"type\": \"U\", \"id\": \"x\"}}");
   for (int i = 0; i < PDPC_MAX_VALUE_DEPTH - 1; i++) strcat(ok, "]");
   strcat(ok, "}");
   json_t *j = parse(ok);
@@ -178,6 +185,37 @@ Test(json_context, nesting_past_the_limit_is_refused_not_recursed) {
   pdp__v1__request__free_unpacked(r, NULL);
   pdpc_value_free(v);
   json_decref(j);
+}
+
+/* An entity whose `field` ("attrs" or "tags") holds {"a": [[...true...]]} with `sets` sets. */
+static json_t *entity_nested(const char *field, int sets) {
+  char text[4096];
+  int o = snprintf(text, sizeof text, "[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"%s\": {\"a\": ", field);
+  for (int i = 0; i < sets; i++) text[o++] = '[';
+  o += snprintf(text + o, sizeof text - (size_t)o, "true");
+  for (int i = 0; i < sets; i++) text[o++] = ']';
+  snprintf(text + o, sizeof text - (size_t)o, "}}]");
+  return parse(text);
+}
+
+Test(json_entities, attrs_and_tags_count_as_the_first_level_like_a_context) {
+  static const char *const fields[] = {"attrs", "tags"};
+  for (int f = 0; f < 2; f++) {
+    json_t *j = entity_nested(fields[f], PDPC_MAX_VALUE_DEPTH - 1);
+    ctl_entities es;
+    cr_assert(ctl_entities_from_json(j, "entities", &es, err, sizeof err), "%s: %s", fields[f], err);
+    Pdp__V1__Request *r = roundtrip(NULL, &es);
+    pdp__v1__request__free_unpacked(r, NULL);
+    ctl_entities_close(&es);
+    json_decref(j);
+    j = entity_nested(fields[f], PDPC_MAX_VALUE_DEPTH);
+    cr_assert_not(ctl_entities_from_json(j, "entities", &es, err, sizeof err), "%s: one set too many", fields[f]);
+    char path[64];
+    snprintf(path, sizeof path, "entities[0].%s.a", fields[f]);
+    cr_assert_not_null(strstr(err, path), "%s", err);
+    cr_assert_not_null(strstr(err, "nested deeper than 32"), "%s", err);
+    json_decref(j);
+  }
 }
 
 static void expect_entities_error(const char *text, const char *path, const char *words) {
@@ -215,6 +253,25 @@ Test(client_values, builder_refuses_misuse_and_frees_what_it_was_given) {
   cr_assert_eq(pdpc_set_add(set, pdpc_value_string("x")), 0);
   cr_assert_eq(pdpc_record_put(rec, "s", set), 0);
   pdpc_value_free(rec); /* frees the set too; ASan/valgrind see no leak */
+
+  /* Hand-built trees are measured as pdpd measures them: 31 sets in the context pass, 32
+   * do not, whatever scalars sit at the bottom. */
+  for (int sets = PDPC_MAX_VALUE_DEPTH - 1; sets <= PDPC_MAX_VALUE_DEPTH; sets++) {
+    pdpc_value *v = pdpc_value_string("leaf");
+    for (int i = 0; i < sets; i++) {
+      pdpc_value *s = pdpc_value_set();
+      cr_assert_eq(pdpc_set_add(s, v), 0);
+      v = s;
+    }
+    pdpc_value *c = pdpc_value_record();
+    cr_assert_eq(pdpc_record_put(c, "v", v), 0);
+    pdpc_check_req q = {.principal = {"U", "a"}, .action = {"A", "v"}, .resource = {"D", "d"}, .context = c};
+    uint8_t *f = NULL;
+    size_t n = 0;
+    cr_assert_eq(pdpc_encode_check(&q, 1, &f, &n), sets < PDPC_MAX_VALUE_DEPTH ? 0 : PDPC_E_INVAL, "%d sets", sets);
+    free(f);
+    pdpc_value_free(c);
+  }
 
   /* A tree deeper than the limit built by hand is refused when encoded. */
   pdpc_value *top = pdpc_value_set(), *cur = top;
