@@ -15,10 +15,12 @@
  * both sets, only the number of policies differs.
  *
  * For each set: build the snapshot as pdpd does (pdpl_parse, pdpe_policy_set_build,
- * pdpe_entities_from_json), warm up, then RUNS timed runs of ITERS passes over the requests
- * (the request arena reset after each check, as the daemon does); the figure is the median
- * run's nanoseconds per pdpe_authorize.  The same is measured for pdpe_authorize_scan (every
- * policy evaluated) as a reference.  Prints a Markdown table and `index ratio 10000/10 = X`.
+ * pdpe_entities_from_json), check that the index and a full scan agree, warm up, then
+ * RUNS timed runs of ITERS passes over the requests (the request arena reset after each
+ * check, as the daemon does), alternating the two sets run by run so that other load on the
+ * machine falls on both alike; the figure is the median run's nanoseconds per
+ * pdpe_authorize.  pdpe_authorize_scan (every policy evaluated) is measured the same way,
+ * with fewer runs and passes, as a reference.  Prints a Markdown table and `index ratio 10000/10 = X`.
  *
  * --write DIR writes DIR/n10 and DIR/n10000, each with policies.cedar, entities.json (Cedar
  * JSON entity format) and requests.json ([{principal, action, resource, context}]), for
@@ -243,29 +245,23 @@ static int cmp_double(const void *a, const void *b) {
 
 static volatile uint32_t sink;
 
-/* Median over `runs` of the ns per check of `iters` passes over the requests. */
-static double measure(authorize_fn fn, const pdpe_snapshot *s, const pdpe_request *reqs, uint32_t n,
-                      pu_arena *ra, uint32_t runs, uint32_t iters) {
-  double per[64];
+/* ns per check of `iters` passes over the requests (the arena reset after each check). */
+static double pass_ns(authorize_fn fn, const pdpe_snapshot *s, const pdpe_request *reqs, uint32_t n, pu_arena *ra,
+                      uint32_t iters) {
   pdpe_decision d;
-  for (uint32_t w = 0; w < iters / 4 + 1; w++)
+  double t0 = now_ns();
+  for (uint32_t it = 0; it < iters; it++)
     for (uint32_t q = 0; q < n; q++) {
       if (!fn(s, &reqs[q], ra, &d)) die("authorize", "out of memory");
       sink += d.decision;
       pu_arena_reset(ra);
     }
-  for (uint32_t r = 0; r < runs; r++) {
-    double t0 = now_ns();
-    for (uint32_t it = 0; it < iters; it++)
-      for (uint32_t q = 0; q < n; q++) {
-        fn(s, &reqs[q], ra, &d);
-        sink += d.decision;
-        pu_arena_reset(ra);
-      }
-    per[r] = (now_ns() - t0) / ((double)iters * n);
-  }
-  qsort(per, runs, sizeof(double), cmp_double);
-  return per[runs / 2];
+  return (now_ns() - t0) / ((double)iters * n);
+}
+
+static double median(double *v, uint32_t n) {
+  qsort(v, n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void write_file(const char *dir, const char *name, const text *t) {
@@ -281,7 +277,7 @@ static void make_dir(const char *path) {
 
 int main(int argc, char **argv) {
   const char *write_dir = NULL;
-  uint32_t runs = 7, iters = 20000;
+  uint32_t runs = 15, iters = 4000;
   uint64_t seed = 42;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--write") && i + 1 < argc) write_dir = argv[++i];
@@ -299,12 +295,12 @@ int main(int argc, char **argv) {
   gen_entities(&ents);
   gen_requests(&reqs_text);
   if (write_dir) make_dir(write_dir);
-  double idx_ns[2], scan_ns[2];
-  uint32_t allow[2];
-  pu_arena ra;
+  pu_arena ra, qa;
   pu_arena_init(&ra, 64 * 1024, 0);
-  printf("| policies | entities | requests | pdpe_authorize ns/check (index) | full scan ns/check | allow/deny |\n");
-  printf("|---:|---:|---:|---:|---:|---:|\n");
+  pu_arena_init(&qa, 4096, 0);
+  pdpe_snapshot *snap[2];
+  pdpe_request reqs[N_REQ];
+  uint32_t n = load_requests(&qa, &reqs_text, reqs), allow[2] = {0, 0};
   for (int k = 0; k < 2; k++) {
     rng = seed;
     text pol = {0};
@@ -317,34 +313,42 @@ int main(int argc, char **argv) {
       write_file(sub, "entities.json", &ents);
       write_file(sub, "requests.json", &reqs_text);
     }
-    pdpe_snapshot *s = load(&pol, &ents);
-    if (pdpe_policy_set_count(s->policies) != sizes[k]) die("policies", "wrong count generated");
-    pu_arena qa;
-    pu_arena_init(&qa, 4096, 0);
-    pdpe_request reqs[N_REQ];
-    uint32_t n = load_requests(&qa, &reqs_text, reqs);
-    allow[k] = 0;
+    snap[k] = load(&pol, &ents);
+    free(pol.p);
+    if (pdpe_policy_set_count(snap[k]->policies) != sizes[k]) die("policies", "wrong count generated");
     for (uint32_t q = 0; q < n; q++) {
       pdpe_decision a, b;
-      if (!pdpe_authorize(s, &reqs[q], &ra, &a) || !pdpe_authorize_scan(s, &reqs[q], &ra, &b))
+      if (!pdpe_authorize(snap[k], &reqs[q], &ra, &a) || !pdpe_authorize_scan(snap[k], &reqs[q], &ra, &b))
         die("authorize", "out of memory");
       if (a.decision != b.decision || a.n_reason != b.n_reason || a.n_errors != b.n_errors)
         die("authorize", "index and scan disagree");
       allow[k] += a.decision == PDPE_ALLOW;
       pu_arena_reset(&ra);
     }
-    idx_ns[k] = measure(pdpe_authorize, s, reqs, n, &ra, runs, iters);
-    uint32_t scan_iters = sizes[k] > 100 ? iters / 200 + 1 : iters;
-    scan_ns[k] = measure(pdpe_authorize_scan, s, reqs, n, &ra, runs, scan_iters);
-    printf("| %u | %u | %u | %.1f | %.1f | %u/%u |\n", sizes[k], pdpe_entities_count(s->entities), n, idx_ns[k],
-           scan_ns[k], allow[k], n - allow[k]);
-    pdpe_snapshot_unref(s);
-    pu_arena_close(&qa);
-    free(pol.p);
   }
   if (allow[0] != allow[1]) die("requests", "the two sets decide differently (the request shape changed)");
+  /* Warm up both, then alternate the two sets run by run so that whatever else the machine
+   * does falls on both alike. */
+  double idx_runs[2][64], scan_runs[2][64], idx_ns[2], scan_ns[2];
+  for (int k = 0; k < 2; k++) pass_ns(pdpe_authorize, snap[k], reqs, n, &ra, iters / 4 + 1);
+  for (uint32_t r = 0; r < runs; r++)
+    for (int k = 0; k < 2; k++) idx_runs[k][r] = pass_ns(pdpe_authorize, snap[k], reqs, n, &ra, iters);
+  /* The full scan, for reference: fewer passes over 10,000 policies. */
+  uint32_t scan_r = runs < 5 ? runs : 5;
+  for (uint32_t r = 0; r < scan_r; r++)
+    for (int k = 0; k < 2; k++)
+      scan_runs[k][r] = pass_ns(pdpe_authorize_scan, snap[k], reqs, n, &ra, sizes[k] > 100 ? iters / 500 + 1 : iters);
+  printf("| policies | entities | requests | pdpe_authorize ns/check (index) | full scan ns/check | allow/deny |\n");
+  printf("|---:|---:|---:|---:|---:|---:|\n");
+  for (int k = 0; k < 2; k++) {
+    idx_ns[k] = median(idx_runs[k], runs), scan_ns[k] = median(scan_runs[k], scan_r);
+    printf("| %u | %u | %u | %.1f | %.1f | %u/%u |\n", sizes[k], pdpe_entities_count(snap[k]->entities), n, idx_ns[k],
+           scan_ns[k], allow[k], n - allow[k]);
+    pdpe_snapshot_unref(snap[k]);
+  }
   printf("\nindex ratio 10000/10 = %.2f\n", idx_ns[1] / idx_ns[0]);
   pu_arena_close(&ra);
+  pu_arena_close(&qa);
   free(ents.p), free(reqs_text.p);
   return 0;
 }
