@@ -1,4 +1,4 @@
-//! pdpd's one build.  `zig build` installs pdpd, pdpctl, pdp-bench, pdp-conformance,
+//! pdpd's one build.  `zig build` installs pdpd, pdpctl, pdp-bench, pdp-bench-index, pdp-conformance,
 //! libpdpclient (static and shared) and its header; `zig build test` runs every Criterion
 //! suite and the end-to-end tests; `zig build run -- ARGS` runs pdpd.
 //!
@@ -67,6 +67,10 @@ pub fn build(b: *std.Build) !void {
     const conformance = exe(b, target, optimize, "pdp-conformance", &.{}, &.{core}, gen_dir);
     try addDir(b, conformance.root_module, "tests/conformance");
     b.installArtifact(conformance);
+
+    // Micro-benchmarks of the engine alone (bench/*/bench_*.c; see docs/performance.md).
+    const bench_index = exe(b, target, optimize, "pdp-bench-index", &.{"bench/index/bench_index.c"}, &.{core}, gen_dir);
+    b.installArtifact(bench_index);
     const conformance_run = b.addSystemCommand(&.{"sh"});
     conformance_run.addFileArg(b.path("tests/conformance/run.sh"));
     conformance_run.addArtifactArg(conformance);

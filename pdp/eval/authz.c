@@ -1,10 +1,10 @@
-/* authz.c - compiled policy sets, the action index and Cedar's authorizer.
+/* authz.c - compiled policy sets and Cedar's authorizer.
  *
  * A pdpe_policy_set keeps, in policy-set order, one entry per policy (pointing into the
- * AST, which lives in the same snapshot arena) and a small index: policies whose action
- * scope is `action == A` are bucketed by A, every other policy is "general".  A check
- * visits the bucket of its action merged with the general list, in policy order, so
- * reasons and errors come out in the order Cedar gives them.  A policy is: scope
+ * AST, which lives in the same snapshot arena) and the policy index (index.c).  A check
+ * evaluates only the index's candidates for its request, in policy order, so reasons and
+ * errors come out in the order Cedar gives them; pdpe_authorize_scan evaluates every
+ * policy instead (tests compare the two).  A policy is: scope
  * (principal, action, resource) first, then its conditions in order, short-circuiting.
  * Decision: any satisfied forbid -> DENY (reason: those forbids); else any satisfied
  * permit -> ALLOW (reason: those permits); else DENY with no reason.  A policy that errors
@@ -19,47 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct pdpe_policy_entry {
-  const pdpl_policy *ast;
-  pu_str id;
-  bool linked;        /* false: an unlinked template, never evaluated */
-  pdpe_uid slots[2];  /* ?principal, ?resource when linked from a template */
-} pdpe_policy_entry;
-
-typedef struct bucket {
-  pdpe_uid action;
-  uint32_t *idx; /* policy indices, ascending */
-  uint32_t n;
-} bucket;
-
 struct pdpe_policy_set {
   pdpe_policy_entry *items;
   uint32_t n;
-  bucket *buckets; /* sorted by action uid */
-  uint32_t n_buckets;
-  uint32_t *general; /* indices of policies not bucketed, ascending */
-  uint32_t n_general;
+  pdpe_index *index;
 };
 
 uint32_t pdpe_policy_set_count(const pdpe_policy_set *ps) { return ps ? ps->n : 0; }
+const pdpe_index *pdpe__policy_set_index(const pdpe_policy_set *ps) { return ps ? ps->index : NULL; }
 
 static int cmp_id(const void *a, const void *b) {
   const pdpe_policy_entry *x = a, *y = b;
   return pu_str_cmp(x->id, y->id);
 }
-
-typedef struct pair {
-  pdpe_uid action;
-  uint32_t idx;
-} pair;
-
-static int cmp_pair(const void *a, const void *b) {
-  const pair *x = a, *y = b;
-  int c = pdpe__uid_cmp(x->action, y->action);
-  return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-static bool bucketed(const pdpl_policy *p) { return p->action.kind == PDPL_SCOPE_EQ && !p->action.is_slot; }
 
 bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
                            pdpe_policy_set **out, char *err, size_t err_cap) {
@@ -97,47 +69,12 @@ bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
     }
     free(sorted);
   }
-  /* Index by action. */
-  uint32_t nb = 0;
-  for (uint32_t i = 0; i < n; i++) nb += bucketed(&policies->items[i]);
-  ps->general = pu_arena_alloc(arena, sizeof(uint32_t) * (n - nb + 1));
-  pair *pairs = nb ? pu_arena_alloc(arena, sizeof(pair) * nb) : NULL;
-  if (!ps->general || (nb && !pairs)) goto oom;
-  uint32_t k = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    const pdpl_policy *p = &policies->items[i];
-    if (bucketed(p)) pairs[k++] = (pair){p->action.uid, i};
-    else ps->general[ps->n_general++] = i;
-  }
-  if (nb) {
-    qsort(pairs, nb, sizeof(pair), cmp_pair);
-    ps->buckets = pu_arena_zalloc(arena, sizeof(bucket) * nb);
-    uint32_t *idx = pu_arena_alloc(arena, sizeof(uint32_t) * nb);
-    if (!ps->buckets || !idx) goto oom;
-    for (uint32_t i = 0; i < nb; i++) {
-      idx[i] = pairs[i].idx;
-      if (i == 0 || !pdpe__uid_eq(pairs[i - 1].action, pairs[i].action))
-        ps->buckets[ps->n_buckets++] = (bucket){pairs[i].action, &idx[i], 0};
-      ps->buckets[ps->n_buckets - 1].n++;
-    }
-  }
+  if (!pdpe__index_build(arena, ps->items, n, &ps->index)) goto oom;
   *out = ps;
   return true;
 oom:
   snprintf(err, err_cap, "out of memory compiling the policy set");
   return false;
-}
-
-static const bucket *find_bucket(const pdpe_policy_set *ps, pdpe_uid action) {
-  uint32_t lo = 0, hi = ps->n_buckets;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    int c = pdpe__uid_cmp(ps->buckets[mid].action, action);
-    if (c == 0) return &ps->buckets[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return NULL;
 }
 
 /* ---- one policy ---- */
@@ -228,29 +165,22 @@ static bool push_error(pu_arena *a, pdpe_decision *d, uint32_t *cap, const pdpe_
   return true;
 }
 
-bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
-                    pdpe_decision *out) {
-  memset(out, 0, sizeof *out);
-  out->decision = PDPE_DENY;
-  const pdpe_policy_set *ps = snap ? snap->policies : NULL;
-  if (!ps || ps->n == 0) return true;
+/* Evaluates policies `idx[0..n)` (all of them when idx is NULL), in that order. */
+static bool decide(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena, const uint32_t *idx,
+                   uint32_t n, pdpe_decision *out) {
+  const pdpe_policy_set *ps = snap->policies;
   pdpe_env env = {.req = req, .stored = snap->entities, .arena = arena};
   idlist forbids = {0}, permits = {0};
   uint32_t err_cap = 0;
-  const bucket *b = find_bucket(ps, req->action);
-  uint32_t gi = 0, bi = 0, bn = b ? b->n : 0;
-  while (gi < ps->n_general || bi < bn) {
-    uint32_t i;
-    if (bi >= bn || (gi < ps->n_general && ps->general[gi] < b->idx[bi])) i = ps->general[gi++];
-    else i = b->idx[bi++];
-    const pdpe_policy_entry *pe = &ps->items[i];
+  for (uint32_t k = 0; k < n; k++) {
+    const pdpe_policy_entry *pe = &ps->items[idx ? idx[k] : k];
     if (!pe->linked) continue;
     int r = eval_policy(&env, pe);
-    if (r == -2) goto oom;
+    if (r == -2) return false;
     if (r == -1) {
-      if (!push_error(arena, out, &err_cap, pe, &env)) goto oom;
+      if (!push_error(arena, out, &err_cap, pe, &env)) return false;
     } else if (r == 1) {
-      if (!idlist_push(arena, pe->ast->effect == PDPL_FORBID ? &forbids : &permits, pe->id)) goto oom;
+      if (!idlist_push(arena, pe->ast->effect == PDPL_FORBID ? &forbids : &permits, pe->id)) return false;
     }
   }
   if (forbids.n > 0) {
@@ -261,8 +191,34 @@ bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena
     out->reason = permits.items, out->n_reason = permits.n;
   }
   return true;
-oom:
+}
+
+static bool finish(bool ok, pdpe_decision *out) {
+  if (ok) return true;
   memset(out, 0, sizeof *out);
   out->decision = PDPE_DENY;
   return false;
+}
+
+bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
+                    pdpe_decision *out) {
+  memset(out, 0, sizeof *out);
+  out->decision = PDPE_DENY;
+  const pdpe_policy_set *ps = snap ? snap->policies : NULL;
+  if (!ps || ps->n == 0) return true;
+  const uint32_t *idx;
+  uint32_t n;
+  int r = pdpe__index_candidates(ps->index, req, snap->entities, arena, &idx, &n);
+  if (r < 0) return finish(false, out);
+  if (r == 0) return finish(decide(snap, req, arena, NULL, ps->n, out), out);
+  return finish(decide(snap, req, arena, idx, n, out), out);
+}
+
+bool pdpe_authorize_scan(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
+                         pdpe_decision *out) {
+  memset(out, 0, sizeof *out);
+  out->decision = PDPE_DENY;
+  const pdpe_policy_set *ps = snap ? snap->policies : NULL;
+  if (!ps || ps->n == 0) return true;
+  return finish(decide(snap, req, arena, NULL, ps->n, out), out);
 }

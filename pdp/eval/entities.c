@@ -35,7 +35,7 @@ struct pdpe_entities {
   uint32_t *n_anc;     /* or NO_CLOSURE */
 };
 
-static uint64_t uid_hash(pdpe_uid u) {
+uint64_t pdpe__uid_hash(pdpe_uid u) {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < u.type.len; i++) h = (h ^ (unsigned char)u.type.ptr[i]) * 1099511628211ull;
   h = (h ^ 0xff) * 1099511628211ull;
@@ -52,7 +52,7 @@ static pdpe_uid node_uid(const pdpe_entities *es, uint32_t k) {
 /* Node number of `uid` (entity or ghost), -1 when absent. */
 static int64_t find_node(const pdpe_entities *es, pdpe_uid uid) {
   if (!es || es->n == 0) return -1;
-  uint64_t i = uid_hash(uid) & es->index_mask;
+  uint64_t i = pdpe__uid_hash(uid) & es->index_mask;
   for (;;) {
     uint32_t s = es->index[i];
     if (s == 0) return -1;
@@ -91,7 +91,7 @@ static bool fail_uid(char *err, size_t cap, const char *name, const char *what, 
 /* Inserts node k into the index; false when its uid is already there (*dup = that node). */
 static bool index_add(pdpe_entities *es, uint32_t k, uint32_t *dup) {
   pdpe_uid u = node_uid(es, k);
-  uint64_t i = uid_hash(u) & es->index_mask;
+  uint64_t i = pdpe__uid_hash(u) & es->index_mask;
   while (es->index[i] != 0) {
     if (pdpe__uid_eq(node_uid(es, es->index[i] - 1), u)) {
       *dup = es->index[i] - 1;
@@ -250,7 +250,7 @@ typedef struct walk {
 } walk;
 
 static void walk_slot_put(walk *w, uint32_t pos) {
-  uint64_t i = uid_hash(w->q[pos]) & w->mask;
+  uint64_t i = pdpe__uid_hash(w->q[pos]) & w->mask;
   while (w->slots[i]) i = (i + 1) & w->mask;
   w->slots[i] = pos + 1;
 }
@@ -261,7 +261,7 @@ static int walk_add(walk *w, pdpe_uid u) {
     for (uint32_t k = 0; k < w->qt; k++)
       if (pdpe__uid_eq(w->q[k], u)) return 0;
   } else {
-    uint64_t i = uid_hash(u) & w->mask;
+    uint64_t i = pdpe__uid_hash(u) & w->mask;
     for (; w->slots[i]; i = (i + 1) & w->mask)
       if (pdpe__uid_eq(w->q[w->slots[i] - 1], u)) return 0;
   }
@@ -310,6 +310,54 @@ int pdpe__entity_in(const pdpe_entities *req, const pdpe_entities *stored, pdpe_
     }
   }
   return 0;
+}
+
+int64_t pdpe__entity_ancestors(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a,
+                               uint32_t cap, pu_arena *arena, const pdpe_uid **out) {
+  if (!pdpe_entities_find(req, a)) {
+    /* Same shortcut as pdpe__entity_in: a kept list that touches no request entity. */
+    int64_t i = find_index(stored, a);
+    if (i < 0 || stored->n_anc[i] == 0) {
+      pdpe_uid *one = pu_arena_alloc(arena, sizeof(pdpe_uid));
+      if (!one) return -1;
+      one[0] = a, *out = one;
+      return 1;
+    }
+    uint32_t n = stored->n_anc[i];
+    if (n != NO_CLOSURE) {
+      bool touches = false;
+      for (uint32_t k = 0; req && req->n && k < n && !touches; k++)
+        touches = pdpe_entities_find(req, node_uid(stored, stored->anc[i][k]));
+      if (!touches) {
+        if (n >= cap) return -2;
+        pdpe_uid *l = pu_arena_alloc(arena, sizeof(pdpe_uid) * (n + 1));
+        if (!l) return -1;
+        l[0] = a;
+        for (uint32_t k = 0; k < n; k++) l[k + 1] = node_uid(stored, stored->anc[i][k]);
+        *out = l;
+        return n + 1;
+      }
+    }
+  }
+  walk w = {.qcap = WALK_SMALL, .arena = arena};
+  w.q = w.small;
+  if (walk_add(&w, a) < 0) return -1;
+  while (w.qh < w.qt) {
+    const pdpe_entity *e = pdpe__entity_find2(req, stored, w.q[w.qh++]);
+    if (!e) continue;
+    for (uint32_t p = 0; p < e->n_parents; p++) {
+      if (walk_add(&w, e->parents[p]) < 0) return -1;
+      if (w.qt > cap) return -2;
+    }
+  }
+  if (w.q == w.small) {
+    pdpe_uid *l = pu_arena_alloc(arena, sizeof(pdpe_uid) * w.qt);
+    if (!l) return -1;
+    memcpy(l, w.small, sizeof(pdpe_uid) * w.qt);
+    w.q = l;
+  }
+  *out = w.q;
+  return w.qt;
 }
 
 /* ---- Cedar's entity JSON ---- */

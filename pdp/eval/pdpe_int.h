@@ -2,8 +2,8 @@
  *
  * value.c owns the total order on values (sets are kept sorted and deduplicated with it,
  * records keep their keys sorted), ext.c the extension types, entities.c the uid index
- * and the hierarchy, eval.c the expression evaluator and authz.c the policy set and the
- * authorizer.  Errors inside the engine are plain messages written into a caller buffer.
+ * and the hierarchy, eval.c the expression evaluator, index.c the policy index and authz.c
+ * the policy set and the authorizer.  Errors inside the engine are plain messages written into a caller buffer.
  */
 #ifndef PDP_EVAL_PDPE_INT_H
 #define PDP_EVAL_PDPE_INT_H
@@ -45,6 +45,14 @@ void pdpe__ext_format(const pdpe_value *v, char *buf, size_t cap);
 /* Entity lookup through a request overlay: `req` (may be NULL) first, then `stored`. */
 const pdpe_entity *pdpe__entity_find2(const pdpe_entities *req, const pdpe_entities *stored,
                                       pdpe_uid uid);
+/* The hash of a uid used by every uid-keyed table of the engine. */
+uint64_t pdpe__uid_hash(pdpe_uid u);
+/* `a` and all its ancestors through the overlay (request entities first), each once, `a`
+ * first: exactly the uids b for which pdpe__entity_in(req, stored, a, b) is 1.  On success
+ * returns the count (>= 1) with *out in the arena; -1 when the arena ran out, -2 when there
+ * are more than `cap` ancestors (the caller then does without the list). */
+int64_t pdpe__entity_ancestors(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a,
+                               uint32_t cap, pu_arena *arena, const pdpe_uid **out);
 /* Is `a` a descendant of (or equal to) `b` in the hierarchy formed by request entities
  * overlaid on stored ones?  -1 when the arena ran out. */
 int pdpe__entity_in(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a,
@@ -66,5 +74,32 @@ typedef struct pdpe_env {
 
 /* Evaluate `e`; false on an evaluation error (message in env->err). */
 bool pdpe__eval(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsigned depth);
+
+/* ---- policy sets and the index (authz.c, index.c) ---- */
+
+typedef struct pdpe_policy_entry {
+  const pdpl_policy *ast;
+  pu_str id;
+  bool linked;        /* false: an unlinked template, never evaluated */
+  pdpe_uid slots[2];  /* ?principal, ?resource when linked from a template */
+} pdpe_policy_entry;
+
+/* Which policies can apply to a request, by scope: built once per policy set. */
+typedef struct pdpe_index pdpe_index;
+/* Index `items` (the policy set's entries, in policy order).  False when out of memory. */
+bool pdpe__index_build(pu_arena *arena, const pdpe_policy_entry *items, uint32_t n, pdpe_index **out);
+/* The policies whose scope can match `req`: ascending unique policy indices (a superset of
+ * those whose scope matches; every one of those is included), in *out (the arena, or the
+ * index itself).  1 on success, 0 when the request's hierarchy is too large to list (the
+ * caller scans every policy instead), -1 when the arena ran out. */
+int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req, const pdpe_entities *stored,
+                           pu_arena *arena, const uint32_t **out, uint32_t *n_out);
+
+/* The index of a built policy set (tests inspect its candidates). */
+const pdpe_index *pdpe__policy_set_index(const pdpe_policy_set *ps);
+
+/* pdpe_authorize without the index: every policy in order (tests compare the two). */
+bool pdpe_authorize_scan(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
+                         pdpe_decision *out);
 
 #endif
