@@ -59,9 +59,22 @@ pub fn build(b: *std.Build) !void {
     for (server_libs) |l| pdpd.root_module.linkSystemLibrary(l, .{});
     b.installArtifact(pdpd);
 
-    const pdpctl = exe(b, target, optimize, "pdpctl", &.{}, &.{ client_static, core }, gen_dir);
-    try addDir(b, pdpctl.root_module, "pdp/cli");
+    // pdpctl's subcommands and its Cedar JSON -> request conversion, without main(), so
+    // pdp-bench reads scenarios (checks.json) exactly the way `pdpctl test` does.
+    const tools = b.addLibrary(.{ .name = "pdptools", .root_module = cModule(b, target, optimize) });
+    try addDirExcept(b, tools.root_module, "pdp/cli", "main.c");
+    tools.root_module.addIncludePath(gen_dir);
+    for (core_libs) |l| tools.root_module.linkSystemLibrary(l, .{});
+
+    const pdpctl = exe(b, target, optimize, "pdpctl", &.{"pdp/cli/main.c"}, &.{ tools, client_static, core }, gen_dir);
     b.installArtifact(pdpctl);
+
+    // The benchmark harness: the load generator and the echo baseline it compares against.
+    const bench = exe(b, target, optimize, "pdp-bench", &.{ "bench/harness/pdp_bench.c", "bench/harness/hist.c", "bench/harness/scenario.c" }, &.{ tools, client_static, core }, gen_dir);
+    b.installArtifact(bench);
+    const echo = exe(b, target, optimize, "pdp-echo", &.{"bench/harness/echo.c"}, &.{}, gen_dir);
+    echo.root_module.linkSystemLibrary("libuv", .{});
+    b.installArtifact(echo);
 
     // Cedar's conformance cases through the engine (tests/conformance/runner.c).
     const conformance = exe(b, target, optimize, "pdp-conformance", &.{}, &.{core}, gen_dir);
@@ -110,6 +123,8 @@ pub fn build(b: *std.Build) !void {
             run.addArtifactArg(pdpd);
             run.addArtifactArg(pdpctl);
             run.addDirectoryArg(b.path("."));
+            run.addArtifactArg(bench);
+            run.addArtifactArg(echo);
             run.has_side_effects = true;
             test_step.dependOn(&run.step);
         }

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Run one Criterion suite and fail when it failed or ran no test: a green suite that
 # tested nothing is a defect, not a pass.
-# Usage: run_suite.sh SUITE PDPD PDPCTL SOURCE_ROOT
-# The suite finds the daemon, the CLI and the source tree through PDPD_BIN, PDPCTL_BIN and
-# PDP_SOURCE_ROOT.
+# Usage: run_suite.sh SUITE PDPD PDPCTL SOURCE_ROOT [PDP_BENCH PDP_ECHO]
+# The suite finds the daemon, the CLI, the source tree and the bench tools through
+# PDPD_BIN, PDPCTL_BIN, PDP_SOURCE_ROOT, PDP_BENCH_BIN and PDP_ECHO_BIN.
 bin=$1
-export PDPD_BIN="$2" PDPCTL_BIN="$3" PDP_SOURCE_ROOT="$4"
+export PDPD_BIN="$2" PDPCTL_BIN="$3" PDP_SOURCE_ROOT="$4" PDP_BENCH_BIN="${5:-}" PDP_ECHO_BIN="${6:-}"
 name=$(basename "$bin")
 out=$(mktemp)
 "$bin" >"$out" 2>&1

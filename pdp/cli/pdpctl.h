@@ -71,4 +71,38 @@ void ctl_entities_close(ctl_entities *es);
 json_t *ctl_json_load_file(const char *file, char *err, size_t cap);
 json_t *ctl_json_load_string(const char *what, const char *text, char *err, size_t cap);
 
+/* ---- checks.c: the checks.json format (docs/checks.md) ------------------------------ */
+
+/* Policy ids expected as reason or errors. */
+typedef struct ctl_idset {
+  char **items;
+  size_t n;
+  bool given; /* the key was present in the file */
+} ctl_idset;
+
+/* One check of a checks.json, ready to send. */
+typedef struct ctl_check_case {
+  char *name; /* optional */
+  ctl_uid principal, action, resource;
+  pdpc_value *context;
+  ctl_entities entities;
+  const pdpc_entity **all; /* own entities, then the shared ones they do not replace (borrowed) */
+  size_t n_all;
+  bool expect_allow;
+  ctl_idset reason, errors;
+} ctl_check_case;
+
+/* A whole checks.json. */
+typedef struct ctl_checks {
+  ctl_check_case *cases;
+  size_t n;
+  ctl_entities shared;
+} ctl_checks;
+
+/* Read a checks.json; print every error (one per check at most) to stderr prefixed with
+ * `who`; false when there was any.  A check's own entities take precedence over the file's
+ * shared ones with the same uid (each case's `all`).  Close even after a failure. */
+bool ctl_checks_load(const char *file, const char *who, ctl_checks *out);
+void ctl_checks_close(ctl_checks *c);
+
 #endif

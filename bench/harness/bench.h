@@ -1,0 +1,47 @@
+/* bench.h - internals of pdp-bench (not installed): the latency histogram and scenarios.
+ *
+ * hist.c      bench_hist: a log-linear histogram of nanoseconds, 1/256 relative error
+ * scenario.c  bench_scenario: a request mix (a checks.json) pre-encoded as frames
+ */
+#ifndef PDP_BENCH_HARNESS_BENCH_H
+#define PDP_BENCH_HARNESS_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Values below 256 ns are exact; above, each power of two is split into 128 buckets, and a
+ * bucket reports its midpoint: the reported value is within 1/256 (0.4%) of the true one. */
+#define BENCH_HIST_SUB 128
+#define BENCH_HIST_BUCKETS (256 + 56 * BENCH_HIST_SUB)
+
+typedef struct bench_hist {
+  uint64_t counts[BENCH_HIST_BUCKETS];
+  uint64_t n;   /* samples */
+  uint64_t max; /* exact largest sample */
+} bench_hist;
+
+void bench_hist_add(bench_hist *h, uint64_t ns);
+void bench_hist_merge(bench_hist *into, const bench_hist *from);
+/* The value at quantile q (0..1), in ns; 0 when empty. */
+uint64_t bench_hist_quantile(const bench_hist *h, double q);
+
+/* One request of a scenario, encoded once: a whole frame (length prefix included). */
+typedef struct bench_frame {
+  uint8_t *bytes;
+  size_t len;
+  int expect_allow; /* 1 allow, 0 deny, -1 not stated */
+} bench_frame;
+
+typedef struct bench_scenario {
+  char name[256];
+  bench_frame *frames; /* owned */
+  size_t n;
+} bench_scenario;
+
+/* Load DIR/checks.json (the format `pdpctl test` reads; docs/checks.md) and encode every
+ * check as a Check request.  false with a message naming the file and check on error. */
+bool bench_scenario_load(const char *dir, bench_scenario *out, char *err, size_t cap);
+void bench_scenario_close(bench_scenario *s);
+
+#endif
