@@ -1,17 +1,17 @@
 /* dir.c - the directory source: a bundle folder loaded into a new snapshot.
  *
  * A bundle is `policies/<name>.cedar` plus an optional `entities.json` (Cedar's entity JSON
- * format).  Loading is all or nothing: every error of every file is collected into the
+ * format) and an optional `template-links.json` (links.c).  Loading is all or nothing: every error of every file is collected into the
  * caller's cache_diag, and a bundle with any error produces no snapshot, so the daemon keeps
  * serving what it had.  Everything the snapshot needs (file names, policy text, AST,
  * entities) is allocated in the snapshot's own arena and lives exactly as long as it.
  *
  * Stamp (first cut): SHA-256 over each policy file's name and bytes in name order, then the
- * entities file's bytes, every part length-prefixed so that no two bundles share a byte
+ * template links' and the entities file's bytes, every part length-prefixed so that no two bundles share a byte
  * stream.  Identical bundles get identical stamps on every node.  The LMDB issue replaces
  * this with a stamp over canonical, parsed content maintained incrementally.
  */
-#include "cache.h"
+#include "cache_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -147,6 +147,46 @@ static void hash_part(EVP_MD_CTX *md, const char *tag, const void *p, size_t n) 
   if (n) EVP_DigestUpdate(md, p, n);
 }
 
+/* Read an optional JSON file of the bundle into *json (NULL when absent), hashing its
+ * bytes (or its absence) under `tag`.  False with a diagnostic when present but unreadable
+ * or not JSON. */
+static bool load_json(pu_arena *a, const char *path, const char *tag, EVP_MD_CTX *md, json_t **json,
+                      cache_diag *diag) {
+  struct stat st;
+  *json = NULL;
+  if (stat(path, &st) != 0 && errno == ENOENT) {
+    hash_part(md, tag, "", 0);
+    return true;
+  }
+  char *text = NULL;
+  size_t len = 0;
+  if (!read_file(a, path, &text, &len, diag)) return false;
+  hash_part(md, tag, text, len);
+  json_error_t jerr;
+  *json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!*json) {
+    cache_diag_addf(diag, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    return false;
+  }
+  return true;
+}
+
+/* template-links.json (optional): the bundle's template-linked policies. */
+static bool load_links(pu_arena *a, const char *dir, EVP_MD_CTX *md, pdpe_link **links, uint32_t *n,
+                       cache_diag *diag) {
+  char *path = pu_arena_printf(a, "%s/template-links.json", dir);
+  json_t *json = NULL;
+  if (!path) {
+    cache_diag_addf(diag, "%s: out of memory", dir);
+    return false;
+  }
+  if (!load_json(a, path, "template-links", md, &json, diag)) return false;
+  if (!json) return true;
+  bool ok = cache__links_from_json(a, json, path, links, n, diag);
+  json_decref(json);
+  return ok;
+}
+
 static bool load_policies(pdpe_snapshot *s, const char *dir, EVP_MD_CTX *md, cache_diag *diag) {
   pu_arena *a = &s->arena;
   char *pdir = pu_arena_printf(a, "%s/policies", dir);
@@ -181,9 +221,13 @@ static bool load_policies(pdpe_snapshot *s, const char *dir, EVP_MD_CTX *md, cac
     errors += e;
   }
   free(errs);
+  /* Template links are read even when a policy failed, so one run reports everything. */
+  pdpe_link *links = NULL;
+  uint32_t n_links = 0;
+  if (!load_links(a, dir, md, &links, &n_links, diag)) errors++;
   if (errors) return false;
   char err[512];
-  if (!pdpe_policy_set_build(a, &all, &s->policies, err, sizeof(err))) {
+  if (!pdpe_policy_set_build_linked(a, &all, links, n_links, &s->policies, err, sizeof(err))) {
     cache_diag_addf(diag, "%s", err);
     return false;
   }
@@ -194,31 +238,14 @@ static bool load_entities(pdpe_snapshot *s, const char *dir, EVP_MD_CTX *md, cac
   pu_arena *a = &s->arena;
   char *path = pu_arena_printf(a, "%s/entities.json", dir);
   char err[512];
-  struct stat st;
+  json_t *json = NULL;
   if (!path) {
     cache_diag_addf(diag, "%s: out of memory", dir);
     return false;
   }
-  if (stat(path, &st) != 0 && errno == ENOENT) {
-    /* No entities file: the bundle has no stored entities. */
-    hash_part(md, "entities", "", 0);
-    if (!pdpe_entities_build(a, NULL, 0, path, &s->entities, err, sizeof(err))) {
-      cache_diag_addf(diag, "%s", err);
-      return false;
-    }
-    return true;
-  }
-  char *text = NULL;
-  size_t len = 0;
-  if (!read_file(a, path, &text, &len, diag)) return false;
-  hash_part(md, "entities", text, len);
-  json_error_t jerr;
-  json_t *json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!json) {
-    cache_diag_addf(diag, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-    return false;
-  }
-  bool ok = pdpe_entities_from_json(a, json, path, &s->entities, err, sizeof(err));
+  if (!load_json(a, path, "entities", md, &json, diag)) return false;
+  bool ok = json ? pdpe_entities_from_json(a, json, path, &s->entities, err, sizeof(err))
+                 : pdpe_entities_build(a, NULL, 0, path, &s->entities, err, sizeof(err)); /* none */
   json_decref(json);
   if (!ok) cache_diag_addf(diag, "%s", err);
   return ok;

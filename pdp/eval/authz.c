@@ -11,8 +11,9 @@
  * is skipped and listed with "<id> at <file:line:col>: <what went wrong>".
  *
  * Templates: an entry carries the values of ?principal and ?resource (`slots`).  Static
- * policies have none; a template parsed on its own is not evaluated until linked (the
- * hook is pdpe_policy_entry.linked / .slots, filled by a future link step).
+ * policies have none; a template itself is never evaluated (`linked` is false); each
+ * template link (pdpe_policy_set_build_linked) adds an entry that points at the template's
+ * AST with its own id and slot values, after the parsed policies.
  */
 #include "pdpe_int.h"
 
@@ -33,19 +34,72 @@ static int cmp_id(const void *a, const void *b) {
   return pu_str_cmp(x->id, y->id);
 }
 
-bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
-                           pdpe_policy_set **out, char *err, size_t err_cap) {
+static const char *where_of(const pdpe_link *l) { return l->where ? l->where : "template link"; }
+
+/* Fill entry `pe` from link `l`; false with a message on a bad link. */
+static bool link_entry(const pdpe_policy_entry *items, uint32_t n, const pdpe_link *l, pdpe_policy_entry *pe,
+                       char *err, size_t err_cap) {
+  const pdpe_policy_entry *t = NULL;
+  for (uint32_t i = 0; i < n && !t; i++)
+    if (pu_str_eq(items[i].id, l->template_id)) t = &items[i];
+  if (!t) {
+    snprintf(err, err_cap, "%s: no template with id '%.*s'", where_of(l), (int)(l->template_id.len > 80 ? 80 : l->template_id.len),
+             l->template_id.ptr);
+    return false;
+  }
+  if (!t->ast->is_template) {
+    snprintf(err, err_cap, "%s: '%.*s' is a static policy, not a template", where_of(l),
+             (int)(l->template_id.len > 80 ? 80 : l->template_id.len), l->template_id.ptr);
+    return false;
+  }
+  const pdpl_policy *p = t->ast;
+  bool uses[2] = {p->principal.is_slot, p->resource.is_slot};
+  bool given[2] = {l->has_principal, l->has_resource};
+  static const char *const names[2] = {"?principal", "?resource"};
+  for (int s = 0; s < 2; s++) {
+    if (uses[s] != given[s]) {
+      snprintf(err, err_cap, "%s: template '%.*s' %s %s, but the link %s a value for it", where_of(l),
+               (int)(l->template_id.len > 80 ? 80 : l->template_id.len), l->template_id.ptr,
+               uses[s] ? "uses" : "does not use", names[s], given[s] ? "gives" : "gives no");
+      return false;
+    }
+  }
+  *pe = (pdpe_policy_entry){.ast = p, .id = l->new_id, .linked = true, .link = l};
+  pe->slots[PDPL_SLOT_PRINCIPAL] = l->principal;
+  pe->slots[PDPL_SLOT_RESOURCE] = l->resource;
+  return true;
+}
+
+static void describe(const pdpe_policy_entry *pe, char *buf, size_t cap) {
+  if (pe->link) {
+    snprintf(buf, cap, "%s", where_of(pe->link));
+  } else {
+    const pdpl_pos *a = &pe->ast->pos;
+    snprintf(buf, cap, "%s:%u:%u", a->file ? a->file : "?", a->line, a->col);
+  }
+}
+
+bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies, pdpe_policy_set **out, char *err,
+                           size_t err_cap) {
+  return pdpe_policy_set_build_linked(arena, policies, NULL, 0, out, err, err_cap);
+}
+
+bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies, const pdpe_link *links,
+                                  uint32_t n_links, pdpe_policy_set **out, char *err, size_t err_cap) {
   pdpe_policy_set *ps = pu_arena_zalloc(arena, sizeof *ps);
-  uint32_t n = policies ? policies->n : 0;
-  if (!ps) goto oom;
+  uint32_t np = policies ? policies->n : 0;
+  uint32_t n = np + n_links;
+  if (!ps || n < np) goto oom;
   ps->n = n;
   ps->items = n ? pu_arena_zalloc(arena, sizeof(pdpe_policy_entry) * n) : NULL;
   if (n && !ps->items) goto oom;
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint32_t i = 0; i < np; i++) {
     const pdpl_policy *p = &policies->items[i];
     ps->items[i] = (pdpe_policy_entry){.ast = p, .id = p->id, .linked = !p->is_template};
   }
-  /* Duplicate ids: sort a copy by id and compare neighbours. */
+  for (uint32_t k = 0; k < n_links; k++)
+    if (!link_entry(ps->items, np, &links[k], &ps->items[np + k], err, err_cap)) return false;
+  /* Duplicate ids (policies and links alike): sort a copy by id, compare neighbours. */
   if (n > 1) {
     pdpe_policy_entry *sorted = malloc(sizeof(pdpe_policy_entry) * n);
     if (!sorted) goto oom;
@@ -53,16 +107,19 @@ bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
     qsort(sorted, n, sizeof *sorted, cmp_id);
     for (uint32_t i = 1; i < n; i++) {
       if (pu_str_eq(sorted[i - 1].id, sorted[i].id)) {
-        /* Both point into policies->items: name the earlier one first. */
-        const pdpl_policy *pa = sorted[i - 1].ast, *pb = sorted[i].ast;
-        if (pa > pb) {
-          const pdpl_policy *t = pa;
-          pa = pb, pb = t;
+        /* Name the one that comes first in the set first. */
+        const pdpe_policy_entry *a = &sorted[i - 1], *b = &sorted[i];
+        bool a_first = a->link ? (b->link && a->link < b->link)
+                               : (b->link || a->ast < b->ast);
+        if (!a_first) {
+          const pdpe_policy_entry *t = a;
+          a = b, b = t;
         }
-        const pdpl_pos *a = &pa->pos, *b = &pb->pos;
-        snprintf(err, err_cap, "duplicate policy id '%.*s' at %s:%u:%u and %s:%u:%u",
-                 (int)(sorted[i].id.len > 80 ? 80 : sorted[i].id.len), sorted[i].id.ptr,
-                 a->file ? a->file : "?", a->line, a->col, b->file ? b->file : "?", b->line, b->col);
+        char wa[300], wb[300];
+        describe(a, wa, sizeof wa);
+        describe(b, wb, sizeof wb);
+        snprintf(err, err_cap, "duplicate policy id '%.*s' at %s and %s",
+                 (int)(sorted[i].id.len > 80 ? 80 : sorted[i].id.len), sorted[i].id.ptr, wa, wb);
         free(sorted);
         return false;
       }

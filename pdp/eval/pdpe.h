@@ -143,6 +143,26 @@ bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
                            pdpe_policy_set **out, char *err, size_t err_cap);
 uint32_t pdpe_policy_set_count(const pdpe_policy_set *ps);
 
+/* A template-linked policy: template `template_id` (a policy of the set written with
+ * ?principal and/or ?resource) with its slots filled, under the id `new_id`.  Exactly the
+ * slots the template uses must be given. */
+typedef struct pdpe_link {
+  pu_str template_id;
+  pu_str new_id;
+  bool has_principal, has_resource;
+  pdpe_uid principal; /* the value of ?principal, when has_principal */
+  pdpe_uid resource;  /* the value of ?resource, when has_resource */
+  const char *where;  /* names the link in errors ("template-links.json[2]"); may be NULL */
+} pdpe_link;
+
+/* pdpe_policy_set_build plus template links: each link adds one policy, after the parsed
+ * ones, in link order.  Errors (unknown template, a static policy named as template, a
+ * missing or extra slot value, a new id that is already taken) name the link's `where`.
+ * `links` (the array and its strings) must live in `arena` too: entries point at them. */
+bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies,
+                                  const pdpe_link *links, uint32_t n_links,
+                                  pdpe_policy_set **out, char *err, size_t err_cap);
+
 /* ---- snapshots ----------------------------------------------------------------------- */
 
 /* Everything one decision reads, immutable and reference counted.  A snapshot is built

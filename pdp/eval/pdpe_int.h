@@ -82,6 +82,7 @@ typedef struct pdpe_policy_entry {
   pu_str id;
   bool linked;        /* false: an unlinked template, never evaluated */
   pdpe_uid slots[2];  /* ?principal, ?resource when linked from a template */
+  const pdpe_link *link; /* the link this entry comes from (NULL for a parsed policy) */
 } pdpe_policy_entry;
 
 /* Which policies can apply to a request, by scope: built once per policy set. */

@@ -223,3 +223,54 @@ Test(eval_authz, a_long_and_chain_decides_on_its_last_term) {
   cr_assert_eq(d.decision, PDPE_DENY);
   cr_assert_eq(d.n_errors, 0);
 }
+
+/* Parse `policies`, link them with `links`, load the shared entities. */
+static void load_linked(const char *policies, const pdpe_link *links, uint32_t n) {
+  pdpl_policies pols = {0};
+  static pdpl_errors errs;
+  memset(&errs, 0, sizeof errs);
+  cr_assert_eq(pdpl_parse(&S->arena, "t.cedar", policies, strlen(policies), NULL, &pols, &errs), 0);
+  char err[300];
+  cr_assert(pdpe_policy_set_build_linked(&S->arena, &pols, links, n, &S->policies, err, sizeof err), "%s", err);
+  json_t *j = t_json(ENTS);
+  cr_assert(pdpe_entities_from_json(&S->arena, j, "e.json", &S->entities, err, sizeof err), "%s", err);
+  json_decref(j);
+}
+
+Test(eval_authz, a_template_link_decides_with_its_own_id_and_slot_values) {
+  static pdpe_link links[2];
+  links[0] = (pdpe_link){.template_id = PU_STR_LIT("share"), .new_id = PU_STR_LIT("bob-d1"),
+                         .has_principal = true, .principal = U("User", "bob"),
+                         .has_resource = true, .resource = U("Doc", "d1")};
+  /* `in ?resource` follows the hierarchy: linking to the folder covers its documents. */
+  links[1] = (pdpe_link){.template_id = PU_STR_LIT("share"), .new_id = PU_STR_LIT("alice-f"),
+                         .has_principal = true, .principal = U("User", "alice"),
+                         .has_resource = true, .resource = U("Folder", "f")};
+  load_linked("@id(\"share\") permit(principal == ?principal, action == Action::\"view\", resource in ?resource);",
+              links, 2);
+  pdpe_decision d = check("bob", "view", "Doc", "d1");
+  cr_assert_eq(d.decision, PDPE_ALLOW);
+  cr_assert(reason_is(&d, "bob-d1"));
+  d = check("alice", "view", "Doc", "d1");
+  cr_assert_eq(d.decision, PDPE_ALLOW);
+  cr_assert(reason_is(&d, "alice-f"));
+  /* The template itself never decides, and a link covers only its own values. */
+  d = check("bob", "view", "Doc", "d2");
+  cr_assert_eq(d.decision, PDPE_DENY);
+  cr_assert_eq(d.n_reason, 0);
+  cr_assert_eq(d.n_errors, 0);
+  /* Index and full scan agree on links too. */
+  pdpe_request req = {.principal = U("User", "alice"), .action = U("Action", "view"), .resource = U("Doc", "d1"),
+                      .context = {.kind = PDPE_RECORD}};
+  pdpe_decision scan;
+  cr_assert(pdpe_authorize_scan(S, &req, &R, &scan));
+  cr_assert_eq(scan.decision, PDPE_ALLOW);
+  cr_assert(reason_is(&scan, "alice-f"));
+}
+
+Test(eval_authz, an_unlinked_template_is_never_evaluated) {
+  load_linked("@id(\"share\") permit(principal == ?principal, action, resource);", NULL, 0);
+  pdpe_decision d = check("bob", "view", "Doc", "d1");
+  cr_assert_eq(d.decision, PDPE_DENY);
+  cr_assert_eq(d.n_errors, 0);
+}
