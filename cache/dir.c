@@ -1,15 +1,16 @@
 /* dir.c - the directory source: a bundle folder loaded into a new snapshot.
  *
  * A bundle is `policies/<name>.cedar` plus an optional `entities.json` (Cedar's entity JSON
- * format) and an optional `template-links.json` (links.c).  Loading is all or nothing: every error of every file is collected into the
- * caller's cache_diag, and a bundle with any error produces no snapshot, so the daemon keeps
- * serving what it had.  Everything the snapshot needs (file names, policy text, AST,
- * entities) is allocated in the snapshot's own arena and lives exactly as long as it.
+ * format) and an optional `template-links.json` (links.c).  Loading is all or nothing: every error
+ * of every file is collected into the caller's cache_diag, and a bundle with any error produces no
+ * snapshot, so the daemon keeps serving what it had.  Everything the snapshot needs (file names,
+ * policy text, AST, entities) is allocated in the snapshot's own arena and lives exactly as long as
+ * it.
  *
  * Stamp (first cut): SHA-256 over each policy file's name and bytes in name order, then the
- * template links' and the entities file's bytes, every part length-prefixed so that no two bundles share a byte
- * stream.  Identical bundles get identical stamps on every node.  The LMDB issue replaces
- * this with a stamp over canonical, parsed content maintained incrementally.
+ * template links' and the entities file's bytes, every part length-prefixed so that no two bundles
+ * share a byte stream.  Identical bundles get identical stamps on every node.  The LMDB issue
+ * replaces this with a stamp over canonical, parsed content maintained incrementally.
  */
 #include "cache_int.h"
 

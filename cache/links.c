@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool str_field(pu_arena *a, const json_t *obj, const char *key, pu_str *out, const char *where,
-                      cache_diag *diag) {
+static bool str_field(pu_arena *a, const json_t *obj, const char *key, pu_str *out,
+                      const char *where, cache_diag *diag) {
   const json_t *v = json_object_get(obj, key);
   if (!json_is_string(v) || json_string_length(v) == 0) {
     cache_diag_addf(diag, "%s.%s: expected a non-empty string", where, key);
@@ -23,7 +23,8 @@ static bool str_field(pu_arena *a, const json_t *obj, const char *key, pu_str *o
   return true;
 }
 
-static bool uid_field(pu_arena *a, const json_t *v, pdpe_uid *out, const char *where, cache_diag *diag) {
+static bool uid_field(pu_arena *a, const json_t *v, pdpe_uid *out, const char *where,
+                      cache_diag *diag) {
   const json_t *inner = json_object_get(v, "__entity");
   if (inner) v = inner;
   const json_t *t = json_object_get(v, "type"), *i = json_object_get(v, "id");
@@ -41,7 +42,8 @@ static bool uid_field(pu_arena *a, const json_t *v, pdpe_uid *out, const char *w
   return true;
 }
 
-static bool read_link(pu_arena *a, const json_t *j, const char *where, pdpe_link *l, cache_diag *diag) {
+static bool read_link(pu_arena *a, const json_t *j, const char *where, pdpe_link *l,
+                      cache_diag *diag) {
   if (!json_is_object(j)) {
     cache_diag_addf(diag, "%s: expected an object with templateId, newId and values", where);
     return false;
@@ -59,7 +61,8 @@ static bool read_link(pu_arena *a, const json_t *j, const char *where, pdpe_link
   ok = str_field(a, j, "newId", &l->new_id, where, diag) && ok;
   const json_t *values = json_object_get(j, "values");
   if (!json_is_object(values)) {
-    cache_diag_addf(diag, "%s.values: expected an object with \"?principal\" and/or \"?resource\"", where);
+    cache_diag_addf(diag, "%s.values: expected an object with \"?principal\" and/or \"?resource\"",
+                    where);
     return false;
   }
   json_object_foreach((json_t *)values, key, v) {

@@ -5,14 +5,13 @@
  * connection's timeout and waits with poll() until then (pdpc_check's send and receive
  * share one deadline); EINTR is retried, short reads and writes continue where they
  * stopped.  An answer's length is checked against max_frame before anything is allocated
- * for it; a request is checked against max_request before it is sent.  While a write waits for room it also drains the
- * socket into the read buffer, so a client that sends many checks before reading cannot
- * deadlock against a server that is blocked writing answers.
- * Any transport or protocol error marks the connection broken: the stream can no longer
- * be trusted, and later calls fail with PDPC_E_STATE.  A server that closes is the one
- * exception while whole answers it sent before closing are still buffered (pdpd says
- * FRAME_TOO_LARGE or OVERLOADED, then closes): those are delivered first, and the
- * connection breaks when none is left.
+ * for it; a request is checked against max_request before it is sent.  While a write waits for room
+ * it also drains the socket into the read buffer, so a client that sends many checks before reading
+ * cannot deadlock against a server that is blocked writing answers. Any transport or protocol error
+ * marks the connection broken: the stream can no longer be trusted, and later calls fail with
+ * PDPC_E_STATE.  A server that closes is the one exception while whole answers it sent before
+ * closing are still buffered (pdpd says FRAME_TOO_LARGE or OVERLOADED, then closes): those are
+ * delivered first, and the connection breaks when none is left.
  */
 #include "pdpc_int.h"
 
@@ -33,22 +32,29 @@
 
 struct pdpc_conn {
   int fd;
-  int timeout_ms;     /* per call; <= 0 waits forever */
-  uint32_t max_frame; /* largest response body accepted */
+  int timeout_ms;       /* per call; <= 0 waits forever */
+  uint32_t max_frame;   /* largest response body accepted */
   uint32_t max_request; /* largest request body sent */
-  bool broken;        /* the stream is out of sync; only pdpc_close is useful */
-  bool eof;           /* the server closed: nothing arrives beyond what is buffered */
-  uint64_t next_id;   /* last id used */
-  uint64_t *pend;     /* ring of outstanding check ids */
+  bool broken;          /* the stream is out of sync; only pdpc_close is useful */
+  bool eof;             /* the server closed: nothing arrives beyond what is buffered */
+  uint64_t next_id;     /* last id used */
+  uint64_t *pend;       /* ring of outstanding check ids */
   size_t pend_head, pend_len, pend_cap;
-  uint8_t *rbuf;      /* received bytes not yet consumed: [rpos, rlen) */
+  uint8_t *rbuf; /* received bytes not yet consumed: [rpos, rlen) */
   size_t rpos, rlen, rcap;
   pdpc_error err;
 };
 
-static const char *const err_names[] = {"ok", "invalid argument", "out of memory", "cannot connect", "timeout",
-                                        "i/o error", "connection closed by server", "protocol error",
-                                        "server status not OK", "connection not usable"};
+static const char *const err_names[] = {"ok",
+                                        "invalid argument",
+                                        "out of memory",
+                                        "cannot connect",
+                                        "timeout",
+                                        "i/o error",
+                                        "connection closed by server",
+                                        "protocol error",
+                                        "server status not OK",
+                                        "connection not usable"};
 
 const char *pdpc_strerror(int code) {
   if (code > 0 || -code >= (int)(sizeof err_names / sizeof *err_names)) return "unknown error";
@@ -62,7 +68,8 @@ static void err_set(pdpc_error *e, int code, const char *fmt, va_list ap) {
   vsnprintf(e->message, sizeof e->message, fmt, ap);
 }
 
-static void err_fill(pdpc_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_fill(pdpc_error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void err_fill(pdpc_error *e, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -107,7 +114,9 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t deadline_of(int timeout_ms) { return timeout_ms > 0 ? now_ms() + timeout_ms : -1; }
+static int64_t deadline_of(int timeout_ms) {
+  return timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+}
 
 /* Milliseconds left for poll(), -1 for no deadline, 0 when it passed. */
 static int remaining(int64_t deadline) {
@@ -157,7 +166,8 @@ pdpc_conn *pdpc_connect(const char *path, int timeout_ms, pdpc_error *err) {
   }
   size_t len = strlen(path);
   if (len >= sizeof addr.sun_path) {
-    err_fill(err, PDPC_E_INVAL, "socket path too long (%zu bytes; Unix socket paths must be under %zu)", len,
+    err_fill(err, PDPC_E_INVAL,
+             "socket path too long (%zu bytes; Unix socket paths must be under %zu)", len,
              sizeof addr.sun_path);
     return NULL;
   }
@@ -175,7 +185,8 @@ pdpc_conn *pdpc_connect(const char *path, int timeout_ms, pdpc_error *err) {
     if (e == EAGAIN) { /* the listen backlog is full: try again until the deadline */
       if (deadline >= 0 && remaining(deadline) == 0) {
         close(fd);
-        err_fill(err, PDPC_E_TIMEOUT, "connect %s: timed out after %d ms (server busy)", path, timeout_ms);
+        err_fill(err, PDPC_E_TIMEOUT, "connect %s: timed out after %d ms (server busy)", path,
+                 timeout_ms);
         return NULL;
       }
       poll(NULL, 0, 5);
@@ -236,9 +247,13 @@ void pdpc_set_max_request(pdpc_conn *c, uint32_t max_request) {
   if (c) c->max_request = max_request ? max_request : PDPC_DEFAULT_MAX_REQUEST;
 }
 
-const pdpc_error *pdpc_conn_error(const pdpc_conn *c) { return c ? &c->err : NULL; }
+const pdpc_error *pdpc_conn_error(const pdpc_conn *c) {
+  return c ? &c->err : NULL;
+}
 
-size_t pdpc_pending(const pdpc_conn *c) { return c ? c->pend_len : 0; }
+size_t pdpc_pending(const pdpc_conn *c) {
+  return c ? c->pend_len : 0;
+}
 
 /* ---- reading and writing ----------------------------------------------------------------- */
 
@@ -322,7 +337,8 @@ static int read_frame(pdpc_conn *c, int64_t deadline, const uint8_t **body, size
       const uint8_t *h = c->rbuf + c->rpos;
       uint32_t n = pdpc__get_be32(h);
       if (n > c->max_frame)
-        return fail(c, PDPC_E_PROTOCOL, "response frame of %u bytes is larger than max_frame (%u)", n, c->max_frame);
+        return fail(c, PDPC_E_PROTOCOL, "response frame of %u bytes is larger than max_frame (%u)",
+                    n, c->max_frame);
       if (have - 4 >= n) {
         *body = h + 4;
         *len = n;
@@ -337,7 +353,9 @@ static int read_frame(pdpc_conn *c, int64_t deadline, const uint8_t **body, size
     if (r > 0) continue;
     short rev = 0;
     int w = wait_fd(c->fd, POLLIN, deadline, &rev);
-    if (w == 0) return fail(c, PDPC_E_TIMEOUT, "read: timed out after %d ms waiting for an answer", c->timeout_ms);
+    if (w == 0)
+      return fail(c, PDPC_E_TIMEOUT, "read: timed out after %d ms waiting for an answer",
+                  c->timeout_ms);
     if (w < 0) return fail(c, PDPC_E_IO, "poll: %s", strerror(-w));
   }
 }
@@ -357,7 +375,8 @@ static int send_request(pdpc_conn *c, Pdp__V1__Request *req, int64_t deadline) {
   if (rc) return fail(c, rc, "cannot encode request: %s", pdpc_strerror(rc));
   if (len - 4 > c->max_request) {
     free(frame);
-    return fail(c, PDPC_E_INVAL, "request of %zu bytes is larger than max_request (%u)", len - 4, c->max_request);
+    return fail(c, PDPC_E_INVAL, "request of %zu bytes is larger than max_request (%u)", len - 4,
+                c->max_request);
   }
   rc = write_all(c, frame, len, deadline);
   free(frame);
@@ -379,7 +398,8 @@ static int recv_response(pdpc_conn *c, int64_t deadline, Pdp__V1__Response **out
 static int roundtrip(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **out) {
   int rc = usable(c);
   if (rc) return rc;
-  if (c->pend_len) return fail(c, PDPC_E_STATE, "%zu pipelined checks are still unanswered", c->pend_len);
+  if (c->pend_len)
+    return fail(c, PDPC_E_STATE, "%zu pipelined checks are still unanswered", c->pend_len);
   int64_t deadline = deadline_of(c->timeout_ms);
   req->id = ++c->next_id;
   rc = send_request(c, req, deadline);
@@ -406,15 +426,17 @@ static int build_fail(pdpc_conn *c, int rc, const char *msg) {
   return fail(c, rc, "%s", msg);
 }
 
-static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id, int64_t deadline);
+static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id,
+                            int64_t deadline);
 static int recv_until(pdpc_conn *c, pdpc_result *result, int64_t deadline);
 
 int pdpc_check(pdpc_conn *c, const pdpc_check_req *req, pdpc_result *result) {
   if (!c || !result) return PDPC_E_INVAL;
   c->err.code = 0;
   int64_t deadline = deadline_of(c->timeout_ms); /* one for the whole round trip */
-  int rc = c->pend_len ? fail(c, PDPC_E_STATE, "%zu pipelined checks are still unanswered", c->pend_len)
-                       : send_check_until(c, req, NULL, deadline);
+  int rc = c->pend_len
+               ? fail(c, PDPC_E_STATE, "%zu pipelined checks are still unanswered", c->pend_len)
+               : send_check_until(c, req, NULL, deadline);
   if (rc) {
     pdpc__result_fail(result, 0, c->err.message);
     return rc;
@@ -428,7 +450,8 @@ int pdpc_send_check(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id) {
   return send_check_until(c, req, id, deadline_of(c->timeout_ms));
 }
 
-static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id, int64_t deadline) {
+static int send_check_until(pdpc_conn *c, const pdpc_check_req *req, uint64_t *id,
+                            int64_t deadline) {
   int rc = usable(c);
   if (rc) return rc;
   char msg[200] = "";
@@ -496,8 +519,8 @@ static int recv_until(pdpc_conn *c, pdpc_result *result, int64_t deadline) {
   return 0;
 }
 
-int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n, const pdpc_entity *const *shared,
-                     size_t n_shared, pdpc_result *results) {
+int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n,
+                     const pdpc_entity *const *shared, size_t n_shared, pdpc_result *results) {
   if (!c || (n && (!reqs || !results)) || (n_shared && !shared)) return PDPC_E_INVAL;
   c->err.code = 0;
   char msg[256] = "";
@@ -513,14 +536,17 @@ int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n, const p
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char one[180] = "";
     rc = pdpc__build_check(&pool, &reqs[i], &b->checks[i], one, sizeof one);
-    if (rc) snprintf(msg, sizeof msg, "checks[%zu]: %s", i, one);
-    else b->n_checks++;
+    if (rc)
+      snprintf(msg, sizeof msg, "checks[%zu]: %s", i, one);
+    else
+      b->n_checks++;
   }
   for (size_t i = 0; rc == 0 && i < n_shared; i++) {
     if (!shared[i]) {
       snprintf(msg, sizeof msg, "shared entities[%zu]: NULL", i);
       rc = PDPC_E_INVAL;
-    } else if ((b->entities[i] = pdpc__build_entity(&pool, shared[i], msg, sizeof msg, &rc)) != NULL) {
+    } else if ((b->entities[i] = pdpc__build_entity(&pool, shared[i], msg, sizeof msg, &rc)) !=
+               NULL) {
       b->n_entities++;
     }
   }
@@ -536,18 +562,23 @@ int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n, const p
   pdpc__pool_free(&pool);
   if (rc == 0) {
     int status = resp->status ? (int)resp->status->code : PDPC_STATUS_UNSPECIFIED;
-    const char *smsg = resp->status && resp->status->message ? resp->status->message : "response without a status";
+    const char *smsg =
+        resp->status && resp->status->message ? resp->status->message : "response without a status";
     const Pdp__V1__BatchCheckResponse *br = resp->batch_check;
     if (status != PDPC_STATUS_OK) {
-      for (size_t i = 0; i < n; i++) pdpc__result_from_check(&results[i], resp->id, status, smsg, NULL);
-    } else if (resp->body_case != PDP__V1__RESPONSE__BODY_BATCH_CHECK || !br || br->n_results != n) {
-      rc = fail(c, PDPC_E_PROTOCOL, "batch answer has %zu results for %zu checks",
-                br && resp->body_case == PDP__V1__RESPONSE__BODY_BATCH_CHECK ? br->n_results : 0, n);
+      for (size_t i = 0; i < n; i++)
+        pdpc__result_from_check(&results[i], resp->id, status, smsg, NULL);
+    } else if (resp->body_case != PDP__V1__RESPONSE__BODY_BATCH_CHECK || !br ||
+               br->n_results != n) {
+      rc =
+          fail(c, PDPC_E_PROTOCOL, "batch answer has %zu results for %zu checks",
+               br && resp->body_case == PDP__V1__RESPONSE__BODY_BATCH_CHECK ? br->n_results : 0, n);
     } else {
       for (size_t i = 0; i < n && rc == 0; i++) {
         const Pdp__V1__BatchCheckItem *it = br->results[i];
         int st = it && it->status ? (int)it->status->code : PDPC_STATUS_UNSPECIFIED;
-        const char *m = it && it->status && it->status->message ? it->status->message : "item without a status";
+        const char *m =
+            it && it->status && it->status->message ? it->status->message : "item without a status";
         const Pdp__V1__CheckResponse *ck = it && st == PDPC_STATUS_OK ? it->check : NULL;
         if (st == PDPC_STATUS_OK && (!ck || (ck->decision != PDP__V1__DECISION__ALLOW &&
                                              ck->decision != PDP__V1__DECISION__DENY))) {
@@ -555,7 +586,8 @@ int pdpc_batch_check(pdpc_conn *c, const pdpc_check_req *reqs, size_t n, const p
           m = "batch item without a decision";
           ck = NULL;
         }
-        if (pdpc__result_from_check(&results[i], resp->id, st, m, ck) != 0) rc = fail(c, PDPC_E_NOMEM, "out of memory");
+        if (pdpc__result_from_check(&results[i], resp->id, st, m, ck) != 0)
+          rc = fail(c, PDPC_E_NOMEM, "out of memory");
         if (rc == 0 && results[i].stamp_len == 0 && br->stamp.len == 32) {
           memcpy(results[i].stamp, br->stamp.data, 32);
           results[i].stamp_len = 32;
@@ -575,15 +607,19 @@ static int status_ok(pdpc_conn *c, Pdp__V1__Response *resp, Pdp__V1__Response__B
   int status = resp->status ? (int)resp->status->code : PDPC_STATUS_UNSPECIFIED;
   if (status != PDPC_STATUS_OK) {
     fail(c, PDPC_E_STATUS, "%s: %s", pdpc_status_name(status),
-         resp->status && resp->status->message ? resp->status->message : "response without a status");
+         resp->status && resp->status->message ? resp->status->message
+                                               : "response without a status");
     c->err.status = status;
     return PDPC_E_STATUS;
   }
-  if (resp->body_case != want) return fail(c, PDPC_E_PROTOCOL, "response has status OK but the wrong body");
+  if (resp->body_case != want)
+    return fail(c, PDPC_E_PROTOCOL, "response has status OK but the wrong body");
   return 0;
 }
 
-static void copy_str(char *dst, size_t cap, const char *s) { snprintf(dst, cap, "%s", s ? s : ""); }
+static void copy_str(char *dst, size_t cap, const char *s) {
+  snprintf(dst, cap, "%s", s ? s : "");
+}
 
 int pdpc_health_check(pdpc_conn *c, pdpc_health *out) {
   if (!c || !out) return PDPC_E_INVAL;

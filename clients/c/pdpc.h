@@ -30,15 +30,15 @@ extern "C" {
 /* ---- errors -------------------------------------------------------------------------- */
 
 enum {
-  PDPC_E_INVAL = -1,     /* bad argument (NULL, path too long, unset uid, value too deep) */
-  PDPC_E_NOMEM = -2,     /* out of memory */
-  PDPC_E_CONNECT = -3,   /* cannot connect: nothing listens, no such socket, refused */
-  PDPC_E_TIMEOUT = -4,   /* the connection's timeout passed */
-  PDPC_E_IO = -5,        /* read or write failed (errno in the message) */
-  PDPC_E_CLOSED = -6,    /* the server closed the connection */
-  PDPC_E_PROTOCOL = -7,  /* malformed frame, oversize frame, id mismatch, wrong body */
-  PDPC_E_STATUS = -8,    /* the server answered with a non-OK status (health, status) */
-  PDPC_E_STATE = -9      /* nothing to receive, or the connection is broken */
+  PDPC_E_INVAL = -1,    /* bad argument (NULL, path too long, unset uid, value too deep) */
+  PDPC_E_NOMEM = -2,    /* out of memory */
+  PDPC_E_CONNECT = -3,  /* cannot connect: nothing listens, no such socket, refused */
+  PDPC_E_TIMEOUT = -4,  /* the connection's timeout passed */
+  PDPC_E_IO = -5,       /* read or write failed (errno in the message) */
+  PDPC_E_CLOSED = -6,   /* the server closed the connection */
+  PDPC_E_PROTOCOL = -7, /* malformed frame, oversize frame, id mismatch, wrong body */
+  PDPC_E_STATUS = -8,   /* the server answered with a non-OK status (health, status) */
+  PDPC_E_STATE = -9     /* nothing to receive, or the connection is broken */
 };
 
 /* Short English name of a PDPC_E_* code ("timeout"). */
@@ -78,8 +78,8 @@ pdpc_value *pdpc_value_long(int64_t n);
 pdpc_value *pdpc_value_string(const char *s); /* copies s (protobuf strings end at NUL) */
 pdpc_value *pdpc_value_entity(const char *type, const char *id);
 pdpc_value *pdpc_value_extension(const char *fn, const char *arg); /* ip("10.0.0.1") */
-pdpc_value *pdpc_value_set(void);                             /* empty set */
-pdpc_value *pdpc_value_record(void);                          /* empty record */
+pdpc_value *pdpc_value_set(void);                                  /* empty set */
+pdpc_value *pdpc_value_record(void);                               /* empty record */
 /* Add to a set / record.  Both take `item` (freed on failure; NULL item fails with
  * PDPC_E_NOMEM, so a failed constructor can be passed straight in).  A record keeps its
  * keys unique: putting an existing key fails with PDPC_E_INVAL.
@@ -120,14 +120,14 @@ pdpc_uid pdpc_entity_uid(const pdpc_entity *e);
 
 /* One check.  Everything is borrowed for the duration of the call that sends it. */
 typedef struct pdpc_check_req {
-  pdpc_uid principal;                 /* give principal or token */
-  const char *token;                  /* a JWT, or NULL */
+  pdpc_uid principal; /* give principal or token */
+  const char *token;  /* a JWT, or NULL */
   pdpc_uid action;
   pdpc_uid resource;
   const pdpc_value *context;          /* a record, or NULL for empty */
   const pdpc_entity *const *entities; /* request-scoped entities, n_entities of them */
   size_t n_entities;
-  bool explain;                       /* ask for more diagnostics */
+  bool explain; /* ask for more diagnostics */
 } pdpc_check_req;
 
 typedef enum pdpc_decision {
@@ -144,16 +144,16 @@ typedef struct pdpc_policy_error {
  * before first use, pdpc_result_close() after (a filled result may be refilled; the
  * library closes it first). */
 typedef struct pdpc_result {
-  uint64_t id;                /* the request id it answers */
-  int status;                 /* pdpc_status; UNSPECIFIED when the client failed */
-  char *message;              /* status message or client error, never NULL once filled */
-  pdpc_decision decision;     /* ALLOW only when status == OK and pdpd said ALLOW */
-  char **reason;              /* determining policy / grant ids */
+  uint64_t id;            /* the request id it answers */
+  int status;             /* pdpc_status; UNSPECIFIED when the client failed */
+  char *message;          /* status message or client error, never NULL once filled */
+  pdpc_decision decision; /* ALLOW only when status == OK and pdpd said ALLOW */
+  char **reason;          /* determining policy / grant ids */
   size_t n_reason;
-  pdpc_policy_error *errors;  /* policies skipped because their evaluation errored */
+  pdpc_policy_error *errors; /* policies skipped because their evaluation errored */
   size_t n_errors;
-  uint8_t stamp[32];          /* snapshot stamp that decided */
-  size_t stamp_len;           /* 32 when present, else 0 */
+  uint8_t stamp[32]; /* snapshot stamp that decided */
+  size_t stamp_len;  /* 32 when present, else 0 */
 } pdpc_result;
 
 void pdpc_result_init(pdpc_result *r);
@@ -227,7 +227,7 @@ typedef enum pdpc_health_state {
 
 typedef struct pdpc_health {
   pdpc_health_state state;
-  char reason[256];          /* truncated if longer */
+  char reason[256]; /* truncated if longer */
   uint8_t stamp[32];
   size_t stamp_len;
   uint64_t snapshot_age_ms;
@@ -243,8 +243,8 @@ typedef struct pdpc_server_status {
   int64_t last_change_unix_ms;
   uint64_t snapshot_age_ms;
   uint64_t policies, entities, grants, definitions;
-  uint64_t connections;      /* open client connections */
-  uint64_t requests_total;   /* requests answered since start */
+  uint64_t connections;    /* open client connections */
+  uint64_t requests_total; /* requests answered since start */
 } pdpc_server_status;
 
 /* Health and Status round trips: 0 with *out filled, or a negative code (PDPC_E_STATUS

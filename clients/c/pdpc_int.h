@@ -36,8 +36,8 @@ struct pdpc_value {
 
 struct pdpc_entity {
   char *type, *id;
-  pdpc_value *attrs;  /* a record */
-  pdpc_value *tags;   /* a record */
+  pdpc_value *attrs; /* a record */
+  pdpc_value *tags;  /* a record */
   char **parent_types, **parent_ids;
   size_t n_parents, cap_parents;
 };
@@ -64,8 +64,8 @@ void pdpc__pool_free(pdpc__pool *p);
 
 /* Build a Pdp__V1__CheckRequest for `req` in `pool`.  Returns 0, PDPC_E_INVAL (with a
  * message in err naming the field) or PDPC_E_NOMEM. */
-int pdpc__build_check(pdpc__pool *pool, const pdpc_check_req *req,
-                      Pdp__V1__CheckRequest **out, char *err, size_t err_cap);
+int pdpc__build_check(pdpc__pool *pool, const pdpc_check_req *req, Pdp__V1__CheckRequest **out,
+                      char *err, size_t err_cap);
 Pdp__V1__Entity *pdpc__build_entity(pdpc__pool *pool, const pdpc_entity *e, char *err,
                                     size_t err_cap, int *rc);
 
@@ -79,8 +79,8 @@ int pdpc__result_from_check(pdpc_result *r, uint64_t id, int status, const char 
 /* Fill `r` as a client-side failure: status UNSPECIFIED, deny, message. */
 void pdpc__result_fail(pdpc_result *r, uint64_t id, const char *message);
 /* Fill `r` from one Response that should answer `expect_id` with a check body. */
-int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp,
-                               uint64_t expect_id, char *err, size_t err_cap);
+int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp, uint64_t expect_id,
+                               char *err, size_t err_cap);
 
 #pragma GCC visibility pop
 

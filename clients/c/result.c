@@ -32,8 +32,9 @@ bool pdpc_result_allowed(const pdpc_result *r) {
   return r && r->status == PDPC_STATUS_OK && r->decision == PDPC_ALLOW;
 }
 
-static const char *const status_names[] = {"UNSPECIFIED", "OK", "BAD_REQUEST", "FRAME_TOO_LARGE", "UNAUTHENTICATED",
-                                           "NO_POLICY", "STALE", "UNIMPLEMENTED", "OVERLOADED", "INTERNAL"};
+static const char *const status_names[] = {
+    "UNSPECIFIED", "OK",    "BAD_REQUEST",   "FRAME_TOO_LARGE", "UNAUTHENTICATED",
+    "NO_POLICY",   "STALE", "UNIMPLEMENTED", "OVERLOADED",      "INTERNAL"};
 
 const char *pdpc_status_name(int status) {
   if (status < 0 || status >= (int)(sizeof status_names / sizeof *status_names)) return "UNKNOWN";
@@ -81,7 +82,8 @@ int pdpc__result_from_check(pdpc_result *r, uint64_t id, int status, const char 
     r->stamp_len = 32;
   }
   /* The invariant: allow only on OK with an explicit ALLOW. */
-  if (status == PDPC_STATUS_OK && body->decision == PDP__V1__DECISION__ALLOW) r->decision = PDPC_ALLOW;
+  if (status == PDPC_STATUS_OK && body->decision == PDP__V1__DECISION__ALLOW)
+    r->decision = PDPC_ALLOW;
   return 0;
 nomem:
   pdpc__result_fail(r, id, "out of memory");
@@ -100,8 +102,8 @@ int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp, ui
       r->status = (int)resp->status->code;
       return PDPC_E_PROTOCOL;
     }
-    snprintf(err, err_cap, "response id %llu does not match request id %llu", (unsigned long long)resp->id,
-             (unsigned long long)expect_id);
+    snprintf(err, err_cap, "response id %llu does not match request id %llu",
+             (unsigned long long)resp->id, (unsigned long long)expect_id);
     pdpc__result_fail(r, expect_id, err);
     return PDPC_E_PROTOCOL;
   }
@@ -110,13 +112,15 @@ int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp, ui
   if (!resp->status) msg = "response without a status";
   if (status == PDPC_STATUS_OK) {
     if (resp->body_case != PDP__V1__RESPONSE__BODY_CHECK || !resp->check) {
-      snprintf(err, err_cap, "response %llu has status OK but no check body", (unsigned long long)resp->id);
+      snprintf(err, err_cap, "response %llu has status OK but no check body",
+               (unsigned long long)resp->id);
       pdpc__result_fail(r, expect_id, err);
       return PDPC_E_PROTOCOL;
     }
-    if (resp->check->decision != PDP__V1__DECISION__ALLOW && resp->check->decision != PDP__V1__DECISION__DENY) {
-      snprintf(err, err_cap, "response %llu has an unspecified decision (%d)", (unsigned long long)resp->id,
-               (int)resp->check->decision);
+    if (resp->check->decision != PDP__V1__DECISION__ALLOW &&
+        resp->check->decision != PDP__V1__DECISION__DENY) {
+      snprintf(err, err_cap, "response %llu has an unspecified decision (%d)",
+               (unsigned long long)resp->id, (int)resp->check->decision);
       pdpc__result_fail(r, expect_id, err);
       return PDPC_E_PROTOCOL;
     }

@@ -6,9 +6,9 @@
  * leaks.  Invariant: the values form trees.  Each value records the parent that owns it;
  * a value that already has one, or that would contain its new parent (a cycle), is
  * refused and left with its owner, and pdpc_value_free ignores owned values, so misuse
- * cannot double free or make pdpc_value_free recurse forever.  Encoding walks the tree into protobuf-c messages allocated from a pool that is
- * freed after packing; nesting past PDPC_MAX_VALUE_DEPTH is refused there, so the walk's
- * stack use is bounded.
+ * cannot double free or make pdpc_value_free recurse forever.  Encoding walks the tree into
+ * protobuf-c messages allocated from a pool that is freed after packing; nesting past
+ * PDPC_MAX_VALUE_DEPTH is refused there, so the walk's stack use is bounded.
  */
 #include "pdpc_int.h"
 
@@ -59,7 +59,9 @@ static pdpc_value *value_new(pdpc__kind kind) {
   return v;
 }
 
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+static char *dup_or_empty(const char *s) {
+  return strdup(s ? s : "");
+}
 
 pdpc_value *pdpc_value_bool(bool b) {
   pdpc_value *v = value_new(PDPC__BOOL);
@@ -96,10 +98,18 @@ pdpc_value *pdpc_value_string(const char *s) {
   return v;
 }
 
-pdpc_value *pdpc_value_entity(const char *type, const char *id) { return value_two(PDPC__ENTITY, type, id); }
-pdpc_value *pdpc_value_extension(const char *fn, const char *arg) { return value_two(PDPC__EXTENSION, fn, arg); }
-pdpc_value *pdpc_value_set(void) { return value_new(PDPC__SET); }
-pdpc_value *pdpc_value_record(void) { return value_new(PDPC__RECORD); }
+pdpc_value *pdpc_value_entity(const char *type, const char *id) {
+  return value_two(PDPC__ENTITY, type, id);
+}
+pdpc_value *pdpc_value_extension(const char *fn, const char *arg) {
+  return value_two(PDPC__EXTENSION, fn, arg);
+}
+pdpc_value *pdpc_value_set(void) {
+  return value_new(PDPC__SET);
+}
+pdpc_value *pdpc_value_record(void) {
+  return value_new(PDPC__RECORD);
+}
 
 static void value_free_tree(pdpc_value *v) {
   for (size_t i = 0; i < v->len; i++) {
@@ -261,7 +271,8 @@ void pdpc_entity_free(pdpc_entity *e) {
 
 /* ---- encoding ------------------------------------------------------------------------- */
 
-static void set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t cap, const char *fmt, ...) {
   if (!err || cap == 0) return;
   va_list ap;
@@ -375,7 +386,8 @@ nomem:
   return NULL;
 }
 
-static int build_attrs(pdpc__pool *pool, const pdpc_value *rec, Pdp__V1__Attribute ***out, size_t *n) {
+static int build_attrs(pdpc__pool *pool, const pdpc_value *rec, Pdp__V1__Attribute ***out,
+                       size_t *n) {
   int rc = 0;
   Pdp__V1__Record *r = build_record(pool, rec, 0, &rc);
   if (!r) return rc;
@@ -397,13 +409,16 @@ Pdp__V1__Entity *pdpc__build_entity(pdpc__pool *pool, const pdpc_entity *e, char
     pe->parents = pdpc__pool_alloc(pool, e->n_parents * sizeof *pe->parents);
     if (!pe->parents) r = PDPC_E_NOMEM;
     for (size_t i = 0; r == 0 && i < e->n_parents; i++) {
-      if (!(pe->parents[i] = build_uid(pool, e->parent_types[i], e->parent_ids[i]))) r = PDPC_E_NOMEM;
-      else pe->n_parents++;
+      if (!(pe->parents[i] = build_uid(pool, e->parent_types[i], e->parent_ids[i])))
+        r = PDPC_E_NOMEM;
+      else
+        pe->n_parents++;
     }
   }
   if (r != 0) {
     if (r == PDPC_E_INVAL)
-      set_err(err, err_cap, "entity %s::\"%s\": value nested deeper than %d", e->type, e->id, PDPC_MAX_VALUE_DEPTH);
+      set_err(err, err_cap, "entity %s::\"%s\": value nested deeper than %d", e->type, e->id,
+              PDPC_MAX_VALUE_DEPTH);
     *rc = r;
     return NULL;
   }
@@ -448,7 +463,8 @@ int pdpc__build_check(pdpc__pool *pool, const pdpc_check_req *req, Pdp__V1__Chec
   c->explain = req->explain;
   int rc = 0;
   if (req->context && !(c->context = build_record(pool, req->context, 0, &rc))) {
-    if (rc == PDPC_E_INVAL) set_err(err, err_cap, "context: value nested deeper than %d", PDPC_MAX_VALUE_DEPTH);
+    if (rc == PDPC_E_INVAL)
+      set_err(err, err_cap, "context: value nested deeper than %d", PDPC_MAX_VALUE_DEPTH);
     return rc;
   }
   if (req->n_entities) {

@@ -22,7 +22,8 @@ static const char check_usage[] =
     "options:\n"
     "  -s, --socket PATH     pdpd's socket (default $PDPD_SOCKET or " CTL_DEFAULT_SOCKET ")\n"
     "  -p, --principal UID   the principal entity\n"
-    "      --token JWT       a token pdpd verifies and maps to the principal (instead of --principal)\n"
+    "      --token JWT       a token pdpd verifies and maps to the principal (instead of "
+    "--principal)\n"
     "  -a, --action UID      the action entity\n"
     "  -r, --resource UID    the resource entity\n"
     "  -c, --context JSON    the context record as Cedar JSON, or @FILE to read it from FILE\n"
@@ -67,15 +68,18 @@ static void print_human(const pdpc_result *r) {
   } else if (!pdpc_result_allowed(r)) {
     printf("reason: none (default deny)\n");
   }
-  for (size_t i = 0; i < r->n_errors; i++) printf("error: %s: %s\n", r->errors[i].policy_id, r->errors[i].message);
+  for (size_t i = 0; i < r->n_errors; i++)
+    printf("error: %s: %s\n", r->errors[i].policy_id, r->errors[i].message);
   char hex[65];
   if (r->stamp_len == 32) printf("stamp: %s\n", cache_stamp_hex(r->stamp, hex));
 }
 
 static int load_context(const char *arg, pdpc_value **out, char *err, size_t cap) {
   json_t *j;
-  if (arg[0] == '@') j = ctl_json_load_file(arg + 1, err, cap);
-  else j = ctl_json_load_string("--context", arg, err, cap);
+  if (arg[0] == '@')
+    j = ctl_json_load_file(arg + 1, err, cap);
+  else
+    j = ctl_json_load_string("--context", arg, err, cap);
   if (!j) return -1;
   bool ok = ctl_context_from_json(j, "context", out, err, cap);
   json_decref(j);
@@ -99,28 +103,51 @@ int ctl_check(int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, ":s:p:a:r:c:e:jt:h", opts, NULL)) != -1) {
     switch (c) {
-    case 's': sock = optarg; break;
-    case 'p': principal = optarg; break;
-    case 'T': token = optarg; break;
-    case 'a': action = optarg; break;
-    case 'r': resource = optarg; break;
-    case 'c': context = optarg; break;
-    case 'e': entities = optarg; break;
-    case 'x': explain = true; break;
-    case 'j': json = true; break;
+    case 's':
+      sock = optarg;
+      break;
+    case 'p':
+      principal = optarg;
+      break;
+    case 'T':
+      token = optarg;
+      break;
+    case 'a':
+      action = optarg;
+      break;
+    case 'r':
+      resource = optarg;
+      break;
+    case 'c':
+      context = optarg;
+      break;
+    case 'e':
+      entities = optarg;
+      break;
+    case 'x':
+      explain = true;
+      break;
+    case 'j':
+      json = true;
+      break;
     case 't':
       if (ctl_parse_timeout("check", optarg, &timeout)) return CTL_EXIT_ERROR;
       break;
-    case 'h': fputs(check_usage, stdout); return CTL_EXIT_OK;
-    default: return ctl_bad_option("check", c, argv);
+    case 'h':
+      fputs(check_usage, stdout);
+      return CTL_EXIT_OK;
+    default:
+      return ctl_bad_option("check", c, argv);
     }
   }
   if (optind < argc) {
-    fprintf(stderr, "pdpctl check: unexpected argument '%s' (see pdpctl check --help)\n", argv[optind]);
+    fprintf(stderr, "pdpctl check: unexpected argument '%s' (see pdpctl check --help)\n",
+            argv[optind]);
     return CTL_EXIT_ERROR;
   }
   if (!principal && !token) {
-    fprintf(stderr, "pdpctl check: --principal (or --token) is required (see pdpctl check --help)\n");
+    fprintf(stderr,
+            "pdpctl check: --principal (or --token) is required (see pdpctl check --help)\n");
     return CTL_EXIT_ERROR;
   }
   if (principal && token) {
@@ -128,7 +155,8 @@ int ctl_check(int argc, char **argv) {
     return CTL_EXIT_ERROR;
   }
   if (!action || !resource) {
-    fprintf(stderr, "pdpctl check: --%s is required (see pdpctl check --help)\n", !action ? "action" : "resource");
+    fprintf(stderr, "pdpctl check: --%s is required (see pdpctl check --help)\n",
+            !action ? "action" : "resource");
     return CTL_EXIT_ERROR;
   }
 
@@ -185,11 +213,14 @@ int ctl_check(int argc, char **argv) {
     goto out;
   }
   if (res.status != PDPC_STATUS_OK) {
-    fprintf(stderr, "pdpctl check: pdpd answered %s: %s\n", pdpc_status_name(res.status), res.message);
+    fprintf(stderr, "pdpctl check: pdpd answered %s: %s\n", pdpc_status_name(res.status),
+            res.message);
     goto out;
   }
-  if (json) print_json(&res);
-  else print_human(&res);
+  if (json)
+    print_json(&res);
+  else
+    print_human(&res);
   rc = pdpc_result_allowed(&res) ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 out:
   pdpc_result_close(&res);

@@ -28,14 +28,21 @@ static bool fail(char *err, size_t cap, const char *fmt, ...) {
 
 static const char *json_kind(const json_t *j) {
   switch (json_typeof(j)) {
-  case JSON_OBJECT: return "an object";
-  case JSON_ARRAY: return "an array";
-  case JSON_STRING: return "a string";
-  case JSON_INTEGER: return "an integer";
-  case JSON_REAL: return "a number with a fraction";
+  case JSON_OBJECT:
+    return "an object";
+  case JSON_ARRAY:
+    return "an array";
+  case JSON_STRING:
+    return "a string";
+  case JSON_INTEGER:
+    return "an integer";
+  case JSON_REAL:
+    return "a number with a fraction";
   case JSON_TRUE:
-  case JSON_FALSE: return "a boolean";
-  case JSON_NULL: return "null";
+  case JSON_FALSE:
+    return "a boolean";
+  case JSON_NULL:
+    return "null";
   }
   return "something else";
 }
@@ -53,7 +60,8 @@ static const char *sub_index(char *buf, size_t cap, const char *path, size_t i) 
 }
 
 /* A JSON string without NUL bytes (protobuf strings end at the first NUL). */
-static const char *plain_string(const json_t *j, const char *path, const char *what, char *err, size_t cap) {
+static const char *plain_string(const json_t *j, const char *path, const char *what, char *err,
+                                size_t cap) {
   if (!json_is_string(j)) {
     fail(err, cap, "%s: %s must be a string, not %s", path, what, j ? json_kind(j) : "missing");
     return NULL;
@@ -73,8 +81,8 @@ void ctl_uid_close(ctl_uid *u) {
   u->type = u->id = NULL;
 }
 
-static bool uid_set(ctl_uid *out, const char *type, size_t tlen, const char *id, size_t ilen, char *err, size_t cap,
-                    const char *path) {
+static bool uid_set(ctl_uid *out, const char *type, size_t tlen, const char *id, size_t ilen,
+                    char *err, size_t cap, const char *path) {
   if (memchr(id, 0, ilen) || memchr(type, 0, tlen))
     return fail(err, cap, "%s: entity id contains a NUL character", path);
   out->type = strndup(type, tlen);
@@ -94,7 +102,8 @@ bool ctl_uid_parse(const char *text, ctl_uid *out, char *err, size_t cap) {
   char msg[256] = "";
   bool ok = pdpl_parse_uid(&a, text, strlen(text), &u, msg, sizeof msg);
   if (!ok)
-    fail(err, cap, "%s (expected Type::\"id\", for example User::\"alice\")", msg[0] ? msg : "not an entity uid");
+    fail(err, cap, "%s (expected Type::\"id\", for example User::\"alice\")",
+         msg[0] ? msg : "not an entity uid");
   else
     ok = uid_set(out, u.type.ptr, u.type.len, u.id.ptr, u.id.len, err, cap, text);
   pu_arena_close(&a);
@@ -106,27 +115,34 @@ bool ctl_uid_from_json(const json_t *j, const char *path, ctl_uid *out, char *er
   char p[512];
   if (json_is_string(j)) {
     char msg[CTL_ERR_CAP];
-    if (!ctl_uid_parse(json_string_value(j), out, msg, sizeof msg)) return fail(err, cap, "%s: %s", path, msg);
+    if (!ctl_uid_parse(json_string_value(j), out, msg, sizeof msg))
+      return fail(err, cap, "%s: %s", path, msg);
     return true;
   }
   if (!json_is_object(j))
-    return fail(err, cap, "%s: entity uid must be {\"type\": ..., \"id\": ...} or \"Type::\\\"id\\\"\", not %s",
-                path, j ? json_kind(j) : "missing");
+    return fail(
+        err, cap,
+        "%s: entity uid must be {\"type\": ..., \"id\": ...} or \"Type::\\\"id\\\"\", not %s", path,
+        j ? json_kind(j) : "missing");
   const json_t *inner = json_object_get(j, "__entity");
   if (inner) {
-    if (json_object_size(j) != 1) return fail(err, cap, "%s: \"__entity\" must be the only key", path);
+    if (json_object_size(j) != 1)
+      return fail(err, cap, "%s: \"__entity\" must be the only key", path);
     return ctl_uid_from_json(inner, sub_key(p, sizeof p, path, "__entity"), out, err, cap);
   }
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)j, key, v) {
     if (strcmp(key, "type") != 0 && strcmp(key, "id") != 0)
-      return fail(err, cap, "%s: unexpected key \"%s\" in an entity uid (only \"type\" and \"id\")", path, key);
+      return fail(err, cap, "%s: unexpected key \"%s\" in an entity uid (only \"type\" and \"id\")",
+                  path, key);
   }
-  const char *type = plain_string(json_object_get(j, "type"), sub_key(p, sizeof p, path, "type"), "type", err, cap);
+  const char *type = plain_string(json_object_get(j, "type"), sub_key(p, sizeof p, path, "type"),
+                                  "type", err, cap);
   if (!type) return false;
   if (!type[0]) return fail(err, cap, "%s: type must not be empty", p);
-  const char *id = plain_string(json_object_get(j, "id"), sub_key(p, sizeof p, path, "id"), "id", err, cap);
+  const char *id =
+      plain_string(json_object_get(j, "id"), sub_key(p, sizeof p, path, "id"), "id", err, cap);
   if (!id) return false;
   return uid_set(out, type, strlen(type), id, strlen(id), err, cap, path);
 }
@@ -179,14 +195,25 @@ static pdpc_value *value_at(const json_t *j, const char *path, int depth, char *
   char p[512];
   pdpc_value *v = NULL;
   switch (json_typeof(j)) {
-  case JSON_TRUE: v = pdpc_value_bool(true); break;
-  case JSON_FALSE: v = pdpc_value_bool(false); break;
-  case JSON_INTEGER: v = pdpc_value_long(json_integer_value(j)); break;
+  case JSON_TRUE:
+    v = pdpc_value_bool(true);
+    break;
+  case JSON_FALSE:
+    v = pdpc_value_bool(false);
+    break;
+  case JSON_INTEGER:
+    v = pdpc_value_long(json_integer_value(j));
+    break;
   case JSON_REAL:
-    fail(err, cap, "%s: %g is not a Cedar value (Cedar longs are integers; use {\"__extn\": {\"fn\": \"decimal\", "
-                   "\"arg\": \"...\"}} for decimals)", path, json_real_value(j));
+    fail(err, cap,
+         "%s: %g is not a Cedar value (Cedar longs are integers; use {\"__extn\": {\"fn\": "
+         "\"decimal\", "
+         "\"arg\": \"...\"}} for decimals)",
+         path, json_real_value(j));
     return NULL;
-  case JSON_NULL: fail(err, cap, "%s: null is not a Cedar value", path); return NULL;
+  case JSON_NULL:
+    fail(err, cap, "%s: null is not a Cedar value", path);
+    return NULL;
   case JSON_STRING: {
     const char *s = plain_string(j, path, "string", err, cap);
     if (!s) return NULL;
@@ -214,28 +241,35 @@ static pdpc_value *value_at(const json_t *j, const char *path, int depth, char *
     const json_t *ext = json_object_get(j, "__extn");
     if (ent || ext) {
       if (json_object_size(j) != 1)
-        return fail(err, cap, "%s: \"%s\" must be the only key of its object", path, ent ? "__entity" : "__extn"), NULL;
+        return fail(err, cap, "%s: \"%s\" must be the only key of its object", path,
+                    ent ? "__entity" : "__extn"),
+               NULL;
     }
     if (ent) {
       ctl_uid u;
-      if (!ctl_uid_from_json(ent, sub_key(p, sizeof p, path, "__entity"), &u, err, cap)) return NULL;
+      if (!ctl_uid_from_json(ent, sub_key(p, sizeof p, path, "__entity"), &u, err, cap))
+        return NULL;
       v = pdpc_value_entity(u.type, u.id);
       ctl_uid_close(&u);
       break;
     }
     if (ext) {
       sub_key(p, sizeof p, path, "__extn");
-      if (!json_is_object(ext)) return fail(err, cap, "%s: must be {\"fn\": ..., \"arg\": ...}", p), NULL;
+      if (!json_is_object(ext))
+        return fail(err, cap, "%s: must be {\"fn\": ..., \"arg\": ...}", p), NULL;
       const char *key;
       json_t *x;
       json_object_foreach((json_t *)ext, key, x) {
         if (strcmp(key, "fn") != 0 && strcmp(key, "arg") != 0)
-          return fail(err, cap, "%s: unexpected key \"%s\" (only \"fn\" and \"arg\")", p, key), NULL;
+          return fail(err, cap, "%s: unexpected key \"%s\" (only \"fn\" and \"arg\")", p, key),
+                 NULL;
       }
       char q[512];
-      const char *fn = plain_string(json_object_get(ext, "fn"), sub_key(q, sizeof q, p, "fn"), "fn", err, cap);
+      const char *fn =
+          plain_string(json_object_get(ext, "fn"), sub_key(q, sizeof q, p, "fn"), "fn", err, cap);
       if (!fn) return NULL;
-      const char *arg = plain_string(json_object_get(ext, "arg"), sub_key(q, sizeof q, p, "arg"), "arg", err, cap);
+      const char *arg = plain_string(json_object_get(ext, "arg"), sub_key(q, sizeof q, p, "arg"),
+                                     "arg", err, cap);
       if (!arg) return NULL;
       v = pdpc_value_extension(fn, arg);
       break;
@@ -247,19 +281,23 @@ static pdpc_value *value_at(const json_t *j, const char *path, int depth, char *
   return v;
 }
 
-bool ctl_context_from_json(const json_t *j, const char *path, pdpc_value **out, char *err, size_t cap) {
+bool ctl_context_from_json(const json_t *j, const char *path, pdpc_value **out, char *err,
+                           size_t cap) {
   *out = NULL;
   if (!j || json_is_null(j)) return true;
-  if (!json_is_object(j)) return fail(err, cap, "%s: context must be a JSON object, not %s", path, json_kind(j));
+  if (!json_is_object(j))
+    return fail(err, cap, "%s: context must be a JSON object, not %s", path, json_kind(j));
   *out = record_at(j, path, 0, err, cap);
   return *out != NULL;
 }
 
 /* ---- entities ------------------------------------------------------------------------------ */
 
-static bool entity_records(pdpc_entity *e, const json_t *obj, const char *path, bool tags, char *err, size_t cap) {
+static bool entity_records(pdpc_entity *e, const json_t *obj, const char *path, bool tags,
+                           char *err, size_t cap) {
   if (!obj || json_is_null(obj)) return true;
-  if (!json_is_object(obj)) return fail(err, cap, "%s: must be an object, not %s", path, json_kind(obj));
+  if (!json_is_object(obj))
+    return fail(err, cap, "%s: must be an object, not %s", path, json_kind(obj));
   const char *key;
   json_t *v;
   char p[512];
@@ -275,12 +313,15 @@ static bool entity_records(pdpc_entity *e, const json_t *obj, const char *path, 
 
 static pdpc_entity *entity_at(const json_t *j, const char *path, char *err, size_t cap) {
   char p[512];
-  if (!json_is_object(j)) return fail(err, cap, "%s: an entity must be an object, not %s", path, json_kind(j)), NULL;
+  if (!json_is_object(j))
+    return fail(err, cap, "%s: an entity must be an object, not %s", path, json_kind(j)), NULL;
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)j, key, v) {
     if (strcmp(key, "uid") && strcmp(key, "attrs") && strcmp(key, "parents") && strcmp(key, "tags"))
-      return fail(err, cap, "%s: unexpected key \"%s\" (an entity has uid, attrs, parents, tags)", path, key), NULL;
+      return fail(err, cap, "%s: unexpected key \"%s\" (an entity has uid, attrs, parents, tags)",
+                  path, key),
+             NULL;
   }
   const json_t *juid = json_object_get(j, "uid");
   if (!juid) return fail(err, cap, "%s: missing \"uid\"", path), NULL;
@@ -289,8 +330,10 @@ static pdpc_entity *entity_at(const json_t *j, const char *path, char *err, size
   pdpc_entity *e = pdpc_entity_new(u.type, u.id);
   ctl_uid_close(&u);
   if (!e) return fail(err, cap, "%s: out of memory", path), NULL;
-  if (!entity_records(e, json_object_get(j, "attrs"), sub_key(p, sizeof p, path, "attrs"), false, err, cap) ||
-      !entity_records(e, json_object_get(j, "tags"), sub_key(p, sizeof p, path, "tags"), true, err, cap))
+  if (!entity_records(e, json_object_get(j, "attrs"), sub_key(p, sizeof p, path, "attrs"), false,
+                      err, cap) ||
+      !entity_records(e, json_object_get(j, "tags"), sub_key(p, sizeof p, path, "tags"), true, err,
+                      cap))
     goto bad;
   const json_t *parents = json_object_get(j, "parents");
   if (parents && !json_is_null(parents)) {
@@ -319,10 +362,12 @@ bad:
   return NULL;
 }
 
-bool ctl_entities_from_json(const json_t *j, const char *path, ctl_entities *out, char *err, size_t cap) {
+bool ctl_entities_from_json(const json_t *j, const char *path, ctl_entities *out, char *err,
+                            size_t cap) {
   memset(out, 0, sizeof *out);
   if (!j || json_is_null(j)) return true;
-  if (!json_is_array(j)) return fail(err, cap, "%s: entities must be a JSON array, not %s", path, json_kind(j));
+  if (!json_is_array(j))
+    return fail(err, cap, "%s: entities must be a JSON array, not %s", path, json_kind(j));
   size_t n = json_array_size(j);
   if (n == 0) return true;
   out->items = calloc(n, sizeof *out->items);
@@ -354,8 +399,10 @@ json_t *ctl_json_load_file(const char *file, char *err, size_t cap) {
   json_error_t je;
   json_t *j = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
   if (!j) {
-    if (je.line <= 0) fail(err, cap, "%s: %s", file, je.text);
-    else fail(err, cap, "%s:%d:%d: %s", file, je.line, je.column, je.text);
+    if (je.line <= 0)
+      fail(err, cap, "%s: %s", file, je.text);
+    else
+      fail(err, cap, "%s:%d:%d: %s", file, je.line, je.column, je.text);
   }
   return j;
 }
@@ -363,6 +410,7 @@ json_t *ctl_json_load_file(const char *file, char *err, size_t cap) {
 json_t *ctl_json_load_string(const char *what, const char *text, char *err, size_t cap) {
   json_error_t je;
   json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-  if (!j) fail(err, cap, "%s: invalid JSON at line %d column %d: %s", what, je.line, je.column, je.text);
+  if (!j)
+    fail(err, cap, "%s: invalid JSON at line %d column %d: %s", what, je.line, je.column, je.text);
   return j;
 }

@@ -36,7 +36,8 @@ int ctl_parse_timeout(const char *cmd, const char *arg, int *out) {
   errno = 0;
   long v = strtol(arg, &end, 10);
   if (errno || end == arg || *end || v <= 0 || v > 3600000) {
-    fprintf(stderr, "pdpctl %s: --timeout must be milliseconds between 1 and 3600000, not '%s'\n", cmd, arg);
+    fprintf(stderr, "pdpctl %s: --timeout must be milliseconds between 1 and 3600000, not '%s'\n",
+            cmd, arg);
     return -1;
   }
   *out = (int)v;

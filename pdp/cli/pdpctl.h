@@ -42,7 +42,9 @@ typedef struct ctl_uid {
 } ctl_uid;
 
 void ctl_uid_close(ctl_uid *u);
-static inline pdpc_uid ctl_uid_view(const ctl_uid *u) { return (pdpc_uid){u->type, u->id}; }
+static inline pdpc_uid ctl_uid_view(const ctl_uid *u) {
+  return (pdpc_uid){u->type, u->id};
+}
 
 /* Cedar syntax `Type::"id"` (parsed by pdpl_parse_uid).  On failure writes the reason. */
 bool ctl_uid_parse(const char *text, ctl_uid *out, char *err, size_t cap);
@@ -55,7 +57,8 @@ const char *ctl_uid_format(const char *type, const char *id, char *buf, size_t c
 /* A context: a JSON object (or null / absent = NULL with no error) of Cedar JSON values
  * (bool, integer, string, array = set, object = record, {"__entity"},
  * {"__extn": {"fn", "arg"}}). */
-bool ctl_context_from_json(const json_t *j, const char *path, pdpc_value **out, char *err, size_t cap);
+bool ctl_context_from_json(const json_t *j, const char *path, pdpc_value **out, char *err,
+                           size_t cap);
 
 /* A list of entities in Cedar's entity JSON format:
  * [{"uid": UID, "attrs": {...}, "parents": [UID...], "tags": {...}}].  */
@@ -64,7 +67,8 @@ typedef struct ctl_entities {
   size_t n;
 } ctl_entities;
 
-bool ctl_entities_from_json(const json_t *j, const char *path, ctl_entities *out, char *err, size_t cap);
+bool ctl_entities_from_json(const json_t *j, const char *path, ctl_entities *out, char *err,
+                            size_t cap);
 void ctl_entities_close(ctl_entities *es);
 
 /* Parse a JSON text / file, with "file:line:col: message" on failure. */

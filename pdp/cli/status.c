@@ -25,10 +25,14 @@ static const char status_usage[] =
 
 static const char *state_name(pdpc_health_state s) {
   switch (s) {
-  case PDPC_HEALTH_SERVING: return "serving";
-  case PDPC_HEALTH_DEGRADED: return "degraded";
-  case PDPC_HEALTH_NO_POLICY: return "no policy";
-  default: return "unknown";
+  case PDPC_HEALTH_SERVING:
+    return "serving";
+  case PDPC_HEALTH_DEGRADED:
+    return "degraded";
+  case PDPC_HEALTH_NO_POLICY:
+    return "no policy";
+  default:
+    return "unknown";
   }
 }
 
@@ -49,12 +53,17 @@ int ctl_status(int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, ":s:t:h", opts, NULL)) != -1) {
     switch (c) {
-    case 's': sock = optarg; break;
+    case 's':
+      sock = optarg;
+      break;
     case 't':
       if (ctl_parse_timeout("status", optarg, &timeout)) return CTL_EXIT_ERROR;
       break;
-    case 'h': fputs(status_usage, stdout); return CTL_EXIT_OK;
-    default: return ctl_bad_option("status", c, argv);
+    case 'h':
+      fputs(status_usage, stdout);
+      return CTL_EXIT_OK;
+    default:
+      return ctl_bad_option("status", c, argv);
     }
   }
   if (optind < argc) {
@@ -79,7 +88,8 @@ int ctl_status(int argc, char **argv) {
   pdpc_server_status s;
   if (pdpc_server_status_get(conn, &s) == 0) {
     printf("version: %s\nsource: %s\n", s.version, s.source);
-    printf("policies: %" PRIu64 ", entities: %" PRIu64 ", grants: %" PRIu64 ", definitions: %" PRIu64 "\n",
+    printf("policies: %" PRIu64 ", entities: %" PRIu64 ", grants: %" PRIu64
+           ", definitions: %" PRIu64 "\n",
            s.policies, s.entities, s.grants, s.definitions);
     printf("connections: %" PRIu64 ", requests: %" PRIu64 "\n", s.connections, s.requests_total);
     if (s.degraded_reason[0]) printf("degraded: %s\n", s.degraded_reason);

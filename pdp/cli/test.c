@@ -57,10 +57,11 @@ static void print_list(const char *label, char *const *items, size_t n) {
   printf("]\n");
 }
 
-static void print_failure(size_t i, const ctl_check_case *c, const pdpc_result *r, const char *why) {
+static void print_failure(size_t i, const ctl_check_case *c, const pdpc_result *r,
+                          const char *why) {
   char p[300], a[300], s[300];
-  printf("FAIL checks[%zu]%s%s%s: %s %s %s\n", i, c->name ? " \"" : "", c->name ? c->name : "", c->name ? "\"" : "",
-         ctl_uid_format(c->principal.type, c->principal.id, p, sizeof p),
+  printf("FAIL checks[%zu]%s%s%s: %s %s %s\n", i, c->name ? " \"" : "", c->name ? c->name : "",
+         c->name ? "\"" : "", ctl_uid_format(c->principal.type, c->principal.id, p, sizeof p),
          ctl_uid_format(c->action.type, c->action.id, a, sizeof a),
          ctl_uid_format(c->resource.type, c->resource.id, s, sizeof s));
   printf("  %s\n", why);
@@ -74,23 +75,29 @@ static void print_failure(size_t i, const ctl_check_case *c, const pdpc_result *
   if (c->reason.given) print_list("expected reason: ", c->reason.items, c->reason.n);
   print_list("got reason:      ", r->reason, r->n_reason);
   if (c->errors.given) print_list("expected errors: ", c->errors.items, c->errors.n);
-  for (size_t k = 0; k < r->n_errors; k++) printf("  error: %s: %s\n", r->errors[k].policy_id, r->errors[k].message);
+  for (size_t k = 0; k < r->n_errors; k++)
+    printf("  error: %s: %s\n", r->errors[k].policy_id, r->errors[k].message);
 }
 
 /* Compare one answer; prints the failure; true when it passed. */
 static bool judge(size_t i, const ctl_check_case *c, const pdpc_result *r, bool verbose) {
   const char *why = NULL;
-  if (r->status != PDPC_STATUS_OK) why = "pdpd did not answer OK";
-  else if (pdpc_result_allowed(r) != c->expect_allow) why = "wrong decision";
-  else if (c->reason.given && !same_set(c->reason.items, c->reason.n, r->reason, r->n_reason)) why = "wrong reason";
+  if (r->status != PDPC_STATUS_OK)
+    why = "pdpd did not answer OK";
+  else if (pdpc_result_allowed(r) != c->expect_allow)
+    why = "wrong decision";
+  else if (c->reason.given && !same_set(c->reason.items, c->reason.n, r->reason, r->n_reason))
+    why = "wrong reason";
   else if (c->errors.given) {
     char **ids = calloc(r->n_errors + 1, sizeof *ids);
     for (size_t k = 0; ids && k < r->n_errors; k++) ids[k] = r->errors[k].policy_id;
     if (!ids || !same_set(c->errors.items, c->errors.n, ids, r->n_errors)) why = "wrong errors";
     free(ids);
   }
-  if (why) print_failure(i, c, r, why);
-  else if (verbose) printf("ok   checks[%zu]%s%s\n", i, c->name ? " " : "", c->name ? c->name : "");
+  if (why)
+    print_failure(i, c, r, why);
+  else if (verbose)
+    printf("ok   checks[%zu]%s%s\n", i, c->name ? " " : "", c->name ? c->name : "");
   return why == NULL;
 }
 
@@ -119,8 +126,10 @@ static int run(const char *sock, int timeout, ctl_checks *f, bool verbose) {
     }
     if (rc) break;
     if ((rc = pdpc_recv(conn, &r)) != 0) break;
-    if (judge(got, &f->cases[got], &r, verbose)) passed++;
-    else failed++;
+    if (judge(got, &f->cases[got], &r, verbose))
+      passed++;
+    else
+      failed++;
     got++;
   }
   if (rc) {
@@ -148,13 +157,20 @@ int ctl_test(int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, ":s:t:vh", opts, NULL)) != -1) {
     switch (c) {
-    case 's': sock = optarg; break;
+    case 's':
+      sock = optarg;
+      break;
     case 't':
       if (ctl_parse_timeout("test", optarg, &timeout)) return CTL_EXIT_ERROR;
       break;
-    case 'v': verbose = true; break;
-    case 'h': fputs(test_usage, stdout); return CTL_EXIT_OK;
-    default: return ctl_bad_option("test", c, argv);
+    case 'v':
+      verbose = true;
+      break;
+    case 'h':
+      fputs(test_usage, stdout);
+      return CTL_EXIT_OK;
+    default:
+      return ctl_bad_option("test", c, argv);
     }
   }
   if (optind >= argc) {
@@ -172,8 +188,10 @@ int ctl_test(int argc, char **argv) {
     fprintf(stderr, "pdpctl test: %s: no such file or directory\n", dir);
     return CTL_EXIT_ERROR;
   }
-  if (S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/checks.json", dir);
-  else snprintf(file, sizeof file, "%s", dir);
+  if (S_ISDIR(st.st_mode))
+    snprintf(file, sizeof file, "%s/checks.json", dir);
+  else
+    snprintf(file, sizeof file, "%s", dir);
   ctl_checks f = {0};
   int rc = CTL_EXIT_ERROR;
   if (ctl_checks_load(file, "pdpctl test", &f)) {

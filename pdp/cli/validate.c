@@ -60,7 +60,8 @@ int ctl_validate(int argc, char **argv) {
   if (ok && snap) {
     uint32_t np = snap->policies ? pdpe_policy_set_count(snap->policies) : 0;
     uint32_t ne = snap->entities ? pdpe_entities_count(snap->entities) : 0;
-    printf("ok: %u %s, %u %s\n", np, np == 1 ? "policy" : "policies", ne, ne == 1 ? "entity" : "entities");
+    printf("ok: %u %s, %u %s\n", np, np == 1 ? "policy" : "policies", ne,
+           ne == 1 ? "entity" : "entities");
     rc = CTL_EXIT_OK;
   } else {
     uint32_t n = diag.n + diag.dropped;

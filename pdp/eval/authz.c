@@ -26,25 +26,31 @@ struct pdpe_policy_set {
   pdpe_index *index;
 };
 
-uint32_t pdpe_policy_set_count(const pdpe_policy_set *ps) { return ps ? ps->n : 0; }
-const pdpe_index *pdpe__policy_set_index(const pdpe_policy_set *ps) { return ps ? ps->index : NULL; }
+uint32_t pdpe_policy_set_count(const pdpe_policy_set *ps) {
+  return ps ? ps->n : 0;
+}
+const pdpe_index *pdpe__policy_set_index(const pdpe_policy_set *ps) {
+  return ps ? ps->index : NULL;
+}
 
 static int cmp_id(const void *a, const void *b) {
   const pdpe_policy_entry *x = a, *y = b;
   return pu_str_cmp(x->id, y->id);
 }
 
-static const char *where_of(const pdpe_link *l) { return l->where ? l->where : "template link"; }
+static const char *where_of(const pdpe_link *l) {
+  return l->where ? l->where : "template link";
+}
 
 /* Fill entry `pe` from link `l`; false with a message on a bad link. */
-static bool link_entry(const pdpe_policy_entry *items, uint32_t n, const pdpe_link *l, pdpe_policy_entry *pe,
-                       char *err, size_t err_cap) {
+static bool link_entry(const pdpe_policy_entry *items, uint32_t n, const pdpe_link *l,
+                       pdpe_policy_entry *pe, char *err, size_t err_cap) {
   const pdpe_policy_entry *t = NULL;
   for (uint32_t i = 0; i < n && !t; i++)
     if (pu_str_eq(items[i].id, l->template_id)) t = &items[i];
   if (!t) {
-    snprintf(err, err_cap, "%s: no template with id '%.*s'", where_of(l), (int)(l->template_id.len > 80 ? 80 : l->template_id.len),
-             l->template_id.ptr);
+    snprintf(err, err_cap, "%s: no template with id '%.*s'", where_of(l),
+             (int)(l->template_id.len > 80 ? 80 : l->template_id.len), l->template_id.ptr);
     return false;
   }
   if (!t->ast->is_template) {
@@ -58,9 +64,10 @@ static bool link_entry(const pdpe_policy_entry *items, uint32_t n, const pdpe_li
   static const char *const names[2] = {"?principal", "?resource"};
   for (int s = 0; s < 2; s++) {
     if (uses[s] != given[s]) {
-      snprintf(err, err_cap, "%s: template '%.*s' %s %s, but the link %s a value for it", where_of(l),
-               (int)(l->template_id.len > 80 ? 80 : l->template_id.len), l->template_id.ptr,
-               uses[s] ? "uses" : "does not use", names[s], given[s] ? "gives" : "gives no");
+      snprintf(err, err_cap, "%s: template '%.*s' %s %s, but the link %s a value for it",
+               where_of(l), (int)(l->template_id.len > 80 ? 80 : l->template_id.len),
+               l->template_id.ptr, uses[s] ? "uses" : "does not use", names[s],
+               given[s] ? "gives" : "gives no");
       return false;
     }
   }
@@ -79,13 +86,14 @@ static void describe(const pdpe_policy_entry *pe, char *buf, size_t cap) {
   }
 }
 
-bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies, pdpe_policy_set **out, char *err,
-                           size_t err_cap) {
+bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies, pdpe_policy_set **out,
+                           char *err, size_t err_cap) {
   return pdpe_policy_set_build_linked(arena, policies, NULL, 0, out, err, err_cap);
 }
 
-bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies, const pdpe_link *links,
-                                  uint32_t n_links, pdpe_policy_set **out, char *err, size_t err_cap) {
+bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies,
+                                  const pdpe_link *links, uint32_t n_links, pdpe_policy_set **out,
+                                  char *err, size_t err_cap) {
   pdpe_policy_set *ps = pu_arena_zalloc(arena, sizeof *ps);
   uint32_t np = policies ? policies->n : 0;
   uint32_t n = np + n_links;
@@ -109,8 +117,7 @@ bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies
       if (pu_str_eq(sorted[i - 1].id, sorted[i].id)) {
         /* Name the one that comes first in the set first. */
         const pdpe_policy_entry *a = &sorted[i - 1], *b = &sorted[i];
-        bool a_first = a->link ? (b->link && a->link < b->link)
-                               : (b->link || a->ast < b->ast);
+        bool a_first = a->link ? (b->link && a->link < b->link) : (b->link || a->ast < b->ast);
         if (!a_first) {
           const pdpe_policy_entry *t = a;
           a = b, b = t;
@@ -137,14 +144,19 @@ oom:
 /* ---- one policy ---- */
 
 /* 1: the scope matches, 0: it does not, -1: out of memory. */
-static int scope_match(pdpe_env *env, const pdpl_scope *s, pdpe_uid v, const pdpe_policy_entry *pe) {
+static int scope_match(pdpe_env *env, const pdpl_scope *s, pdpe_uid v,
+                       const pdpe_policy_entry *pe) {
   pdpe_uid target = s->uid;
   if (s->is_slot) target = pe->slots[s->slot];
   switch (s->kind) {
-  case PDPL_SCOPE_ANY: return 1;
-  case PDPL_SCOPE_EQ: return pdpe__uid_eq(v, target);
-  case PDPL_SCOPE_IN: return pdpe__entity_in(env->req->entities, env->stored, v, target, env->arena);
-  case PDPL_SCOPE_IS: return pu_str_eq(v.type, s->type);
+  case PDPL_SCOPE_ANY:
+    return 1;
+  case PDPL_SCOPE_EQ:
+    return pdpe__uid_eq(v, target);
+  case PDPL_SCOPE_IN:
+    return pdpe__entity_in(env->req->entities, env->stored, v, target, env->arena);
+  case PDPL_SCOPE_IS:
+    return pu_str_eq(v.type, s->type);
   case PDPL_SCOPE_IS_IN:
     if (!pu_str_eq(v.type, s->type)) return 0;
     return pdpe__entity_in(env->req->entities, env->stored, v, target, env->arena);
@@ -223,8 +235,8 @@ static bool push_error(pu_arena *a, pdpe_decision *d, uint32_t *cap, const pdpe_
 }
 
 /* Evaluates policies `idx[0..n)` (all of them when idx is NULL), in that order. */
-static bool decide(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena, const uint32_t *idx,
-                   uint32_t n, pdpe_decision *out) {
+static bool decide(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
+                   const uint32_t *idx, uint32_t n, pdpe_decision *out) {
   const pdpe_policy_set *ps = snap->policies;
   pdpe_env env = {.req = req, .stored = snap->entities, .arena = arena};
   idlist forbids = {0}, permits = {0};
@@ -237,7 +249,8 @@ static bool decide(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena 
     if (r == -1) {
       if (!push_error(arena, out, &err_cap, pe, &env)) return false;
     } else if (r == 1) {
-      if (!idlist_push(arena, pe->ast->effect == PDPL_FORBID ? &forbids : &permits, pe->id)) return false;
+      if (!idlist_push(arena, pe->ast->effect == PDPL_FORBID ? &forbids : &permits, pe->id))
+        return false;
     }
   }
   if (forbids.n > 0) {

@@ -31,8 +31,8 @@ struct pdpe_entities {
   uint32_t index_mask; /* slot count - 1 (a power of two) */
   uint32_t *pstart;    /* parents of entity i: pnode[pstart[i] .. pstart[i+1]) */
   uint32_t *pnode;
-  uint32_t **anc;      /* anc[i]: ancestor node numbers of entity i, sorted */
-  uint32_t *n_anc;     /* or NO_CLOSURE */
+  uint32_t **anc;  /* anc[i]: ancestor node numbers of entity i, sorted */
+  uint32_t *n_anc; /* or NO_CLOSURE */
 };
 
 uint64_t pdpe__uid_hash(pdpe_uid u) {
@@ -43,7 +43,9 @@ uint64_t pdpe__uid_hash(pdpe_uid u) {
   return h ^ (h >> 29);
 }
 
-uint32_t pdpe_entities_count(const pdpe_entities *es) { return es ? es->n : 0; }
+uint32_t pdpe_entities_count(const pdpe_entities *es) {
+  return es ? es->n : 0;
+}
 
 static pdpe_uid node_uid(const pdpe_entities *es, uint32_t k) {
   return k < es->n ? es->items[k].uid : es->ghosts[k - es->n];
@@ -83,8 +85,9 @@ static int cmp_u32(const void *a, const void *b) {
 }
 
 static bool fail_uid(char *err, size_t cap, const char *name, const char *what, pdpe_uid u) {
-  snprintf(err, cap, "%s: %s %.*s::\"%.*s\"", name, what, (int)(u.type.len > 100 ? 100 : u.type.len),
-           u.type.ptr ? u.type.ptr : "", (int)(u.id.len > 100 ? 100 : u.id.len), u.id.ptr ? u.id.ptr : "");
+  snprintf(err, cap, "%s: %s %.*s::\"%.*s\"", name, what,
+           (int)(u.type.len > 100 ? 100 : u.type.len), u.type.ptr ? u.type.ptr : "",
+           (int)(u.id.len > 100 ? 100 : u.id.len), u.id.ptr ? u.id.ptr : "");
   return false;
 }
 
@@ -105,13 +108,15 @@ static bool index_add(pdpe_entities *es, uint32_t k, uint32_t *dup) {
 
 /* Cycle check and topological order (parents first) by an iterative depth-first walk;
  * then the capped ancestor lists in that order. */
-static bool build_hierarchy(pu_arena *arena, pdpe_entities *es, const char *name, char *err, size_t cap) {
+static bool build_hierarchy(pu_arena *arena, pdpe_entities *es, const char *name, char *err,
+                            size_t cap) {
   uint32_t n = es->n;
   es->anc = pu_arena_zalloc(arena, sizeof(uint32_t *) * (n ? n : 1));
   es->n_anc = pu_arena_zalloc(arena, sizeof(uint32_t) * (n ? n : 1));
   uint8_t *color = calloc(n ? n : 1, 1); /* 0 new, 1 on the walk's path, 2 done */
   uint32_t *order = malloc(sizeof(uint32_t) * (n ? n : 1)), n_order = 0;
-  uint32_t *stack = malloc(sizeof(uint32_t) * (n ? n : 1)), *next = malloc(sizeof(uint32_t) * (n ? n : 1));
+  uint32_t *stack = malloc(sizeof(uint32_t) * (n ? n : 1)),
+           *next = malloc(sizeof(uint32_t) * (n ? n : 1));
   uint32_t *stamp = calloc(es->n_nodes ? es->n_nodes : 1, sizeof(uint32_t));
   uint32_t *buf = malloc(sizeof(uint32_t) * (CLOSURE_CAP + 1));
   bool ok = es->anc && es->n_anc && color && order && stack && next && stamp && buf;
@@ -126,7 +131,8 @@ static bool build_hierarchy(pu_arena *arena, pdpe_entities *es, const char *name
         uint32_t p = es->pnode[next[sp - 1]++];
         if (p >= n || color[p] == 2) continue;
         if (color[p] == 1) {
-          ok = fail_uid(err, cap, name, "entity hierarchy has a cycle containing", es->items[p].uid);
+          ok =
+              fail_uid(err, cap, name, "entity hierarchy has a cycle containing", es->items[p].uid);
           break;
         }
         color[p] = 1, stack[sp] = p, next[sp] = es->pstart[p], sp++;
@@ -196,7 +202,8 @@ bool pdpe_entities_build(pu_arena *arena, pdpe_entity *items, uint32_t n, const 
       char what[96];
       snprintf(what, sizeof what, "entities[%u]: duplicate entity uid", k);
       fail_uid(err, err_cap, name, what, items[k].uid);
-      snprintf(err + strlen(err), err_cap > strlen(err) ? err_cap - strlen(err) : 0, " (first at entities[%u])", dup);
+      snprintf(err + strlen(err), err_cap > strlen(err) ? err_cap - strlen(err) : 0,
+               " (first at entities[%u])", dup);
       return false;
     }
   }
@@ -230,8 +237,10 @@ static bool in_closure(const pdpe_entities *es, uint32_t i, uint32_t b) {
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
     if (a[mid] == b) return true;
-    if (a[mid] < b) lo = mid + 1;
-    else hi = mid;
+    if (a[mid] < b)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return false;
 }
@@ -242,9 +251,9 @@ static bool in_closure(const pdpe_entities *es, uint32_t i, uint32_t b) {
 
 typedef struct walk {
   pdpe_uid small[WALK_SMALL];
-  pdpe_uid *q;        /* queue = every uid seen, in order */
+  pdpe_uid *q; /* queue = every uid seen, in order */
   uint32_t qh, qt, qcap;
-  uint32_t *slots;    /* hash of q positions + 1, once q outgrows `small` */
+  uint32_t *slots; /* hash of q positions + 1, once q outgrows `small` */
   uint32_t mask;
   pu_arena *arena;
 } walk;
@@ -279,8 +288,8 @@ static int walk_add(walk *w, pdpe_uid u) {
   return 1;
 }
 
-int pdpe__entity_in(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a,
-                    pdpe_uid b, pu_arena *arena) {
+int pdpe__entity_in(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a, pdpe_uid b,
+                    pu_arena *arena) {
   if (pdpe__uid_eq(a, b)) return 1;
   if (!pdpe_entities_find(req, a)) {
     /* A stored entity whose kept ancestors include no request entity is answered from its
@@ -367,15 +376,17 @@ static bool bad(char *err, size_t cap, const char *name, const char *where, cons
   return false;
 }
 
-static bool parse_item(pu_arena *arena, const json_t *j, uint32_t k, const char *name, pdpe_entity *e,
-                       char *err, size_t cap) {
+static bool parse_item(pu_arena *arena, const json_t *j, uint32_t k, const char *name,
+                       pdpe_entity *e, char *err, size_t cap) {
   char where[96];
   snprintf(where, sizeof where, "entities[%u]", k);
-  if (!json_is_object(j)) return bad(err, cap, name, where, "expected an object with uid, attrs and parents");
+  if (!json_is_object(j))
+    return bad(err, cap, name, where, "expected an object with uid, attrs and parents");
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)j, key, v) {
-    if (strcmp(key, "uid") && strcmp(key, "attrs") && strcmp(key, "parents") && strcmp(key, "tags")) {
+    if (strcmp(key, "uid") && strcmp(key, "attrs") && strcmp(key, "parents") &&
+        strcmp(key, "tags")) {
       char m[160];
       snprintf(m, sizeof m, "unknown field '%.60s' (expected uid, attrs, parents, tags)", key);
       return bad(err, cap, name, where, m);
@@ -436,6 +447,7 @@ bool pdpe_entities_from_json(pu_arena *arena, const struct json_t *json, const c
     return false;
   }
   for (size_t k = 0; k < n; k++)
-    if (!parse_item(arena, json_array_get(json, k), (uint32_t)k, name, &items[k], err, err_cap)) return false;
+    if (!parse_item(arena, json_array_get(json, k), (uint32_t)k, name, &items[k], err, err_cap))
+      return false;
   return pdpe_entities_build(arena, items, (uint32_t)n, name, out, err, err_cap);
 }

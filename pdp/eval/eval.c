@@ -46,7 +46,9 @@ static bool type_err(pdpe_env *env, const pdpl_expr *e, const char *want, const 
 /* Print at most 60 bytes of a string for a message. */
 #define SHOW(s) (int)((s).len > 60 ? 60 : (s).len), ((s).ptr ? (s).ptr : "")
 
-static void set_bool(pdpe_value *out, bool b) { *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = b}; }
+static void set_bool(pdpe_value *out, bool b) {
+  *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = b};
+}
 
 static const pdpe_entity *find_entity(pdpe_env *env, pdpe_uid uid) {
   return pdpe__entity_find2(env->req->entities, env->stored, uid);
@@ -92,12 +94,14 @@ static bool eval_in(pdpe_env *env, const pdpl_expr *e, const pdpe_value *l, cons
     set_bool(out, v == 1);
     return true;
   }
-  if (r->kind != PDPE_SET) return type_err(env, e, "entity or set of entities on the right of `in`", r);
+  if (r->kind != PDPE_SET)
+    return type_err(env, e, "entity or set of entities on the right of `in`", r);
   for (uint32_t i = 0; i < r->u.set.n; i++)
     if (r->u.set.items[i].kind != PDPE_ENTITY)
       return type_err(env, e, "set of entities on the right of `in`", &r->u.set.items[i]);
   for (uint32_t i = 0; i < r->u.set.n; i++) {
-    int v = pdpe__entity_in(env->req->entities, env->stored, l->u.uid, r->u.set.items[i].u.uid, env->arena);
+    int v = pdpe__entity_in(env->req->entities, env->stored, l->u.uid, r->u.set.items[i].u.uid,
+                            env->arena);
     if (v < 0) return oom(env, e);
     if (v == 1) {
       set_bool(out, true);
@@ -120,7 +124,10 @@ static bool eval_compare(pdpe_env *env, const pdpl_expr *e, pdpl_binop op, const
     const pdpe_value *bad = l->kind == PDPE_LONG ? r : l;
     return type_err(env, e, "long, datetime or duration operands of the same type", bad);
   }
-  set_bool(out, op == PDPL_OP_LT ? c < 0 : op == PDPL_OP_LE ? c <= 0 : op == PDPL_OP_GT ? c > 0 : c >= 0);
+  set_bool(out, op == PDPL_OP_LT   ? c < 0
+                : op == PDPL_OP_LE ? c <= 0
+                : op == PDPL_OP_GT ? c > 0
+                                   : c >= 0);
   return true;
 }
 
@@ -141,13 +148,19 @@ static bool eval_binary(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsi
   }
   if (!pdpe__eval(env, e->u.binary.rhs, &r, depth + 1)) return false;
   switch (op) {
-  case PDPL_OP_EQ: set_bool(out, pdpe_value_eq(&l, &r)); return true;
-  case PDPL_OP_NE: set_bool(out, !pdpe_value_eq(&l, &r)); return true;
+  case PDPL_OP_EQ:
+    set_bool(out, pdpe_value_eq(&l, &r));
+    return true;
+  case PDPL_OP_NE:
+    set_bool(out, !pdpe_value_eq(&l, &r));
+    return true;
   case PDPL_OP_LT:
   case PDPL_OP_LE:
   case PDPL_OP_GT:
-  case PDPL_OP_GE: return eval_compare(env, e, op, &l, &r, out);
-  case PDPL_OP_IN: return eval_in(env, e, &l, &r, out);
+  case PDPL_OP_GE:
+    return eval_compare(env, e, op, &l, &r, out);
+  case PDPL_OP_IN:
+    return eval_in(env, e, &l, &r, out);
   case PDPL_OP_ADD:
   case PDPL_OP_SUB:
   case PDPL_OP_MUL: {
@@ -159,15 +172,20 @@ static bool eval_binary(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsi
                                   : __builtin_mul_overflow(l.u.l, r.u.l, &v);
     if (of)
       return fail(env, e, "integer overflow: %lld %c %lld", (long long)l.u.l,
-                  op == PDPL_OP_ADD ? '+' : op == PDPL_OP_SUB ? '-' : '*', (long long)r.u.l);
+                  op == PDPL_OP_ADD   ? '+'
+                  : op == PDPL_OP_SUB ? '-'
+                                      : '*',
+                  (long long)r.u.l);
     *out = (pdpe_value){.kind = PDPE_LONG, .u.l = v};
     return true;
   }
-  default: return fail(env, e, "unknown operator");
+  default:
+    return fail(env, e, "unknown operator");
   }
 }
 
-static bool get_attr(pdpe_env *env, const pdpl_expr *e, const pdpe_value *t, pu_str name, pdpe_value *out) {
+static bool get_attr(pdpe_env *env, const pdpl_expr *e, const pdpe_value *t, pu_str name,
+                     pdpe_value *out) {
   if (t->kind == PDPE_RECORD) {
     const pdpe_value *v = pdpe__record_get(t, name);
     if (!v) return fail(env, e, "record does not have the attribute '%.*s'", SHOW(name));
@@ -177,18 +195,20 @@ static bool get_attr(pdpe_env *env, const pdpl_expr *e, const pdpe_value *t, pu_
   if (t->kind == PDPE_ENTITY) {
     const pdpe_entity *ent = find_entity(env, t->u.uid);
     if (!ent)
-      return fail(env, e, "entity %.*s::\"%.*s\" does not exist", SHOW(t->u.uid.type), SHOW(t->u.uid.id));
+      return fail(env, e, "entity %.*s::\"%.*s\" does not exist", SHOW(t->u.uid.type),
+                  SHOW(t->u.uid.id));
     const pdpe_value *v = pdpe__record_get(&ent->attrs, name);
     if (!v)
-      return fail(env, e, "entity %.*s::\"%.*s\" does not have the attribute '%.*s'", SHOW(t->u.uid.type),
-                  SHOW(t->u.uid.id), SHOW(name));
+      return fail(env, e, "entity %.*s::\"%.*s\" does not have the attribute '%.*s'",
+                  SHOW(t->u.uid.type), SHOW(t->u.uid.id), SHOW(name));
     *out = *v;
     return true;
   }
   return type_err(env, e, "record or entity", t);
 }
 
-static bool has_attr(pdpe_env *env, const pdpl_expr *e, const pdpe_value *t, pu_str name, pdpe_value *out) {
+static bool has_attr(pdpe_env *env, const pdpl_expr *e, const pdpe_value *t, pu_str name,
+                     pdpe_value *out) {
   if (t->kind == PDPE_RECORD) {
     set_bool(out, pdpe__record_get(t, name) != NULL);
     return true;
@@ -243,16 +263,18 @@ static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsign
       return true;
     }
     if (!ent)
-      return fail(env, e, "entity %.*s::\"%.*s\" does not exist", SHOW(a[0].u.uid.type), SHOW(a[0].u.uid.id));
+      return fail(env, e, "entity %.*s::\"%.*s\" does not exist", SHOW(a[0].u.uid.type),
+                  SHOW(a[0].u.uid.id));
     if (!v)
-      return fail(env, e, "entity %.*s::\"%.*s\" does not have the tag '%.*s'", SHOW(a[0].u.uid.type),
-                  SHOW(a[0].u.uid.id), SHOW(a[1].u.s));
+      return fail(env, e, "entity %.*s::\"%.*s\" does not have the tag '%.*s'",
+                  SHOW(a[0].u.uid.type), SHOW(a[0].u.uid.id), SHOW(a[1].u.s));
     *out = *v;
     return true;
   }
   default: {
     char msg[200];
-    if (!pdpe__ext_call(fn, a, n, out, msg, sizeof msg)) return fail(env, e, "%s: %s", pdpl_fn_name(fn), msg);
+    if (!pdpe__ext_call(fn, a, n, out, msg, sizeof msg))
+      return fail(env, e, "%s: %s", pdpl_fn_name(fn), msg);
     return true;
   }
   }
@@ -261,18 +283,34 @@ static bool eval_call(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsign
 bool pdpe__eval(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsigned depth) {
   if (depth > EVAL_MAX_DEPTH) return fail(env, e, "expression nested too deeply");
   switch (e->kind) {
-  case PDPL_E_BOOL: set_bool(out, e->u.lit.b); return true;
-  case PDPL_E_LONG: *out = (pdpe_value){.kind = PDPE_LONG, .u.l = e->u.lit.l}; return true;
-  case PDPL_E_STRING: *out = (pdpe_value){.kind = PDPE_STRING, .u.s = e->u.lit.s}; return true;
-  case PDPL_E_ENTITY: *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = e->u.lit.uid}; return true;
+  case PDPL_E_BOOL:
+    set_bool(out, e->u.lit.b);
+    return true;
+  case PDPL_E_LONG:
+    *out = (pdpe_value){.kind = PDPE_LONG, .u.l = e->u.lit.l};
+    return true;
+  case PDPL_E_STRING:
+    *out = (pdpe_value){.kind = PDPE_STRING, .u.s = e->u.lit.s};
+    return true;
+  case PDPL_E_ENTITY:
+    *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = e->u.lit.uid};
+    return true;
   case PDPL_E_VAR:
     switch (e->u.var) {
-    case PDPL_VAR_PRINCIPAL: *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = env->req->principal}; return true;
-    case PDPL_VAR_ACTION: *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = env->req->action}; return true;
-    case PDPL_VAR_RESOURCE: *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = env->req->resource}; return true;
+    case PDPL_VAR_PRINCIPAL:
+      *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = env->req->principal};
+      return true;
+    case PDPL_VAR_ACTION:
+      *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = env->req->action};
+      return true;
+    case PDPL_VAR_RESOURCE:
+      *out = (pdpe_value){.kind = PDPE_ENTITY, .u.uid = env->req->resource};
+      return true;
     case PDPL_VAR_CONTEXT:
-      if (env->req->context.kind == PDPE_RECORD) *out = env->req->context;
-      else *out = (pdpe_value){.kind = PDPE_RECORD};
+      if (env->req->context.kind == PDPE_RECORD)
+        *out = env->req->context;
+      else
+        *out = (pdpe_value){.kind = PDPE_RECORD};
       return true;
     }
     return fail(env, e, "unknown variable");
@@ -289,10 +327,12 @@ bool pdpe__eval(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsigned dep
   case PDPL_E_NEG:
     if (!pdpe__eval(env, e->u.unary.arg, out, depth + 1)) return false;
     if (out->kind != PDPE_LONG) return type_err(env, e, "long", out);
-    if (out->u.l == INT64_MIN) return fail(env, e, "integer overflow: -(%lld)", (long long)out->u.l);
+    if (out->u.l == INT64_MIN)
+      return fail(env, e, "integer overflow: -(%lld)", (long long)out->u.l);
     out->u.l = -out->u.l;
     return true;
-  case PDPL_E_BINARY: return eval_binary(env, e, out, depth);
+  case PDPL_E_BINARY:
+    return eval_binary(env, e, out, depth);
   case PDPL_E_IF: {
     pdpe_value c;
     if (!pdpe__eval(env, e->u.cond.cond, &c, depth + 1)) return false;
@@ -341,13 +381,15 @@ bool pdpe__eval(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsigned dep
     for (uint32_t i = 0; i < n; i++)
       if (!pdpe__eval(env, e->u.record.values[i], &vals[i], depth + 1)) return false;
     char msg[160];
-    if (!pdpe_value_make_record(env->arena, e->u.record.keys, vals, n, "record", out, msg, sizeof msg)) {
+    if (!pdpe_value_make_record(env->arena, e->u.record.keys, vals, n, "record", out, msg,
+                                sizeof msg)) {
       if (strstr(msg, "out of memory")) return oom(env, e);
       return fail(env, e, "%s", msg);
     }
     return true;
   }
-  case PDPL_E_CALL: return eval_call(env, e, out, depth);
+  case PDPL_E_CALL:
+    return eval_call(env, e, out, depth);
   }
   return fail(env, e, "unknown expression");
 }

@@ -16,12 +16,16 @@
 
 static bool fail(char *err, size_t cap, const char *msg, pu_str s) {
   int n = (int)(s.len > 64 ? 64 : s.len);
-  if (s.ptr) snprintf(err, cap, "%s: \"%.*s\"", msg, n, s.ptr);
-  else snprintf(err, cap, "%s", msg);
+  if (s.ptr)
+    snprintf(err, cap, "%s: \"%.*s\"", msg, n, s.ptr);
+  else
+    snprintf(err, cap, "%s", msg);
   return false;
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -166,9 +170,11 @@ static bool parse_decimal(pu_str s, int64_t *out, char *err, size_t cap) {
   bool over = false;
   while (i < s.len && is_digit(s.ptr[i])) {
     int d = s.ptr[i++] - '0';
-    if (__builtin_mul_overflow(l, 10, &l) || __builtin_add_overflow(l, neg ? -d : d, &l)) over = true;
+    if (__builtin_mul_overflow(l, 10, &l) || __builtin_add_overflow(l, neg ? -d : d, &l))
+      over = true;
   }
-  if (i == st || i >= s.len || s.ptr[i] != '.') return fail(err, cap, "not a well-formed decimal", s);
+  if (i == st || i >= s.len || s.ptr[i] != '.')
+    return fail(err, cap, "not a well-formed decimal", s);
   i++;
   size_t fs = i;
   int64_t r = 0;
@@ -226,13 +232,14 @@ static bool digits(pu_str s, size_t at, size_t n, unsigned *out) {
 static bool parse_datetime(pu_str s, int64_t *out, char *err, size_t cap) {
   unsigned y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, oh = 0, om = 0;
   int osign = 0;
-  if (!digits(s, 0, 4, &y) || s.len < 10 || s.ptr[4] != '-' || !digits(s, 5, 2, &mo) || s.ptr[7] != '-' ||
-      !digits(s, 8, 2, &d))
+  if (!digits(s, 0, 4, &y) || s.len < 10 || s.ptr[4] != '-' || !digits(s, 5, 2, &mo) ||
+      s.ptr[7] != '-' || !digits(s, 8, 2, &d))
     return fail(err, cap, "invalid datetime (expected YYYY-MM-DD)", s);
   size_t i = 10;
   if (i < s.len) {
     if (s.ptr[i] != 'T' || !digits(s, i + 1, 2, &h) || i + 3 >= s.len || s.ptr[i + 3] != ':' ||
-        !digits(s, i + 4, 2, &mi) || i + 6 >= s.len || s.ptr[i + 6] != ':' || !digits(s, i + 7, 2, &sec))
+        !digits(s, i + 4, 2, &mi) || i + 6 >= s.len || s.ptr[i + 6] != ':' ||
+        !digits(s, i + 7, 2, &sec))
       return fail(err, cap, "invalid datetime (expected Thh:mm:ss after the date)", s);
     i += 9;
     if (i < s.len && s.ptr[i] == '.') {
@@ -278,18 +285,26 @@ static bool parse_duration(pu_str s, int64_t *out, char *err, size_t cap) {
     uint64_t v = 0;
     bool ov = false;
     while (i < s.len && is_digit(s.ptr[i])) {
-      if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(s.ptr[i] - '0'), &v)) ov = true;
+      if (__builtin_mul_overflow(v, 10, &v) ||
+          __builtin_add_overflow(v, (uint64_t)(s.ptr[i] - '0'), &v))
+        ov = true;
       i++;
     }
     if (i == st || i == s.len) return fail(err, cap, "invalid duration", s);
     int u;
     char c = s.ptr[i];
-    if (c == 'd') u = 0;
-    else if (c == 'h') u = 1;
-    else if (c == 'm' && i + 1 < s.len && s.ptr[i + 1] == 's') u = 4, i++;
-    else if (c == 'm') u = 2;
-    else if (c == 's') u = 3;
-    else return fail(err, cap, "invalid duration", s);
+    if (c == 'd')
+      u = 0;
+    else if (c == 'h')
+      u = 1;
+    else if (c == 'm' && i + 1 < s.len && s.ptr[i + 1] == 's')
+      u = 4, i++;
+    else if (c == 'm')
+      u = 2;
+    else if (c == 's')
+      u = 3;
+    else
+      return fail(err, cap, "invalid duration", s);
     i++;
     if (u <= last) return fail(err, cap, "invalid duration (units out of order)", s);
     last = u;
@@ -305,7 +320,8 @@ static bool parse_duration(pu_str s, int64_t *out, char *err, size_t cap) {
   for (int u = 3; u >= 0; u--) {
     if (!seen[u]) continue;
     int64_t part;
-    if (qty[u] > (uint64_t)INT64_MAX || __builtin_mul_overflow((int64_t)qty[u], unit_ms[u], &part) ||
+    if (qty[u] > (uint64_t)INT64_MAX ||
+        __builtin_mul_overflow((int64_t)qty[u], unit_ms[u], &part) ||
         (neg ? __builtin_sub_overflow(ms, part, &ms) : __builtin_add_overflow(ms, part, &ms)))
       return fail(err, cap, "duration overflow", s);
   }
@@ -340,8 +356,12 @@ static void set_ext(pdpe_value *out, pdpe_ext_kind k) {
   out->u.ext.kind = k;
 }
 
-static void set_bool(pdpe_value *out, bool b) { *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = b}; }
-static void set_long(pdpe_value *out, int64_t l) { *out = (pdpe_value){.kind = PDPE_LONG, .u.l = l}; }
+static void set_bool(pdpe_value *out, bool b) {
+  *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = b};
+}
+static void set_long(pdpe_value *out, int64_t l) {
+  *out = (pdpe_value){.kind = PDPE_LONG, .u.l = l};
+}
 
 bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out, char *err,
                     size_t cap) {
@@ -356,7 +376,8 @@ bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out
   case PDPL_FN_DATETIME:
   case PDPL_FN_DURATION:
     if (a[0].kind != PDPE_STRING) {
-      snprintf(err, cap, "type error: %s expects a string, got %s", pdpl_fn_name(fn), pdpe__kind_name(&a[0]));
+      snprintf(err, cap, "type error: %s expects a string, got %s", pdpl_fn_name(fn),
+               pdpe__kind_name(&a[0]));
       return false;
     }
     if (fn == PDPL_FN_IP) {
@@ -380,9 +401,10 @@ bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out
     if (!want(&a[0], PDPE_EXT_IP, err, cap)) return false;
     {
       const pdpe_ip *ip = &a[0].u.ext.u.ip;
-      set_bool(out, fn == PDPL_FN_IS_IPV4 ? !ip->v6 : fn == PDPL_FN_IS_IPV6 ? ip->v6
-                                                  : fn == PDPL_FN_IS_LOOPBACK ? ip_loopback(ip)
-                                                                              : ip_multicast(ip));
+      set_bool(out, fn == PDPL_FN_IS_IPV4       ? !ip->v6
+                    : fn == PDPL_FN_IS_IPV6     ? ip->v6
+                    : fn == PDPL_FN_IS_LOOPBACK ? ip_loopback(ip)
+                                                : ip_multicast(ip));
     }
     return true;
   case PDPL_FN_IS_IN_RANGE:
@@ -393,26 +415,32 @@ bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out
   case PDPL_FN_LESS_THAN_OR_EQUAL:
   case PDPL_FN_GREATER_THAN:
   case PDPL_FN_GREATER_THAN_OR_EQUAL:
-    if (!want(&a[0], PDPE_EXT_DECIMAL, err, cap) || !want(&a[1], PDPE_EXT_DECIMAL, err, cap)) return false;
+    if (!want(&a[0], PDPE_EXT_DECIMAL, err, cap) || !want(&a[1], PDPE_EXT_DECIMAL, err, cap))
+      return false;
     {
       int64_t x = a[0].u.ext.u.decimal, y = a[1].u.ext.u.decimal;
-      set_bool(out, fn == PDPL_FN_LESS_THAN ? x < y : fn == PDPL_FN_LESS_THAN_OR_EQUAL ? x <= y
-                                                  : fn == PDPL_FN_GREATER_THAN       ? x > y
-                                                                                     : x >= y);
+      set_bool(out, fn == PDPL_FN_LESS_THAN            ? x < y
+                    : fn == PDPL_FN_LESS_THAN_OR_EQUAL ? x <= y
+                    : fn == PDPL_FN_GREATER_THAN       ? x > y
+                                                       : x >= y);
     }
     return true;
   case PDPL_FN_OFFSET:
-    if (!want(&a[0], PDPE_EXT_DATETIME, err, cap) || !want(&a[1], PDPE_EXT_DURATION, err, cap)) return false;
+    if (!want(&a[0], PDPE_EXT_DATETIME, err, cap) || !want(&a[1], PDPE_EXT_DURATION, err, cap))
+      return false;
     set_ext(out, PDPE_EXT_DATETIME);
-    if (__builtin_add_overflow(a[0].u.ext.u.datetime, a[1].u.ext.u.duration, &out->u.ext.u.datetime)) {
+    if (__builtin_add_overflow(a[0].u.ext.u.datetime, a[1].u.ext.u.duration,
+                               &out->u.ext.u.datetime)) {
       snprintf(err, cap, "overflow when adding an offset to a datetime");
       return false;
     }
     return true;
   case PDPL_FN_DURATION_SINCE:
-    if (!want(&a[0], PDPE_EXT_DATETIME, err, cap) || !want(&a[1], PDPE_EXT_DATETIME, err, cap)) return false;
+    if (!want(&a[0], PDPE_EXT_DATETIME, err, cap) || !want(&a[1], PDPE_EXT_DATETIME, err, cap))
+      return false;
     set_ext(out, PDPE_EXT_DURATION);
-    if (__builtin_sub_overflow(a[0].u.ext.u.datetime, a[1].u.ext.u.datetime, &out->u.ext.u.duration)) {
+    if (__builtin_sub_overflow(a[0].u.ext.u.datetime, a[1].u.ext.u.datetime,
+                               &out->u.ext.u.duration)) {
       snprintf(err, cap, "overflow when computing the duration between two datetimes");
       return false;
     }
@@ -446,7 +474,9 @@ bool pdpe__ext_call(pdpl_fn fn, const pdpe_value *a, uint32_t n, pdpe_value *out
     set_long(out, a[0].u.ext.u.duration / div[fn - PDPL_FN_TO_DAYS]);
     return true;
   }
-  default: snprintf(err, cap, "%s is not an extension function", pdpl_fn_name(fn)); return false;
+  default:
+    snprintf(err, cap, "%s is not an extension function", pdpl_fn_name(fn));
+    return false;
   }
 }
 
@@ -456,10 +486,12 @@ void pdpe__ext_format(const pdpe_value *v, char *buf, size_t cap) {
     const pdpe_ip *ip = &v->u.ext.u.ip;
     size_t o = 0;
     if (!ip->v6) {
-      o = (size_t)snprintf(buf, cap, "%u.%u.%u.%u", ip->addr[0], ip->addr[1], ip->addr[2], ip->addr[3]);
+      o = (size_t)snprintf(buf, cap, "%u.%u.%u.%u", ip->addr[0], ip->addr[1], ip->addr[2],
+                           ip->addr[3]);
     } else {
       for (int k = 0; k < 8 && o < cap; k++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%x", k ? ":" : "", (ip->addr[2 * k] << 8) | ip->addr[2 * k + 1]);
+        o += (size_t)snprintf(buf + o, cap - o, "%s%x", k ? ":" : "",
+                              (ip->addr[2 * k] << 8) | ip->addr[2 * k + 1]);
     }
     if (o < cap) snprintf(buf + o, cap - o, "/%u", ip->prefix);
     return;
@@ -477,10 +509,13 @@ void pdpe__ext_format(const pdpe_value *v, char *buf, size_t cap) {
     int64_t y;
     unsigned mo, d;
     civil_from_days(days, &y, &mo, &d);
-    snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, mo, d, (unsigned)(r / 3600000),
-             (unsigned)(r / 60000 % 60), (unsigned)(r / 1000 % 60), (unsigned)(r % 1000));
+    snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, mo, d,
+             (unsigned)(r / 3600000), (unsigned)(r / 60000 % 60), (unsigned)(r / 1000 % 60),
+             (unsigned)(r % 1000));
     return;
   }
-  case PDPE_EXT_DURATION: snprintf(buf, cap, "%lldms", (long long)v->u.ext.u.duration); return;
+  case PDPE_EXT_DURATION:
+    snprintf(buf, cap, "%lldms", (long long)v->u.ext.u.duration);
+    return;
   }
 }

@@ -28,8 +28,8 @@
 enum { IX_PRINCIPAL, IX_RESOURCE, IX_ACTION, IX_PTYPE, IX_RTYPE, IX_NPOS };
 
 typedef struct ix_slot {
-  pdpe_uid key; /* a type key is {type, ""} */
-  uint32_t pos; /* IX_*; UINT32_MAX = empty */
+  pdpe_uid key;      /* a type key is {type, ""} */
+  uint32_t pos;      /* IX_*; UINT32_MAX = empty */
   uint32_t eq, n_eq; /* lists[eq .. eq + n_eq) */
   uint32_t in, n_in;
 } ix_slot;
@@ -72,14 +72,17 @@ static const ix_slot *find_slot(const pdpe_index *ix, uint32_t pos, pdpe_uid key
 
 /* The uid of an `==`, `in` or `is .. in` scope (a slot's linked value), and whether it is
  * an `in`.  False for `_`, `is T` and `in [..]`. */
-static bool scope_uid(const pdpl_scope *s, const pdpe_policy_entry *pe, pdpe_uid *uid, uint32_t *in) {
-  if (s->kind != PDPL_SCOPE_EQ && s->kind != PDPL_SCOPE_IN && s->kind != PDPL_SCOPE_IS_IN) return false;
+static bool scope_uid(const pdpl_scope *s, const pdpe_policy_entry *pe, pdpe_uid *uid,
+                      uint32_t *in) {
+  if (s->kind != PDPL_SCOPE_EQ && s->kind != PDPL_SCOPE_IN && s->kind != PDPL_SCOPE_IS_IN)
+    return false;
   *uid = s->is_slot ? pe->slots[s->slot] : s->uid;
   *in = s->kind != PDPL_SCOPE_EQ;
   return true;
 }
 
-bool pdpe__index_build(pu_arena *arena, const pdpe_policy_entry *items, uint32_t n, pdpe_index **out) {
+bool pdpe__index_build(pu_arena *arena, const pdpe_policy_entry *items, uint32_t n,
+                       pdpe_index **out) {
   pdpe_index *ix = pu_arena_zalloc(arena, sizeof *ix);
   if (!ix) return false;
   /* Count entries: one per policy, one per action of an `in [..]` filed by action. */
@@ -102,16 +105,21 @@ bool pdpe__index_build(pu_arena *arena, const pdpe_policy_entry *items, uint32_t
     if (!pe->linked) continue;
     pdpe_uid uid;
     uint32_t in;
-    if (scope_uid(&p->principal, pe, &uid, &in)) es[k++] = (ix_entry){uid, IX_PRINCIPAL, in, i};
-    else if (scope_uid(&p->resource, pe, &uid, &in)) es[k++] = (ix_entry){uid, IX_RESOURCE, in, i};
-    else if (scope_uid(&p->action, pe, &uid, &in)) es[k++] = (ix_entry){uid, IX_ACTION, in, i};
+    if (scope_uid(&p->principal, pe, &uid, &in))
+      es[k++] = (ix_entry){uid, IX_PRINCIPAL, in, i};
+    else if (scope_uid(&p->resource, pe, &uid, &in))
+      es[k++] = (ix_entry){uid, IX_RESOURCE, in, i};
+    else if (scope_uid(&p->action, pe, &uid, &in))
+      es[k++] = (ix_entry){uid, IX_ACTION, in, i};
     else if (p->action.kind == PDPL_SCOPE_IN_LIST)
-      for (uint32_t a = 0; a < p->action.n_list; a++) es[k++] = (ix_entry){p->action.list[a], IX_ACTION, 1, i};
+      for (uint32_t a = 0; a < p->action.n_list; a++)
+        es[k++] = (ix_entry){p->action.list[a], IX_ACTION, 1, i};
     else if (p->principal.kind == PDPL_SCOPE_IS)
       es[k++] = (ix_entry){{p->principal.type, {"", 0}}, IX_PTYPE, 0, i};
     else if (p->resource.kind == PDPL_SCOPE_IS)
       es[k++] = (ix_entry){{p->resource.type, {"", 0}}, IX_RTYPE, 0, i};
-    else ix->unindexed[ix->n_unindexed++] = i;
+    else
+      ix->unindexed[ix->n_unindexed++] = i;
   }
   if (k > 1) qsort(es, k, sizeof *es, cmp_entry);
   /* Keys and lists: entries of one key are adjacent, eq ones before in ones. */
@@ -141,8 +149,10 @@ bool pdpe__index_build(pu_arena *arena, const pdpe_policy_entry *items, uint32_t
       continue; /* `action in [A, A]` */
     }
     ix->lists[nl++] = es[e].idx;
-    if (es[e].in) cur->n_in++;
-    else cur->n_eq++, cur->in = nl;
+    if (es[e].in)
+      cur->n_in++;
+    else
+      cur->n_eq++, cur->in = nl;
   }
   free(es);
   *out = ix;
@@ -159,8 +169,9 @@ static int cmp_u32(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req, const pdpe_entities *stored,
-                           pu_arena *arena, const uint32_t **out, uint32_t *n_out) {
+int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req,
+                           const pdpe_entities *stored, pu_arena *arena, const uint32_t **out,
+                           uint32_t *n_out) {
   *out = NULL, *n_out = 0;
   if (!ix) return 1;
   const pdpe_uid vs[3] = {req->principal, req->resource, req->action};
@@ -211,7 +222,8 @@ int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req, const 
   uint32_t *c = pu_arena_alloc(arena, sizeof(uint32_t) * total);
   if (!c) return -1;
   uint32_t n = 0;
-  for (uint32_t i = 0; i < np; i++) memcpy(c + n, parts[i].p, sizeof(uint32_t) * parts[i].n), n += parts[i].n;
+  for (uint32_t i = 0; i < np; i++)
+    memcpy(c + n, parts[i].p, sizeof(uint32_t) * parts[i].n), n += parts[i].n;
   if (n <= 32) {
     for (uint32_t i = 1; i < n; i++) {
       uint32_t v = c[i], j = i;

@@ -41,7 +41,12 @@ typedef enum pdpe_kind {
   PDPE_EXT, /* extension value: ipaddr, decimal, datetime, duration */
 } pdpe_kind;
 
-typedef enum pdpe_ext_kind { PDPE_EXT_IP, PDPE_EXT_DECIMAL, PDPE_EXT_DATETIME, PDPE_EXT_DURATION } pdpe_ext_kind;
+typedef enum pdpe_ext_kind {
+  PDPE_EXT_IP,
+  PDPE_EXT_DECIMAL,
+  PDPE_EXT_DATETIME,
+  PDPE_EXT_DURATION
+} pdpe_ext_kind;
 
 typedef struct pdpe_value pdpe_value;
 
@@ -63,7 +68,7 @@ struct pdpe_value {
       uint32_t n;
     } set;
     struct {
-      pu_str *keys;      /* sorted by pu_str_cmp, unique */
+      pu_str *keys; /* sorted by pu_str_cmp, unique */
       pdpe_value *values;
       uint32_t n;
     } rec;
@@ -97,8 +102,8 @@ bool pdpe_value_make_record(pu_arena *arena, pu_str *keys, pdpe_value *values, u
                             const char *path, pdpe_value *out, char *err, size_t err_cap);
 /* Call an extension constructor by name ("ip", "decimal", "datetime", "duration") on a
  * string, as `{"__extn": {"fn": name, "arg": arg}}` would. */
-bool pdpe_value_make_ext(pu_arena *arena, pu_str fn, pu_str arg, const char *path,
-                         pdpe_value *out, char *err, size_t err_cap);
+bool pdpe_value_make_ext(pu_arena *arena, pu_str fn, pu_str arg, const char *path, pdpe_value *out,
+                         char *err, size_t err_cap);
 
 /* Cedar's JSON rendering of a value into the arena (for logs, pdpctl and tests). */
 pu_str pdpe_value_to_json(pu_arena *arena, const pdpe_value *v);
@@ -107,9 +112,9 @@ pu_str pdpe_value_to_json(pu_arena *arena, const pdpe_value *v);
 
 typedef struct pdpe_entity {
   pdpe_uid uid;
-  pdpe_value attrs;      /* a record (possibly empty) */
-  pdpe_value tags;       /* a record (possibly empty) */
-  pdpe_uid *parents;     /* direct parents, as given */
+  pdpe_value attrs;  /* a record (possibly empty) */
+  pdpe_value tags;   /* a record (possibly empty) */
+  pdpe_uid *parents; /* direct parents, as given */
   uint32_t n_parents;
 } pdpe_entity;
 
@@ -139,8 +144,8 @@ typedef struct pdpe_policy_set pdpe_policy_set;
 
 /* Compile parsed policies.  The set keeps pointers into the AST, so `policies` must live in
  * `arena` (the snapshot's arena).  Duplicate policy ids are an error naming both positions. */
-bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies,
-                           pdpe_policy_set **out, char *err, size_t err_cap);
+bool pdpe_policy_set_build(pu_arena *arena, const pdpl_policies *policies, pdpe_policy_set **out,
+                           char *err, size_t err_cap);
 uint32_t pdpe_policy_set_count(const pdpe_policy_set *ps);
 
 /* A template-linked policy: template `template_id` (a policy of the set written with
@@ -160,8 +165,8 @@ typedef struct pdpe_link {
  * missing or extra slot value, a new id that is already taken) name the link's `where`.
  * `links` (the array and its strings) must live in `arena` too: entries point at them. */
 bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies,
-                                  const pdpe_link *links, uint32_t n_links,
-                                  pdpe_policy_set **out, char *err, size_t err_cap);
+                                  const pdpe_link *links, uint32_t n_links, pdpe_policy_set **out,
+                                  char *err, size_t err_cap);
 
 /* ---- snapshots ----------------------------------------------------------------------- */
 
@@ -170,13 +175,13 @@ bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies
  * last request using it drops its reference: requests never wait for a reload and never
  * see a mix of two snapshots.  Later issues add grants and permission definitions here. */
 typedef struct pdpe_snapshot {
-  atomic_uint refs;            /* pdpe_snapshot_ref / _unref */
-  pu_arena arena;              /* owns everything below */
+  atomic_uint refs; /* pdpe_snapshot_ref / _unref */
+  pu_arena arena;   /* owns everything below */
   pdpe_policy_set *policies;
   pdpe_entities *entities;
-  uint8_t stamp[32];           /* SHA-256 content stamp of what was loaded */
-  const char *source;          /* where it came from ("dir:examples/quickstart") */
-  int64_t loaded_unix_ms;      /* wall clock when it was built */
+  uint8_t stamp[32];      /* SHA-256 content stamp of what was loaded */
+  const char *source;     /* where it came from ("dir:examples/quickstart") */
+  int64_t loaded_unix_ms; /* wall clock when it was built */
 } pdpe_snapshot;
 
 /* A new empty snapshot (refs = 1, no policies, no entities). */
@@ -190,7 +195,7 @@ typedef struct pdpe_request {
   pdpe_uid principal;
   pdpe_uid action;
   pdpe_uid resource;
-  pdpe_value context;          /* a record; kind != PDPE_RECORD is treated as empty */
+  pdpe_value context;            /* a record; kind != PDPE_RECORD is treated as empty */
   const pdpe_entities *entities; /* request-scoped entities, may be NULL; they take
                                     precedence over stored entities with the same uid */
 } pdpe_request;
@@ -204,10 +209,10 @@ typedef enum pdpe_decision_kind { PDPE_DENY = 0, PDPE_ALLOW = 1 } pdpe_decision_
 
 typedef struct pdpe_decision {
   pdpe_decision_kind decision;
-  pu_str *reason;            /* determining policy ids (satisfied forbids on a deny,
-                                satisfied permits on an allow; empty on default deny) */
+  pu_str *reason; /* determining policy ids (satisfied forbids on a deny,
+                     satisfied permits on an allow; empty on default deny) */
   uint32_t n_reason;
-  pdpe_eval_error *errors;   /* policies skipped because their evaluation errored */
+  pdpe_eval_error *errors; /* policies skipped because their evaluation errored */
   uint32_t n_errors;
 } pdpe_decision;
 

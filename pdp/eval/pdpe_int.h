@@ -3,7 +3,8 @@
  * value.c owns the total order on values (sets are kept sorted and deduplicated with it,
  * records keep their keys sorted), ext.c the extension types, entities.c the uid index
  * and the hierarchy, eval.c the expression evaluator, index.c the policy index and authz.c
- * the policy set and the authorizer.  Errors inside the engine are plain messages written into a caller buffer.
+ * the policy set and the authorizer.  Errors inside the engine are plain messages written into a
+ * caller buffer.
  */
 #ifndef PDP_EVAL_PDPE_INT_H
 #define PDP_EVAL_PDPE_INT_H
@@ -55,8 +56,8 @@ int64_t pdpe__entity_ancestors(const pdpe_entities *req, const pdpe_entities *st
                                uint32_t cap, pu_arena *arena, const pdpe_uid **out);
 /* Is `a` a descendant of (or equal to) `b` in the hierarchy formed by request entities
  * overlaid on stored ones?  -1 when the arena ran out. */
-int pdpe__entity_in(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a,
-                    pdpe_uid b, pu_arena *arena);
+int pdpe__entity_in(const pdpe_entities *req, const pdpe_entities *stored, pdpe_uid a, pdpe_uid b,
+                    pu_arena *arena);
 
 /* ---- evaluator (eval.c) ---- */
 
@@ -66,10 +67,10 @@ typedef struct pdpe_env {
   const pdpe_request *req;
   const pdpe_entities *stored;
   pu_arena *arena;
-  const pdpe_uid *slots; /* [PDPL_SLOT_PRINCIPAL], [PDPL_SLOT_RESOURCE], or NULL */
-  bool oom;              /* set when the arena ran out (the decision is then void) */
+  const pdpe_uid *slots;   /* [PDPL_SLOT_PRINCIPAL], [PDPL_SLOT_RESOURCE], or NULL */
+  bool oom;                /* set when the arena ran out (the decision is then void) */
   const pdpl_expr *err_at; /* where the first error happened */
-  char err[256];         /* its message */
+  char err[256];           /* its message */
 } pdpe_env;
 
 /* Evaluate `e`; false on an evaluation error (message in env->err). */
@@ -80,21 +81,23 @@ bool pdpe__eval(pdpe_env *env, const pdpl_expr *e, pdpe_value *out, unsigned dep
 typedef struct pdpe_policy_entry {
   const pdpl_policy *ast;
   pu_str id;
-  bool linked;        /* false: an unlinked template, never evaluated */
-  pdpe_uid slots[2];  /* ?principal, ?resource when linked from a template */
+  bool linked;           /* false: an unlinked template, never evaluated */
+  pdpe_uid slots[2];     /* ?principal, ?resource when linked from a template */
   const pdpe_link *link; /* the link this entry comes from (NULL for a parsed policy) */
 } pdpe_policy_entry;
 
 /* Which policies can apply to a request, by scope: built once per policy set. */
 typedef struct pdpe_index pdpe_index;
 /* Index `items` (the policy set's entries, in policy order).  False when out of memory. */
-bool pdpe__index_build(pu_arena *arena, const pdpe_policy_entry *items, uint32_t n, pdpe_index **out);
+bool pdpe__index_build(pu_arena *arena, const pdpe_policy_entry *items, uint32_t n,
+                       pdpe_index **out);
 /* The policies whose scope can match `req`: ascending unique policy indices (a superset of
  * those whose scope matches; every one of those is included), in *out (the arena, or the
  * index itself).  1 on success, 0 when the request's hierarchy is too large to list (the
  * caller scans every policy instead), -1 when the arena ran out. */
-int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req, const pdpe_entities *stored,
-                           pu_arena *arena, const uint32_t **out, uint32_t *n_out);
+int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req,
+                           const pdpe_entities *stored, pu_arena *arena, const uint32_t **out,
+                           uint32_t *n_out);
 
 /* The index of a built policy set (tests inspect its candidates). */
 const pdpe_index *pdpe__policy_set_index(const pdpe_policy_set *ps);

@@ -24,9 +24,13 @@ int pdpe__uid_cmp(pdpe_uid a, pdpe_uid b) {
   return c ? c : pu_str_cmp(a.id, b.id);
 }
 
-bool pdpe__uid_eq(pdpe_uid a, pdpe_uid b) { return pu_str_eq(a.id, b.id) && pu_str_eq(a.type, b.type); }
+bool pdpe__uid_eq(pdpe_uid a, pdpe_uid b) {
+  return pu_str_eq(a.id, b.id) && pu_str_eq(a.type, b.type);
+}
 
-static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b ? 1 : 0; }
+static int cmp_i64(int64_t a, int64_t b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 static int ext_cmp(const pdpe_value *a, const pdpe_value *b) {
   if (a->u.ext.kind != b->u.ext.kind) return a->u.ext.kind < b->u.ext.kind ? -1 : 1;
@@ -38,9 +42,12 @@ static int ext_cmp(const pdpe_value *a, const pdpe_value *b) {
     if (c) return c;
     return x->prefix < y->prefix ? -1 : x->prefix > y->prefix ? 1 : 0;
   }
-  case PDPE_EXT_DECIMAL: return cmp_i64(a->u.ext.u.decimal, b->u.ext.u.decimal);
-  case PDPE_EXT_DATETIME: return cmp_i64(a->u.ext.u.datetime, b->u.ext.u.datetime);
-  case PDPE_EXT_DURATION: return cmp_i64(a->u.ext.u.duration, b->u.ext.u.duration);
+  case PDPE_EXT_DECIMAL:
+    return cmp_i64(a->u.ext.u.decimal, b->u.ext.u.decimal);
+  case PDPE_EXT_DATETIME:
+    return cmp_i64(a->u.ext.u.datetime, b->u.ext.u.datetime);
+  case PDPE_EXT_DURATION:
+    return cmp_i64(a->u.ext.u.duration, b->u.ext.u.duration);
   }
   return 0;
 }
@@ -48,10 +55,14 @@ static int ext_cmp(const pdpe_value *a, const pdpe_value *b) {
 int pdpe__value_cmp(const pdpe_value *a, const pdpe_value *b) {
   if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
   switch (a->kind) {
-  case PDPE_BOOL: return (int)a->u.b - (int)b->u.b;
-  case PDPE_LONG: return cmp_i64(a->u.l, b->u.l);
-  case PDPE_STRING: return pu_str_cmp(a->u.s, b->u.s);
-  case PDPE_ENTITY: return pdpe__uid_cmp(a->u.uid, b->u.uid);
+  case PDPE_BOOL:
+    return (int)a->u.b - (int)b->u.b;
+  case PDPE_LONG:
+    return cmp_i64(a->u.l, b->u.l);
+  case PDPE_STRING:
+    return pu_str_cmp(a->u.s, b->u.s);
+  case PDPE_ENTITY:
+    return pdpe__uid_cmp(a->u.uid, b->u.uid);
   case PDPE_SET: {
     uint32_t n = a->u.set.n < b->u.set.n ? a->u.set.n : b->u.set.n;
     for (uint32_t i = 0; i < n; i++) {
@@ -70,7 +81,8 @@ int pdpe__value_cmp(const pdpe_value *a, const pdpe_value *b) {
     }
     return cmp_i64(a->u.rec.n, b->u.rec.n);
   }
-  case PDPE_EXT: return ext_cmp(a, b);
+  case PDPE_EXT:
+    return ext_cmp(a, b);
   }
   return 0;
 }
@@ -78,17 +90,22 @@ int pdpe__value_cmp(const pdpe_value *a, const pdpe_value *b) {
 bool pdpe_value_eq(const pdpe_value *a, const pdpe_value *b) {
   if (a->kind != b->kind) return false;
   switch (a->kind) {
-  case PDPE_BOOL: return a->u.b == b->u.b;
-  case PDPE_LONG: return a->u.l == b->u.l;
-  case PDPE_STRING: return pu_str_eq(a->u.s, b->u.s);
-  case PDPE_ENTITY: return pdpe__uid_eq(a->u.uid, b->u.uid);
+  case PDPE_BOOL:
+    return a->u.b == b->u.b;
+  case PDPE_LONG:
+    return a->u.l == b->u.l;
+  case PDPE_STRING:
+    return pu_str_eq(a->u.s, b->u.s);
+  case PDPE_ENTITY:
+    return pdpe__uid_eq(a->u.uid, b->u.uid);
   case PDPE_SET:
     if (a->u.set.n != b->u.set.n) return false;
     break;
   case PDPE_RECORD:
     if (a->u.rec.n != b->u.rec.n) return false;
     break;
-  case PDPE_EXT: break;
+  case PDPE_EXT:
+    break;
   }
   return pdpe__value_cmp(a, b) == 0;
 }
@@ -99,8 +116,10 @@ bool pdpe__set_has(const pdpe_value *set, const pdpe_value *v) {
     uint32_t mid = lo + (hi - lo) / 2;
     int c = pdpe__value_cmp(&set->u.set.items[mid], v);
     if (c == 0) return true;
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return false;
 }
@@ -112,26 +131,38 @@ const pdpe_value *pdpe__record_get(const pdpe_value *rec, pu_str key) {
     uint32_t mid = lo + (hi - lo) / 2;
     int c = pu_str_cmp(rec->u.rec.keys[mid], key);
     if (c == 0) return &rec->u.rec.values[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return NULL;
 }
 
 const char *pdpe__kind_name(const pdpe_value *v) {
   switch (v->kind) {
-  case PDPE_BOOL: return "bool";
-  case PDPE_LONG: return "long";
-  case PDPE_STRING: return "string";
-  case PDPE_ENTITY: return "entity";
-  case PDPE_SET: return "set";
-  case PDPE_RECORD: return "record";
+  case PDPE_BOOL:
+    return "bool";
+  case PDPE_LONG:
+    return "long";
+  case PDPE_STRING:
+    return "string";
+  case PDPE_ENTITY:
+    return "entity";
+  case PDPE_SET:
+    return "set";
+  case PDPE_RECORD:
+    return "record";
   case PDPE_EXT:
     switch (v->u.ext.kind) {
-    case PDPE_EXT_IP: return "ipaddr";
-    case PDPE_EXT_DECIMAL: return "decimal";
-    case PDPE_EXT_DATETIME: return "datetime";
-    case PDPE_EXT_DURATION: return "duration";
+    case PDPE_EXT_IP:
+      return "ipaddr";
+    case PDPE_EXT_DECIMAL:
+      return "decimal";
+    case PDPE_EXT_DATETIME:
+      return "datetime";
+    case PDPE_EXT_DURATION:
+      return "duration";
     }
   }
   return "value";
@@ -139,7 +170,9 @@ const char *pdpe__kind_name(const pdpe_value *v) {
 
 /* ---- construction ---- */
 
-static int cmp_value_qsort(const void *a, const void *b) { return pdpe__value_cmp(a, b); }
+static int cmp_value_qsort(const void *a, const void *b) {
+  return pdpe__value_cmp(a, b);
+}
 
 bool pdpe_value_make_set(pu_arena *arena, pdpe_value *items, uint32_t n, pdpe_value *out) {
   (void)arena;
@@ -160,15 +193,19 @@ typedef struct kv {
   pdpe_value value;
 } kv;
 
-static int cmp_kv(const void *a, const void *b) { return pu_str_cmp(((const kv *)a)->key, ((const kv *)b)->key); }
+static int cmp_kv(const void *a, const void *b) {
+  return pu_str_cmp(((const kv *)a)->key, ((const kv *)b)->key);
+}
 
 static void write_key(char *buf, size_t cap, pu_str key) {
   /* Keys may hold NUL or quotes; print them readably and bounded. */
   size_t o = 0;
   for (size_t i = 0; i < key.len && o + 5 < cap; i++) {
     unsigned char c = (unsigned char)key.ptr[i];
-    if (c < 0x20 || c == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
-    else buf[o++] = (char)c;
+    if (c < 0x20 || c == 0x7f)
+      o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+    else
+      buf[o++] = (char)c;
   }
   if (cap) buf[o < cap ? o : cap - 1] = '\0';
 }
@@ -205,11 +242,11 @@ bool pdpe_value_make_record(pu_arena *arena, pu_str *keys, pdpe_value *values, u
   return true;
 }
 
-bool pdpe_value_make_ext(pu_arena *arena, pu_str fn, pu_str arg, const char *path,
-                         pdpe_value *out, char *err, size_t err_cap) {
+bool pdpe_value_make_ext(pu_arena *arena, pu_str fn, pu_str arg, const char *path, pdpe_value *out,
+                         char *err, size_t err_cap) {
   pdpl_fn f;
-  if (!pdpe__ext_fn_by_name(fn, &f) || (f != PDPL_FN_IP && f != PDPL_FN_DECIMAL &&
-                                        f != PDPL_FN_DATETIME && f != PDPL_FN_DURATION)) {
+  if (!pdpe__ext_fn_by_name(fn, &f) ||
+      (f != PDPL_FN_IP && f != PDPL_FN_DECIMAL && f != PDPL_FN_DATETIME && f != PDPL_FN_DURATION)) {
     char kb[64];
     write_key(kb, sizeof kb, fn);
     snprintf(err, err_cap, "%s: unknown extension constructor '%s'", path, kb);
@@ -240,12 +277,14 @@ static size_t path_render(const jpath *p, char *buf, size_t cap) {
   if (!p) return 0;
   if (p->up) o = path_render(p->up, buf, cap);
   if (o >= cap) return o;
-  if (p->root) o += (size_t)snprintf(buf + o, cap - o, "%s", p->root);
+  if (p->root)
+    o += (size_t)snprintf(buf + o, cap - o, "%s", p->root);
   else if (p->key) {
     char kb[80];
     write_key(kb, sizeof kb, (pu_str){p->key, p->key_len});
     o += (size_t)snprintf(buf + o, cap - o, ".%s", kb);
-  } else o += (size_t)snprintf(buf + o, cap - o, "[%zu]", p->index);
+  } else
+    o += (size_t)snprintf(buf + o, cap - o, "[%zu]", p->index);
   return o;
 }
 
@@ -287,10 +326,12 @@ static bool extn_from_json(pu_arena *a, const json_t *x, const jpath *p, unsigne
     jpath pa = {.up = &px, .key = "arg", .key_len = 3};
     if (!from_json(a, arg, &pa, depth + 1, &args[0], err, cap)) return false;
     n = 1;
-  } else if (list && !arg && json_is_array(list) && json_array_size(list) <= 2 && json_object_size(x) == 2) {
+  } else if (list && !arg && json_is_array(list) && json_array_size(list) <= 2 &&
+             json_object_size(x) == 2) {
     for (size_t i = 0; i < json_array_size(list); i++) {
       jpath pa = {.up = &px, .key = NULL, .index = i};
-      if (!from_json(a, json_array_get(list, i), &pa, depth + 1, &args[n++], err, cap)) return false;
+      if (!from_json(a, json_array_get(list, i), &pa, depth + 1, &args[n++], err, cap))
+        return false;
     }
   } else {
     return jfail(&px, err, cap, "expected an object with fn and arg");
@@ -304,13 +345,19 @@ static bool from_json(pu_arena *a, const json_t *j, const jpath *p, unsigned dep
                       char *err, size_t cap) {
   if (depth > PDPE_MAX_VALUE_DEPTH) return jfail(p, err, cap, "value nested too deeply");
   switch (json_typeof(j)) {
-  case JSON_TRUE: *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = true}; return true;
-  case JSON_FALSE: *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = false}; return true;
+  case JSON_TRUE:
+    *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = true};
+    return true;
+  case JSON_FALSE:
+    *out = (pdpe_value){.kind = PDPE_BOOL, .u.b = false};
+    return true;
   case JSON_INTEGER:
     *out = (pdpe_value){.kind = PDPE_LONG, .u.l = (int64_t)json_integer_value(j)};
     return true;
-  case JSON_REAL: return jfail(p, err, cap, "expected an integer, not a fraction or an out-of-range number");
-  case JSON_NULL: return jfail(p, err, cap, "null is not a Cedar value");
+  case JSON_REAL:
+    return jfail(p, err, cap, "expected an integer, not a fraction or an out-of-range number");
+  case JSON_NULL:
+    return jfail(p, err, cap, "null is not a Cedar value");
   case JSON_STRING: {
     pu_str s = pu_arena_str(a, (pu_str){json_string_value(j), json_string_length(j)});
     if (!s.ptr) return jfail(p, err, cap, "out of memory");
@@ -375,28 +422,34 @@ bool pdpe_value_from_json(pu_arena *arena, const struct json_t *json, const char
 
 static json_t *to_json(const pdpe_value *v) {
   switch (v->kind) {
-  case PDPE_BOOL: return json_boolean(v->u.b);
-  case PDPE_LONG: return json_integer(v->u.l);
-  case PDPE_STRING: return json_stringn_nocheck(v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
+  case PDPE_BOOL:
+    return json_boolean(v->u.b);
+  case PDPE_LONG:
+    return json_integer(v->u.l);
+  case PDPE_STRING:
+    return json_stringn_nocheck(v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
   case PDPE_ENTITY:
-    return json_pack("{s:{s:s%,s:s%}}", "__entity", "type", v->u.uid.type.ptr ? v->u.uid.type.ptr : "",
-                     v->u.uid.type.len, "id", v->u.uid.id.ptr ? v->u.uid.id.ptr : "", v->u.uid.id.len);
+    return json_pack("{s:{s:s%,s:s%}}", "__entity", "type",
+                     v->u.uid.type.ptr ? v->u.uid.type.ptr : "", v->u.uid.type.len, "id",
+                     v->u.uid.id.ptr ? v->u.uid.id.ptr : "", v->u.uid.id.len);
   case PDPE_SET: {
     json_t *arr = json_array();
-    for (uint32_t i = 0; arr && i < v->u.set.n; i++) json_array_append_new(arr, to_json(&v->u.set.items[i]));
+    for (uint32_t i = 0; arr && i < v->u.set.n; i++)
+      json_array_append_new(arr, to_json(&v->u.set.items[i]));
     return arr;
   }
   case PDPE_RECORD: {
     json_t *obj = json_object();
     for (uint32_t i = 0; obj && i < v->u.rec.n; i++)
-      json_object_setn_new_nocheck(obj, v->u.rec.keys[i].ptr, v->u.rec.keys[i].len, to_json(&v->u.rec.values[i]));
+      json_object_setn_new_nocheck(obj, v->u.rec.keys[i].ptr, v->u.rec.keys[i].len,
+                                   to_json(&v->u.rec.values[i]));
     return obj;
   }
   case PDPE_EXT: {
     char buf[96];
     pdpe__ext_format(v, buf, sizeof buf);
-    const char *fn = v->u.ext.kind == PDPE_EXT_IP        ? "ip"
-                     : v->u.ext.kind == PDPE_EXT_DECIMAL ? "decimal"
+    const char *fn = v->u.ext.kind == PDPE_EXT_IP         ? "ip"
+                     : v->u.ext.kind == PDPE_EXT_DECIMAL  ? "decimal"
                      : v->u.ext.kind == PDPE_EXT_DATETIME ? "datetime"
                                                           : "duration";
     return json_pack("{s:{s:s,s:s}}", "__extn", "fn", fn, "arg", buf);

@@ -48,7 +48,8 @@ static pdpl_expr *mk_bin(pdpl_parser *p, pdpl_binop op, pdpl_expr *lhs, pdpl_exp
   return e;
 }
 
-static pdpl_expr *mk_attr(pdpl_parser *p, pdpl_expr_kind kind, pdpl_pos pos, pdpl_expr *target, pu_str name) {
+static pdpl_expr *mk_attr(pdpl_parser *p, pdpl_expr_kind kind, pdpl_pos pos, pdpl_expr *target,
+                          pu_str name) {
   pdpl_expr *e = mk(p, kind, pos);
   if (e) {
     e->u.attr.target = target;
@@ -67,7 +68,8 @@ static pdpl_expr *mk_long(pdpl_parser *p, pdpl_pos pos, int64_t v) {
 static bool attr_ident(pdpl_parser *p, pu_str *out, const char *what) {
   if (p->tok.kind != PDPL_T_IDENT) return pdpl_p_expected(p, what);
   if (PDPL_KW_IS_RESERVED(p->tok.kw)) {
-    pdpl_p_fail(p, p->tok.pos, "'%.*s' is a reserved word and cannot be an attribute name (write it as a string)",
+    pdpl_p_fail(p, p->tok.pos,
+                "'%.*s' is a reserved word and cannot be an attribute name (write it as a string)",
                 (int)p->tok.len, p->tok.start);
     return false;
   }
@@ -96,15 +98,18 @@ static bool parse_args(pdpl_parser *p, pdpl_expr *first, pdpl_expr ***args, uint
     if (!a) return false;
     *args = a;
     a[(*n)++] = e;
-    if (p->tok.kind == PDPL_T_COMMA) pdpl_p_advance(p);
-    else if (p->tok.kind != PDPL_T_RPAREN) return pdpl_p_expected(p, "',' or ')'");
+    if (p->tok.kind == PDPL_T_COMMA)
+      pdpl_p_advance(p);
+    else if (p->tok.kind != PDPL_T_RPAREN)
+      return pdpl_p_expected(p, "',' or ')'");
   }
   pdpl_p_advance(p);
   return true;
 }
 
 /* A call after its '(' (consumed); errors about the count point at the name (name_at). */
-static pdpl_expr *mk_call(pdpl_parser *p, pdpl_pos pos, pdpl_pos name_at, const pdpl_fn_info *fi, pdpl_expr *recv) {
+static pdpl_expr *mk_call(pdpl_parser *p, pdpl_pos pos, pdpl_pos name_at, const pdpl_fn_info *fi,
+                          pdpl_expr *recv) {
   pdpl_expr *e = mk(p, PDPL_E_CALL, pos);
   if (!e) return NULL;
   e->u.call.fn = fi->fn;
@@ -113,8 +118,8 @@ static pdpl_expr *mk_call(pdpl_parser *p, pdpl_pos pos, pdpl_pos name_at, const 
   /* Cedar checks the count of the built-in set and tag methods when parsing; extension
    * calls with a wrong count are evaluation errors. */
   if (fi->fn <= PDPL_FN_HAS_TAG && given != fi->argc) {
-    pdpl_p_fail(p, name_at, "'%s' takes %u argument%s but %u %s given", fi->name, fi->argc, fi->argc == 1 ? "" : "s",
-                given, given == 1 ? "was" : "were");
+    pdpl_p_fail(p, name_at, "'%s' takes %u argument%s but %u %s given", fi->name, fi->argc,
+                fi->argc == 1 ? "" : "s", given, given == 1 ? "was" : "were");
     return NULL;
   }
   return e;
@@ -125,7 +130,8 @@ static pdpl_expr *mk_call(pdpl_parser *p, pdpl_pos pos, pdpl_pos name_at, const 
 static pdpl_expr *int_literal(pdpl_parser *p) {
   pdpl_tok t = p->tok;
   if (t.num_overflow || t.num > (uint64_t)INT64_MAX) {
-    pdpl_p_fail(p, t.pos, "integer literal out of range: %.*s", (int)(t.len > 40 ? 40 : t.len), t.start);
+    pdpl_p_fail(p, t.pos, "integer literal out of range: %.*s", (int)(t.len > 40 ? 40 : t.len),
+                t.start);
     return NULL;
   }
   pdpl_p_advance(p);
@@ -144,8 +150,10 @@ static pdpl_expr *parse_set(pdpl_parser *p) {
     if (!items) return NULL;
     e->u.list.items = items;
     items[e->u.list.n++] = item;
-    if (p->tok.kind == PDPL_T_COMMA) pdpl_p_advance(p);
-    else if (p->tok.kind != PDPL_T_RBRACK) return pdpl_p_expected(p, "',' or ']'"), NULL;
+    if (p->tok.kind == PDPL_T_COMMA)
+      pdpl_p_advance(p);
+    else if (p->tok.kind != PDPL_T_RBRACK)
+      return pdpl_p_expected(p, "',' or ']'"), NULL;
   }
   pdpl_p_advance(p);
   return e;
@@ -192,8 +200,10 @@ static pdpl_expr *parse_record(pdpl_parser *p) {
     keys[n] = key;
     refs[n] = (key_ref){key, at, n};
     e->u.record.n = n + 1;
-    if (p->tok.kind == PDPL_T_COMMA) pdpl_p_advance(p);
-    else if (p->tok.kind != PDPL_T_RBRACE) return pdpl_p_expected(p, "',' or '}'"), NULL;
+    if (p->tok.kind == PDPL_T_COMMA)
+      pdpl_p_advance(p);
+    else if (p->tok.kind != PDPL_T_RBRACE)
+      return pdpl_p_expected(p, "',' or '}'"), NULL;
   }
   pdpl_p_advance(p);
   /* Duplicate keys: sort (key, source index) and compare neighbours; report the later one. */
@@ -221,7 +231,8 @@ static pdpl_expr *parse_name_primary(pdpl_parser *p) {
     return e;
   }
   case PDPL_KW_IF:
-    pdpl_p_fail(p, first.pos, "expected an operand but found 'if' (wrap if-then-else in parentheses)");
+    pdpl_p_fail(p, first.pos,
+                "expected an operand but found 'if' (wrap if-then-else in parentheses)");
     return NULL;
   default:
     if (PDPL_KW_IS_RESERVED(first.kw)) return pdpl_p_expected(p, "an expression"), NULL;
@@ -232,7 +243,8 @@ static pdpl_expr *parse_name_primary(pdpl_parser *p) {
   int r = pdpl_p_path(p, true, &name, &n_comp, &uid);
   if (r == 0) return NULL;
   if (r == 2) {
-    if (uid.type.len >= 7 && memcmp(uid.type.ptr, "__cedar", 7) == 0 && (uid.type.len == 7 || uid.type.ptr[7] == ':')) {
+    if (uid.type.len >= 7 && memcmp(uid.type.ptr, "__cedar", 7) == 0 &&
+        (uid.type.len == 7 || uid.type.ptr[7] == ':')) {
       pdpl_p_fail(p, first.pos, "the '__cedar' namespace is reserved");
       return NULL;
     }
@@ -247,7 +259,8 @@ static pdpl_expr *parse_name_primary(pdpl_parser *p) {
       return NULL;
     }
     if (fi->method) {
-      pdpl_p_fail(p, first.pos, "'%s' is a method, not a function (write x.%s(...))", fi->name, fi->name);
+      pdpl_p_fail(p, first.pos, "'%s' is a method, not a function (write x.%s(...))", fi->name,
+                  fi->name);
       return NULL;
     }
     pdpl_p_advance(p);
@@ -256,12 +269,21 @@ static pdpl_expr *parse_name_primary(pdpl_parser *p) {
   if (n_comp == 1) {
     pdpl_var v;
     switch (first.kw) {
-    case PDPL_KW_PRINCIPAL: v = PDPL_VAR_PRINCIPAL; break;
-    case PDPL_KW_ACTION: v = PDPL_VAR_ACTION; break;
-    case PDPL_KW_RESOURCE: v = PDPL_VAR_RESOURCE; break;
-    case PDPL_KW_CONTEXT: v = PDPL_VAR_CONTEXT; break;
+    case PDPL_KW_PRINCIPAL:
+      v = PDPL_VAR_PRINCIPAL;
+      break;
+    case PDPL_KW_ACTION:
+      v = PDPL_VAR_ACTION;
+      break;
+    case PDPL_KW_RESOURCE:
+      v = PDPL_VAR_RESOURCE;
+      break;
+    case PDPL_KW_CONTEXT:
+      v = PDPL_VAR_CONTEXT;
+      break;
     default:
-      pdpl_p_fail(p, first.pos, "unknown variable '%.*s' (expected principal, action, resource or context)",
+      pdpl_p_fail(p, first.pos,
+                  "unknown variable '%.*s' (expected principal, action, resource or context)",
                   SHOW(name));
       return NULL;
     }
@@ -269,14 +291,16 @@ static pdpl_expr *parse_name_primary(pdpl_parser *p) {
     if (e) e->u.var = v;
     return e;
   }
-  pdpl_p_fail(p, first.pos, "'%.*s' is not an expression (an entity uid needs a quoted id: %.*s::\"id\")",
+  pdpl_p_fail(p, first.pos,
+              "'%.*s' is not an expression (an entity uid needs a quoted id: %.*s::\"id\")",
               SHOW(name), SHOW(name));
   return NULL;
 }
 
 static pdpl_expr *parse_primary(pdpl_parser *p) {
   switch (p->tok.kind) {
-  case PDPL_T_INT: return int_literal(p);
+  case PDPL_T_INT:
+    return int_literal(p);
   case PDPL_T_STRING: {
     pdpl_expr *e = mk(p, PDPL_E_STRING, p->tok.pos);
     if (!e || !pdpl_p_string(p, &e->u.lit.s)) return NULL;
@@ -292,10 +316,14 @@ static pdpl_expr *parse_primary(pdpl_parser *p) {
     if (!e || !pdpl_p_expect(p, PDPL_T_RPAREN, "')'")) return NULL;
     return e;
   }
-  case PDPL_T_LBRACK: return parse_set(p);
-  case PDPL_T_LBRACE: return parse_record(p);
-  case PDPL_T_IDENT: return parse_name_primary(p);
-  default: return pdpl_p_expected(p, "an expression"), NULL;
+  case PDPL_T_LBRACK:
+    return parse_set(p);
+  case PDPL_T_LBRACE:
+    return parse_record(p);
+  case PDPL_T_IDENT:
+    return parse_name_primary(p);
+  default:
+    return pdpl_p_expected(p, "an expression"), NULL;
   }
 }
 
@@ -304,13 +332,15 @@ static pdpl_expr *parse_access(pdpl_parser *p, pdpl_expr *e) {
   while (e) {
     if (p->tok.kind == PDPL_T_DOT) {
       pdpl_p_advance(p);
-      if (p->tok.kind != PDPL_T_IDENT) return pdpl_p_expected(p, "an attribute or method name after '.'"), NULL;
+      if (p->tok.kind != PDPL_T_IDENT)
+        return pdpl_p_expected(p, "an attribute or method name after '.'"), NULL;
       pdpl_tok name = p->tok;
       pdpl_p_advance(p);
       if (p->tok.kind == PDPL_T_LPAREN) {
         const pdpl_fn_info *fi = pdpl_fn_lookup(name.start, name.len);
         if (!fi || !fi->method) {
-          pdpl_p_fail(p, name.pos, fi ? "'%.*s' is a function, not a method" : "unknown method '%.*s'",
+          pdpl_p_fail(p, name.pos,
+                      fi ? "'%.*s' is a function, not a method" : "unknown method '%.*s'",
                       (int)(name.len > 80 ? 80 : name.len), name.start);
           return NULL;
         }
@@ -319,7 +349,8 @@ static pdpl_expr *parse_access(pdpl_parser *p, pdpl_expr *e) {
         continue;
       }
       if (PDPL_KW_IS_RESERVED(name.kw)) {
-        pdpl_p_fail(p, name.pos, "'%.*s' is a reserved word and cannot be an attribute name (write [\"%.*s\"])",
+        pdpl_p_fail(p, name.pos,
+                    "'%.*s' is a reserved word and cannot be an attribute name (write [\"%.*s\"])",
                     (int)name.len, name.start, (int)name.len, name.start);
         return NULL;
       }
@@ -329,7 +360,8 @@ static pdpl_expr *parse_access(pdpl_parser *p, pdpl_expr *e) {
     } else if (p->tok.kind == PDPL_T_LBRACK) {
       pdpl_p_advance(p);
       pu_str key;
-      if (p->tok.kind != PDPL_T_STRING) return pdpl_p_expected(p, "a string literal attribute name in '[...]'"), NULL;
+      if (p->tok.kind != PDPL_T_STRING)
+        return pdpl_p_expected(p, "a string literal attribute name in '[...]'"), NULL;
       if (!pdpl_p_string(p, &key) || !pdpl_p_expect(p, PDPL_T_RBRACK, "']'")) return NULL;
       e = mk_attr(p, PDPL_E_GETATTR, e->pos, e, key);
     } else {
@@ -342,7 +374,8 @@ static pdpl_expr *parse_access(pdpl_parser *p, pdpl_expr *e) {
 /* ---- operators ------------------------------------------------------------------------ */
 
 static pdpl_expr *parse_unary(pdpl_parser *p) {
-  if (p->tok.kind != PDPL_T_BANG && p->tok.kind != PDPL_T_MINUS) return parse_access(p, parse_primary(p));
+  if (p->tok.kind != PDPL_T_BANG && p->tok.kind != PDPL_T_MINUS)
+    return parse_access(p, parse_primary(p));
   pdpl_tok_kind kind = p->tok.kind;
   pdpl_pos pos = p->tok.pos;
   uint32_t count = 0;
@@ -351,7 +384,8 @@ static pdpl_expr *parse_unary(pdpl_parser *p) {
     pdpl_p_advance(p);
   }
   if (count > 4) {
-    pdpl_p_fail(p, pos, "too many '%c' operators in a row (at most 4)", kind == PDPL_T_BANG ? '!' : '-');
+    pdpl_p_fail(p, pos, "too many '%c' operators in a row (at most 4)",
+                kind == PDPL_T_BANG ? '!' : '-');
     return NULL;
   }
   pdpl_expr *e;
@@ -361,13 +395,15 @@ static pdpl_expr *parse_unary(pdpl_parser *p) {
     if (p->tok.kind == PDPL_T_DOT || p->tok.kind == PDPL_T_LBRACK) {
       /* `-5.attr` negates the access, as in Cedar: no folding. */
       if (lit.num_overflow || lit.num > (uint64_t)INT64_MAX) {
-        pdpl_p_fail(p, lit.pos, "integer literal out of range: %.*s", (int)(lit.len > 40 ? 40 : lit.len), lit.start);
+        pdpl_p_fail(p, lit.pos, "integer literal out of range: %.*s",
+                    (int)(lit.len > 40 ? 40 : lit.len), lit.start);
         return NULL;
       }
       e = parse_access(p, mk_long(p, lit.pos, (int64_t)lit.num));
     } else {
       if (lit.num_overflow || lit.num > (uint64_t)INT64_MAX + 1) {
-        pdpl_p_fail(p, lit.pos, "integer literal out of range: -%.*s", (int)(lit.len > 40 ? 40 : lit.len), lit.start);
+        pdpl_p_fail(p, lit.pos, "integer literal out of range: -%.*s",
+                    (int)(lit.len > 40 ? 40 : lit.len), lit.start);
         return NULL;
       }
       int64_t v = lit.num == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)lit.num;
@@ -412,19 +448,32 @@ static pdpl_expr *parse_add(pdpl_parser *p) {
 
 static bool rel_op(const pdpl_parser *p, pdpl_binop *op) {
   switch (p->tok.kind) {
-  case PDPL_T_EQ: *op = PDPL_OP_EQ; return true;
-  case PDPL_T_NE: *op = PDPL_OP_NE; return true;
-  case PDPL_T_LT: *op = PDPL_OP_LT; return true;
-  case PDPL_T_LE: *op = PDPL_OP_LE; return true;
-  case PDPL_T_GT: *op = PDPL_OP_GT; return true;
-  case PDPL_T_GE: *op = PDPL_OP_GE; return true;
+  case PDPL_T_EQ:
+    *op = PDPL_OP_EQ;
+    return true;
+  case PDPL_T_NE:
+    *op = PDPL_OP_NE;
+    return true;
+  case PDPL_T_LT:
+    *op = PDPL_OP_LT;
+    return true;
+  case PDPL_T_LE:
+    *op = PDPL_OP_LE;
+    return true;
+  case PDPL_T_GT:
+    *op = PDPL_OP_GT;
+    return true;
+  case PDPL_T_GE:
+    *op = PDPL_OP_GE;
+    return true;
   case PDPL_T_IDENT:
     if (p->tok.kw == PDPL_KW_IN) {
       *op = PDPL_OP_IN;
       return true;
     }
     return false;
-  default: return false;
+  default:
+    return false;
   }
 }
 
@@ -478,7 +527,8 @@ static pdpl_expr *parse_relation(pdpl_parser *p) {
     e = mk(p, PDPL_E_LIKE, lhs->pos);
     if (!e) return NULL;
     e->u.like.target = lhs;
-    if (p->tok.kind != PDPL_T_STRING) return pdpl_p_expected(p, "a string pattern after 'like'"), NULL;
+    if (p->tok.kind != PDPL_T_STRING)
+      return pdpl_p_expected(p, "a string pattern after 'like'"), NULL;
     if (!pdpl_p_pattern(p, &e->u.like.elems, &e->u.like.n)) return NULL;
   } else if (pdpl_p_is_kw(p, PDPL_KW_IS)) {
     pdpl_p_advance(p);
@@ -542,7 +592,8 @@ static pdpl_expr *parse_if(pdpl_parser *p) {
 
 pdpl_expr *pdpl_p_expr(pdpl_parser *p) {
   if (p->depth >= PDPL_MAX_DEPTH) {
-    pdpl_p_fail(p, p->tok.pos, "expression nested too deeply (more than %d levels)", PDPL_MAX_DEPTH);
+    pdpl_p_fail(p, p->tok.pos, "expression nested too deeply (more than %d levels)",
+                PDPL_MAX_DEPTH);
     return NULL;
   }
   p->depth++;
@@ -559,13 +610,29 @@ uint32_t pdpl_expr_height(const pdpl_expr *e, uint32_t limit) {
 #define KID(x) (c = pdpl_expr_height((x), limit - 1), h = c > h ? c : h)
   switch (e->kind) {
   case PDPL_E_NOT:
-  case PDPL_E_NEG: KID(e->u.unary.arg); break;
-  case PDPL_E_BINARY: KID(e->u.binary.lhs); KID(e->u.binary.rhs); break;
-  case PDPL_E_IF: KID(e->u.cond.cond); KID(e->u.cond.then_); KID(e->u.cond.else_); break;
+  case PDPL_E_NEG:
+    KID(e->u.unary.arg);
+    break;
+  case PDPL_E_BINARY:
+    KID(e->u.binary.lhs);
+    KID(e->u.binary.rhs);
+    break;
+  case PDPL_E_IF:
+    KID(e->u.cond.cond);
+    KID(e->u.cond.then_);
+    KID(e->u.cond.else_);
+    break;
   case PDPL_E_GETATTR:
-  case PDPL_E_HAS: KID(e->u.attr.target); break;
-  case PDPL_E_LIKE: KID(e->u.like.target); break;
-  case PDPL_E_IS: KID(e->u.is.target); KID(e->u.is.in); break;
+  case PDPL_E_HAS:
+    KID(e->u.attr.target);
+    break;
+  case PDPL_E_LIKE:
+    KID(e->u.like.target);
+    break;
+  case PDPL_E_IS:
+    KID(e->u.is.target);
+    KID(e->u.is.in);
+    break;
   case PDPL_E_SET:
     for (uint32_t i = 0; i < e->u.list.n && h < limit; i++) KID(e->u.list.items[i]);
     break;
@@ -575,7 +642,8 @@ uint32_t pdpl_expr_height(const pdpl_expr *e, uint32_t limit) {
   case PDPL_E_CALL:
     for (uint32_t i = 0; i < e->u.call.n && h < limit; i++) KID(e->u.call.args[i]);
     break;
-  default: break;
+  default:
+    break;
   }
 #undef KID
   return h + 1;

@@ -52,7 +52,8 @@ uint32_t pdpl_fn_arity(pdpl_fn fn) {
 
 const pdpl_fn_info *pdpl_fn_lookup(const char *name, size_t len) {
   for (size_t i = 0; i < PDPL_FN__COUNT; i++) {
-    if (strlen(fn_table[i].name) == len && memcmp(fn_table[i].name, name, len) == 0) return &fn_table[i];
+    if (strlen(fn_table[i].name) == len && memcmp(fn_table[i].name, name, len) == 0)
+      return &fn_table[i];
   }
   return NULL;
 }
@@ -71,15 +72,29 @@ bool pdpl_escape_into(pu_str s, char *buf, size_t *n, size_t cap) {
     const char *w = tmp;
     size_t k;
     switch (c) {
-    case '"': w = "\\\""; break;
-    case '\\': w = "\\\\"; break;
-    case '\n': w = "\\n"; break;
-    case '\r': w = "\\r"; break;
-    case '\t': w = "\\t"; break;
-    case '\0': w = "\\0"; break;
+    case '"':
+      w = "\\\"";
+      break;
+    case '\\':
+      w = "\\\\";
+      break;
+    case '\n':
+      w = "\\n";
+      break;
+    case '\r':
+      w = "\\r";
+      break;
+    case '\t':
+      w = "\\t";
+      break;
+    case '\0':
+      w = "\\0";
+      break;
     default:
-      if (c < 0x20 || c == 0x7f) snprintf(tmp, sizeof tmp, "\\u{%x}", c);
-      else tmp[0] = (char)c, tmp[1] = '\0';
+      if (c < 0x20 || c == 0x7f)
+        snprintf(tmp, sizeof tmp, "\\u{%x}", c);
+      else
+        tmp[0] = (char)c, tmp[1] = '\0';
     }
     k = strlen(w);
     if (*n + k >= cap) return false;

@@ -62,7 +62,8 @@ pdpl_pos pdpl_pos_advance(pdpl_pos p, const char *start, size_t off) {
 
 /* ---- tokens ------------------------------------------------------------------------- */
 
-void pdpl_lex_init(pdpl_lexer *lx, const char *file, const char *src, size_t len, pdpl_errors *errs) {
+void pdpl_lex_init(pdpl_lexer *lx, const char *file, const char *src, size_t len,
+                   pdpl_errors *errs) {
   memset(lx, 0, sizeof(*lx));
   lx->file = file;
   lx->src = src ? src : "";
@@ -72,7 +73,9 @@ void pdpl_lex_init(pdpl_lexer *lx, const char *file, const char *src, size_t len
   lx->errs = errs;
 }
 
-static pdpl_pos lex_pos(const pdpl_lexer *lx) { return (pdpl_pos){lx->file, lx->line, lx->col}; }
+static pdpl_pos lex_pos(const pdpl_lexer *lx) {
+  return (pdpl_pos){lx->file, lx->line, lx->col};
+}
 
 static void bump(pdpl_lexer *lx, size_t n) {
   for (size_t i = 0; i < n && lx->off < lx->len; i++) {
@@ -89,8 +92,12 @@ static int peekc(const pdpl_lexer *lx, size_t ahead) {
   return lx->off + ahead < lx->len ? (unsigned char)lx->src[lx->off + ahead] : -1;
 }
 
-static bool is_ident_start(int c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_ident_char(int c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+static bool is_ident_start(int c) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static bool is_ident_char(int c) {
+  return is_ident_start(c) || (c >= '0' && c <= '9');
+}
 
 static void skip_space(pdpl_lexer *lx) {
   for (;;) {
@@ -112,10 +119,12 @@ static const struct {
   const char *word;
   pdpl_kw kw;
 } keywords[] = {
-    {"true", PDPL_KW_TRUE},       {"false", PDPL_KW_FALSE},   {"if", PDPL_KW_IF},
-    {"then", PDPL_KW_THEN},       {"else", PDPL_KW_ELSE},     {"in", PDPL_KW_IN},
-    {"is", PDPL_KW_IS},           {"like", PDPL_KW_LIKE},     {"has", PDPL_KW_HAS},
-    {"permit", PDPL_KW_PERMIT},   {"forbid", PDPL_KW_FORBID}, {"when", PDPL_KW_WHEN},
+    {"true", PDPL_KW_TRUE},       {"false", PDPL_KW_FALSE},
+    {"if", PDPL_KW_IF},           {"then", PDPL_KW_THEN},
+    {"else", PDPL_KW_ELSE},       {"in", PDPL_KW_IN},
+    {"is", PDPL_KW_IS},           {"like", PDPL_KW_LIKE},
+    {"has", PDPL_KW_HAS},         {"permit", PDPL_KW_PERMIT},
+    {"forbid", PDPL_KW_FORBID},   {"when", PDPL_KW_WHEN},
     {"unless", PDPL_KW_UNLESS},   {"principal", PDPL_KW_PRINCIPAL},
     {"action", PDPL_KW_ACTION},   {"resource", PDPL_KW_RESOURCE},
     {"context", PDPL_KW_CONTEXT},
@@ -151,8 +160,10 @@ static void lex_number(pdpl_lexer *lx, pdpl_tok *t) {
   bool over = false;
   while (peekc(lx, 0) >= '0' && peekc(lx, 0) <= '9') {
     unsigned d = (unsigned)(peekc(lx, 0) - '0');
-    if (v > (UINT64_MAX - d) / 10) over = true;
-    else v = v * 10 + d;
+    if (v > (UINT64_MAX - d) / 10)
+      over = true;
+    else
+      v = v * 10 + d;
     bump(lx, 1);
   }
   t->kind = PDPL_T_INT;
@@ -165,13 +176,13 @@ static const struct {
   char s[3];
   pdpl_tok_kind kind;
 } puncts[] = {
-    {"::", PDPL_T_COLONCOLON}, {"==", PDPL_T_EQ}, {"!=", PDPL_T_NE}, {"<=", PDPL_T_LE},
-    {">=", PDPL_T_GE},         {"||", PDPL_T_OR}, {"&&", PDPL_T_AND}, {"@", PDPL_T_AT},
-    {".", PDPL_T_DOT},         {",", PDPL_T_COMMA}, {";", PDPL_T_SEMI}, {":", PDPL_T_COLON},
+    {"::", PDPL_T_COLONCOLON}, {"==", PDPL_T_EQ},    {"!=", PDPL_T_NE},    {"<=", PDPL_T_LE},
+    {">=", PDPL_T_GE},         {"||", PDPL_T_OR},    {"&&", PDPL_T_AND},   {"@", PDPL_T_AT},
+    {".", PDPL_T_DOT},         {",", PDPL_T_COMMA},  {";", PDPL_T_SEMI},   {":", PDPL_T_COLON},
     {"(", PDPL_T_LPAREN},      {")", PDPL_T_RPAREN}, {"{", PDPL_T_LBRACE}, {"}", PDPL_T_RBRACE},
-    {"[", PDPL_T_LBRACK},      {"]", PDPL_T_RBRACK}, {"<", PDPL_T_LT},   {">", PDPL_T_GT},
-    {"+", PDPL_T_PLUS},        {"-", PDPL_T_MINUS}, {"*", PDPL_T_STAR},  {"/", PDPL_T_SLASH},
-    {"%", PDPL_T_PERCENT},     {"!", PDPL_T_BANG},  {"=", PDPL_T_ASSIGN},
+    {"[", PDPL_T_LBRACK},      {"]", PDPL_T_RBRACK}, {"<", PDPL_T_LT},     {">", PDPL_T_GT},
+    {"+", PDPL_T_PLUS},        {"-", PDPL_T_MINUS},  {"*", PDPL_T_STAR},   {"/", PDPL_T_SLASH},
+    {"%", PDPL_T_PERCENT},     {"!", PDPL_T_BANG},   {"=", PDPL_T_ASSIGN},
 };
 
 pdpl_tok pdpl_lex_next(pdpl_lexer *lx) {
@@ -207,7 +218,8 @@ pdpl_tok pdpl_lex_next(pdpl_lexer *lx) {
         t.kind = PDPL_T_SLOT;
         t.slot = PDPL_SLOT_RESOURCE;
       } else {
-        lex_error(lx, t.pos, false, "unknown template slot '%.*s' (only ?principal and ?resource exist)",
+        lex_error(lx, t.pos, false,
+                  "unknown template slot '%.*s' (only ?principal and ?resource exist)",
                   (int)(n > 60 ? 60 : n), t.start);
         t.kind = PDPL_T_ERROR;
       }
@@ -240,17 +252,24 @@ pdpl_tok pdpl_lex_next(pdpl_lexer *lx) {
 const char *pdpl_tok_describe(const pdpl_tok *t, char *buf, size_t cap) {
   if (cap == 0) return buf;
   switch (t->kind) {
-  case PDPL_T_EOF: snprintf(buf, cap, "end of input"); return buf;
-  case PDPL_T_ERROR: snprintf(buf, cap, "an invalid token"); return buf;
-  default: break;
+  case PDPL_T_EOF:
+    snprintf(buf, cap, "end of input");
+    return buf;
+  case PDPL_T_ERROR:
+    snprintf(buf, cap, "an invalid token");
+    return buf;
+  default:
+    break;
   }
   /* Quote the source bytes, shortened, with non-printable bytes as \xNN. */
   size_t n = 0, max = t->len > 24 ? 24 : t->len;
   buf[n++] = '\'';
   for (size_t i = 0; i < max && n + 6 < cap; i++) {
     unsigned char c = (unsigned char)t->start[i];
-    if (c >= 0x20 && c < 0x7f) buf[n++] = (char)c;
-    else n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", c);
+    if (c >= 0x20 && c < 0x7f)
+      buf[n++] = (char)c;
+    else
+      n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", c);
   }
   if (max < t->len && n + 4 < cap) {
     memcpy(buf + n, "...", 3);
@@ -269,16 +288,21 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
   if (c < 0x80) return 1;
   size_t k;
   uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) k = 2, cp = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef) k = 3, cp = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4) k = 4, cp = c & 0x07;
-  else return 0;
+  if (c >= 0xc2 && c <= 0xdf)
+    k = 2, cp = c & 0x1f;
+  else if (c >= 0xe0 && c <= 0xef)
+    k = 3, cp = c & 0x0f;
+  else if (c >= 0xf0 && c <= 0xf4)
+    k = 4, cp = c & 0x07;
+  else
+    return 0;
   if (n < k) return 0;
   for (size_t i = 1; i < k; i++) {
     if ((s[i] & 0xc0) != 0x80) return 0;
     cp = (cp << 6) | (s[i] & 0x3f);
   }
-  if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+  if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+      (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
     return 0;
   return k;
 }
@@ -319,8 +343,10 @@ static void show_escape(const char *raw, size_t len, size_t i, char *out, size_t
   for (size_t j = i; j < len && j < i + 12 && n + 5 < cap; j++) {
     unsigned char c = (unsigned char)raw[j];
     if (j > i && (c == '"' || c == '\\')) break;
-    if (c >= 0x20 && c < 0x7f) out[n++] = (char)c;
-    else n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
+    if (c >= 0x20 && c < 0x7f)
+      out[n++] = (char)c;
+    else
+      n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
     if (j > i && raw[i + 1] != 'u' && raw[i + 1] != 'x') break;
     if (c == '}') break;
   }
@@ -352,15 +378,33 @@ bool pdpl_unescape(pu_arena *arena, const char *raw, size_t len, bool pattern, p
       }
       unsigned char e = (unsigned char)raw[i + 1];
       switch (e) {
-      case 'n': buf[n++] = '\n'; i += 2; continue;
-      case 'r': buf[n++] = '\r'; i += 2; continue;
-      case 't': buf[n++] = '\t'; i += 2; continue;
-      case '0': buf[n++] = '\0'; i += 2; continue;
-      case '\\': case '\'': case '"': buf[n++] = (char)e; i += 2; continue;
+      case 'n':
+        buf[n++] = '\n';
+        i += 2;
+        continue;
+      case 'r':
+        buf[n++] = '\r';
+        i += 2;
+        continue;
+      case 't':
+        buf[n++] = '\t';
+        i += 2;
+        continue;
+      case '0':
+        buf[n++] = '\0';
+        i += 2;
+        continue;
+      case '\\':
+      case '\'':
+      case '"':
+        buf[n++] = (char)e;
+        i += 2;
+        continue;
       case '\n':
         /* Line continuation: skip the newline and the whitespace that follows. */
         i += 2;
-        while (i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r')) i++;
+        while (i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r'))
+          i++;
         continue;
       case 'x': {
         int h1 = i + 2 < len ? hexval((unsigned char)raw[i + 2]) : -1;
@@ -395,8 +439,10 @@ bool pdpl_unescape(pu_arena *arena, const char *raw, size_t len, bool pattern, p
         if (!ok) {
           show_escape(raw, len, i, shown, sizeof shown);
           *err_off = i;
-          snprintf(msg, cap, "invalid escape %s (expected \\u{1 to 6 hex digits} naming a Unicode scalar value)",
-                   shown);
+          snprintf(
+              msg, cap,
+              "invalid escape %s (expected \\u{1 to 6 hex digits} naming a Unicode scalar value)",
+              shown);
           return false;
         }
         n += utf8_put(buf + n, cp);

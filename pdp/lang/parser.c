@@ -39,7 +39,8 @@ bool pdpl_p_expected(pdpl_parser *p, const char *what) {
     return false;
   }
   char found[96];
-  pdpl_p_fail(p, p->tok.pos, "expected %s but found %s", what, pdpl_tok_describe(&p->tok, found, sizeof found));
+  pdpl_p_fail(p, p->tok.pos, "expected %s but found %s", what,
+              pdpl_tok_describe(&p->tok, found, sizeof found));
   return false;
 }
 
@@ -49,7 +50,9 @@ bool pdpl_p_expect(pdpl_parser *p, pdpl_tok_kind kind, const char *what) {
   return true;
 }
 
-bool pdpl_p_is_kw(const pdpl_parser *p, pdpl_kw kw) { return p->tok.kind == PDPL_T_IDENT && p->tok.kw == kw; }
+bool pdpl_p_is_kw(const pdpl_parser *p, pdpl_kw kw) {
+  return p->tok.kind == PDPL_T_IDENT && p->tok.kw == kw;
+}
 
 void *pdpl_p_alloc(pdpl_parser *p, size_t n) {
   void *m = pu_arena_zalloc(p->arena, n);
@@ -80,12 +83,14 @@ pu_str pdpl_p_tok_str(pdpl_parser *p) {
   return (pu_str){s, p->tok.len};
 }
 
-static bool unescape_tok(pdpl_parser *p, bool pattern, pu_str *out, pdpl_pattern_elem **elems, uint32_t *n) {
+static bool unescape_tok(pdpl_parser *p, bool pattern, pu_str *out, pdpl_pattern_elem **elems,
+                         uint32_t *n) {
   if (p->tok.kind != PDPL_T_STRING) return pdpl_p_expected(p, "a string literal");
   char msg[200];
   size_t off = 0;
   const char *raw = p->tok.start + 1;
-  if (!pdpl_unescape(p->arena, raw, p->tok.len - 2, pattern, out, elems, n, &off, msg, sizeof msg)) {
+  if (!pdpl_unescape(p->arena, raw, p->tok.len - 2, pattern, out, elems, n, &off, msg,
+                     sizeof msg)) {
     pdpl_pos at = pdpl_pos_advance(p->tok.pos, p->tok.start, off + 1);
     pdpl_p_fail(p, at, "%s", msg);
     return false;
@@ -94,7 +99,9 @@ static bool unescape_tok(pdpl_parser *p, bool pattern, pu_str *out, pdpl_pattern
   return true;
 }
 
-bool pdpl_p_string(pdpl_parser *p, pu_str *out) { return unescape_tok(p, false, out, NULL, NULL); }
+bool pdpl_p_string(pdpl_parser *p, pu_str *out) {
+  return unescape_tok(p, false, out, NULL, NULL);
+}
 
 bool pdpl_p_pattern(pdpl_parser *p, pdpl_pattern_elem **elems, uint32_t *n) {
   return unescape_tok(p, true, NULL, elems, n);
@@ -106,13 +113,14 @@ int pdpl_p_path(pdpl_parser *p, bool allow_uid, pu_str *name, uint32_t *n_comp, 
   uint32_t comps = 0;
   for (;;) {
     if (p->tok.kind != PDPL_T_IDENT) {
-      pdpl_p_expected(p, comps ? (allow_uid ? "an identifier or a string after '::'" : "an identifier after '::'")
+      pdpl_p_expected(p, comps ? (allow_uid ? "an identifier or a string after '::'"
+                                            : "an identifier after '::'")
                                : "a name");
       return 0;
     }
     if (PDPL_KW_IS_RESERVED(p->tok.kw)) {
-      pdpl_p_fail(p, p->tok.pos, "'%.*s' is a reserved word and cannot be part of a name", (int)p->tok.len,
-                  p->tok.start);
+      pdpl_p_fail(p, p->tok.pos, "'%.*s' is a reserved word and cannot be part of a name",
+                  (int)p->tok.len, p->tok.start);
       return 0;
     }
     size_t need = len + (comps ? 2 : 0) + p->tok.len + 1;
@@ -153,7 +161,8 @@ int pdpl_p_path(pdpl_parser *p, bool allow_uid, pu_str *name, uint32_t *n_comp, 
 /* ---- scope ---------------------------------------------------------------------------- */
 
 static bool type_is_reserved(pu_str type) {
-  return (type.len >= 7 && memcmp(type.ptr, "__cedar", 7) == 0 && (type.len == 7 || type.ptr[7] == ':'));
+  return (type.len >= 7 && memcmp(type.ptr, "__cedar", 7) == 0 &&
+          (type.len == 7 || type.ptr[7] == ':'));
 }
 
 /* An entity uid (a full path ending in a string). */
@@ -182,14 +191,16 @@ static bool parse_type(pdpl_parser *p, pu_str *type) {
   return true;
 }
 
-static const char *slot_name(pdpl_slot s) { return s == PDPL_SLOT_PRINCIPAL ? "?principal" : "?resource"; }
+static const char *slot_name(pdpl_slot s) {
+  return s == PDPL_SLOT_PRINCIPAL ? "?principal" : "?resource";
+}
 
 /* After '==' or 'in' for principal/resource: a uid or the variable's own slot. */
 static bool parse_scope_target(pdpl_parser *p, pdpl_scope *sc, pdpl_slot own, const char *var) {
   if (p->tok.kind == PDPL_T_SLOT) {
     if (p->tok.slot != own) {
-      pdpl_p_fail(p, p->tok.pos, "'%s' cannot be used in the %s scope (use %s)", slot_name(p->tok.slot), var,
-                  slot_name(own));
+      pdpl_p_fail(p, p->tok.pos, "'%s' cannot be used in the %s scope (use %s)",
+                  slot_name(p->tok.slot), var, slot_name(own));
       return false;
     }
     sc->is_slot = true;
@@ -202,7 +213,8 @@ static bool parse_scope_target(pdpl_parser *p, pdpl_scope *sc, pdpl_slot own, co
   return parse_uid(p, &sc->uid, what);
 }
 
-static bool parse_var_scope(pdpl_parser *p, pdpl_scope *sc, pdpl_kw kw, const char *var, pdpl_slot own) {
+static bool parse_var_scope(pdpl_parser *p, pdpl_scope *sc, pdpl_kw kw, const char *var,
+                            pdpl_slot own) {
   sc->pos = p->tok.pos;
   if (!pdpl_p_is_kw(p, kw)) {
     char what[32];
@@ -211,7 +223,8 @@ static bool parse_var_scope(pdpl_parser *p, pdpl_scope *sc, pdpl_kw kw, const ch
   }
   pdpl_p_advance(p);
   if (p->tok.kind == PDPL_T_COLON) {
-    pdpl_p_fail(p, p->tok.pos, "type constraints with ':' are not supported in the scope (use 'is')");
+    pdpl_p_fail(p, p->tok.pos,
+                "type constraints with ':' are not supported in the scope (use 'is')");
     return false;
   }
   if (pdpl_p_is_kw(p, PDPL_KW_IS)) {
@@ -255,7 +268,8 @@ static bool parse_action_uid(pdpl_parser *p, pdpl_uid *uid) {
   pdpl_pos at = p->tok.pos;
   if (!parse_uid(p, uid, "an action entity uid")) return false;
   if (!is_action_type(uid->type)) {
-    pdpl_p_fail(p, at, "expected an action uid (type Action or Namespace::Action) but found type '%.*s'",
+    pdpl_p_fail(p, at,
+                "expected an action uid (type Action or Namespace::Action) but found type '%.*s'",
                 (int)(uid->type.len > 80 ? 80 : uid->type.len), uid->type.ptr);
     return false;
   }
@@ -297,8 +311,10 @@ static bool parse_action_scope(pdpl_parser *p, pdpl_scope *sc) {
     sc->list = l;
     if (!parse_action_uid(p, &sc->list[sc->n_list])) return false;
     sc->n_list++;
-    if (p->tok.kind == PDPL_T_COMMA) pdpl_p_advance(p);
-    else if (p->tok.kind != PDPL_T_RBRACK) return pdpl_p_expected(p, "',' or ']'");
+    if (p->tok.kind == PDPL_T_COMMA)
+      pdpl_p_advance(p);
+    else if (p->tok.kind != PDPL_T_RBRACK)
+      return pdpl_p_expected(p, "',' or ']'");
   }
   pdpl_p_advance(p);
   return true;
@@ -323,7 +339,8 @@ static bool parse_annotations(pdpl_parser *p, pdpl_policy *pol) {
     }
     for (uint32_t i = 0; i < pol->n_annotations; i++) {
       if (pu_str_eq(pol->annotations[i].key, a.key)) {
-        pdpl_p_fail(p, at, "duplicate annotation '@%.*s'", (int)(a.key.len > 80 ? 80 : a.key.len), a.key.ptr);
+        pdpl_p_fail(p, at, "duplicate annotation '@%.*s'", (int)(a.key.len > 80 ? 80 : a.key.len),
+                    a.key.ptr);
         return false;
       }
     }
@@ -341,9 +358,11 @@ static bool parse_conditions(pdpl_parser *p, pdpl_policy *pol) {
   while (pdpl_p_is_kw(p, PDPL_KW_WHEN) || pdpl_p_is_kw(p, PDPL_KW_UNLESS)) {
     bool is_when = p->tok.kw == PDPL_KW_WHEN;
     pdpl_p_advance(p);
-    if (!pdpl_p_expect(p, PDPL_T_LBRACE, is_when ? "'{' after 'when'" : "'{' after 'unless'")) return false;
+    if (!pdpl_p_expect(p, PDPL_T_LBRACE, is_when ? "'{' after 'when'" : "'{' after 'unless'"))
+      return false;
     if (p->tok.kind == PDPL_T_RBRACE) {
-      pdpl_p_fail(p, p->tok.pos, "empty %s clause: expected an expression", is_when ? "when" : "unless");
+      pdpl_p_fail(p, p->tok.pos, "empty %s clause: expected an expression",
+                  is_when ? "when" : "unless");
       return false;
     }
     pdpl_pos at = p->tok.pos;
@@ -366,22 +385,29 @@ static bool parse_conditions(pdpl_parser *p, pdpl_policy *pol) {
 static bool parse_policy(pdpl_parser *p, pdpl_policy *pol) {
   pol->pos = p->tok.pos;
   if (!parse_annotations(p, pol)) return false;
-  if (pdpl_p_is_kw(p, PDPL_KW_PERMIT)) pol->effect = PDPL_PERMIT;
-  else if (pdpl_p_is_kw(p, PDPL_KW_FORBID)) pol->effect = PDPL_FORBID;
-  else return pdpl_p_expected(p, pol->n_annotations ? "'permit' or 'forbid'" : "'permit', 'forbid' or '@'");
+  if (pdpl_p_is_kw(p, PDPL_KW_PERMIT))
+    pol->effect = PDPL_PERMIT;
+  else if (pdpl_p_is_kw(p, PDPL_KW_FORBID))
+    pol->effect = PDPL_FORBID;
+  else
+    return pdpl_p_expected(p, pol->n_annotations ? "'permit' or 'forbid'"
+                                                 : "'permit', 'forbid' or '@'");
   pdpl_p_advance(p);
   if (!pdpl_p_expect(p, PDPL_T_LPAREN, "'('")) return false;
-  if (!parse_var_scope(p, &pol->principal, PDPL_KW_PRINCIPAL, "principal", PDPL_SLOT_PRINCIPAL)) return false;
+  if (!parse_var_scope(p, &pol->principal, PDPL_KW_PRINCIPAL, "principal", PDPL_SLOT_PRINCIPAL))
+    return false;
   if (!pdpl_p_expect(p, PDPL_T_COMMA, "','")) return false;
   if (!parse_action_scope(p, &pol->action)) return false;
   if (!pdpl_p_expect(p, PDPL_T_COMMA, "','")) return false;
-  if (!parse_var_scope(p, &pol->resource, PDPL_KW_RESOURCE, "resource", PDPL_SLOT_RESOURCE)) return false;
+  if (!parse_var_scope(p, &pol->resource, PDPL_KW_RESOURCE, "resource", PDPL_SLOT_RESOURCE))
+    return false;
   if (p->tok.kind == PDPL_T_COMMA) pdpl_p_advance(p); /* Cedar's grammar allows a trailing comma */
   if (!pdpl_p_expect(p, PDPL_T_RPAREN, "')'")) return false;
   pol->is_template = pol->principal.is_slot || pol->resource.is_slot;
   if (!parse_conditions(p, pol)) return false;
   if (p->tok.kind != PDPL_T_SEMI)
-    return pdpl_p_expected(p, pol->n_conditions ? "'when', 'unless' or ';'" : "'when', 'unless' or ';'");
+    return pdpl_p_expected(p, pol->n_conditions ? "'when', 'unless' or ';'"
+                                                : "'when', 'unless' or ';'");
   pdpl_p_advance(p);
   return true;
 }
@@ -411,8 +437,8 @@ static bool append_policy(pdpl_parser *p, pdpl_policies *out, const pdpl_policy 
   return true;
 }
 
-uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t len, uint32_t *first_index,
-                    pdpl_policies *out, pdpl_errors *errs) {
+uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t len,
+                    uint32_t *first_index, pdpl_policies *out, pdpl_errors *errs) {
   pdpl_errors local; /* when the caller passes no error list: count errors anyway */
   if (!errs) {
     memset(&local, 0, sizeof local);
@@ -431,8 +457,10 @@ uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t 
     bool ok = parse_policy(&p, &pol) && !p.failed;
     if (ok && !pol.id.ptr) {
       char *id = pu_arena_printf(arena, "policy%u", (unsigned)index);
-      if (id) pol.id = pu_str_c(id);
-      else pdpl_p_fail(&p, pol.pos, "out of memory"), ok = false;
+      if (id)
+        pol.id = pu_str_c(id);
+      else
+        pdpl_p_fail(&p, pol.pos, "out of memory"), ok = false;
     }
     if (ok) ok = append_policy(&p, out, &pol);
     if (!ok) {
@@ -445,7 +473,8 @@ uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t 
   return errs->n + errs->dropped - before;
 }
 
-bool pdpl_parse_uid(pu_arena *arena, const char *text, size_t len, pdpl_uid *out, char *err, size_t err_cap) {
+bool pdpl_parse_uid(pu_arena *arena, const char *text, size_t len, pdpl_uid *out, char *err,
+                    size_t err_cap) {
   pdpl_errors local;
   pdpl_errors *errs = &local;
   errs->n = errs->dropped = 0;
@@ -460,8 +489,10 @@ bool pdpl_parse_uid(pu_arena *arena, const char *text, size_t len, pdpl_uid *out
     return true;
   }
   if (err && err_cap) {
-    if (errs->n) snprintf(err, err_cap, "column %u: %s", (unsigned)errs->items[0].pos.col, errs->items[0].msg);
-    else snprintf(err, err_cap, "invalid entity uid");
+    if (errs->n)
+      snprintf(err, err_cap, "column %u: %s", (unsigned)errs->items[0].pos.col, errs->items[0].msg);
+    else
+      snprintf(err, err_cap, "invalid entity uid");
   }
   return false;
 }

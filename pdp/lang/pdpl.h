@@ -20,10 +20,11 @@
 #include <stdint.h>
 
 /* Limits that keep hostile text from exhausting the stack (the parser is recursive). */
-#define PDPL_MAX_DEPTH 200          /* nesting of expressions */
-#define PDPL_MAX_ERRORS 100         /* errors recorded per parse; later ones are counted */
-#define PDPL_MAX_HEIGHT 1000        /* height of a condition's expression tree: long chains
-                                       such as a && b && ... are recursed by the evaluator */
+#define PDPL_MAX_DEPTH 200  /* nesting of expressions */
+#define PDPL_MAX_ERRORS 100 /* errors recorded per parse; later ones are counted */
+#define PDPL_MAX_HEIGHT                                                                            \
+  1000 /* height of a condition's expression tree: long chains                                     \
+          such as a && b && ... are recursed by the evaluator */
 
 /* ---- positions and errors ---------------------------------------------------------- */
 
@@ -59,36 +60,49 @@ typedef struct pdpl_uid {
 /* ---- expressions --------------------------------------------------------------------- */
 
 typedef enum pdpl_expr_kind {
-  PDPL_E_BOOL,     /* lit.b */
-  PDPL_E_LONG,     /* lit.l (a literal; `-9223372036854775808` is folded here) */
-  PDPL_E_STRING,   /* lit.s, unescaped */
-  PDPL_E_ENTITY,   /* lit.uid: an entity uid literal */
-  PDPL_E_VAR,      /* var: principal, action, resource or context */
-  PDPL_E_SLOT,     /* slot: ?principal or ?resource.  Not produced today: as in Cedar, slots
-                      may appear only in the scope (pdpl_scope.is_slot) */
-  PDPL_E_NOT,      /* unary: !a */
-  PDPL_E_NEG,      /* unary: -a */
-  PDPL_E_BINARY,   /* binary: a op b (see pdpl_binop) */
-  PDPL_E_IF,       /* cond: if a then b else c */
-  PDPL_E_GETATTR,  /* attr: a.name or a["name"] */
-  PDPL_E_HAS,      /* attr: a has name, a has "name"; `a has b.c` is parsed as
-                      (a has b) && (a.b has c) */
-  PDPL_E_LIKE,     /* like: a like "pattern" */
-  PDPL_E_IS,       /* is: a is Type, optionally `in b` */
-  PDPL_E_SET,      /* list: [a, b, ...] */
-  PDPL_E_RECORD,   /* record: {key: a, "key": b, ...} */
-  PDPL_E_CALL,     /* call: a built-in function or method; methods get the receiver as
-                      args[0] */
+  PDPL_E_BOOL,    /* lit.b */
+  PDPL_E_LONG,    /* lit.l (a literal; `-9223372036854775808` is folded here) */
+  PDPL_E_STRING,  /* lit.s, unescaped */
+  PDPL_E_ENTITY,  /* lit.uid: an entity uid literal */
+  PDPL_E_VAR,     /* var: principal, action, resource or context */
+  PDPL_E_SLOT,    /* slot: ?principal or ?resource.  Not produced today: as in Cedar, slots
+                     may appear only in the scope (pdpl_scope.is_slot) */
+  PDPL_E_NOT,     /* unary: !a */
+  PDPL_E_NEG,     /* unary: -a */
+  PDPL_E_BINARY,  /* binary: a op b (see pdpl_binop) */
+  PDPL_E_IF,      /* cond: if a then b else c */
+  PDPL_E_GETATTR, /* attr: a.name or a["name"] */
+  PDPL_E_HAS,     /* attr: a has name, a has "name"; `a has b.c` is parsed as
+                     (a has b) && (a.b has c) */
+  PDPL_E_LIKE,    /* like: a like "pattern" */
+  PDPL_E_IS,      /* is: a is Type, optionally `in b` */
+  PDPL_E_SET,     /* list: [a, b, ...] */
+  PDPL_E_RECORD,  /* record: {key: a, "key": b, ...} */
+  PDPL_E_CALL,    /* call: a built-in function or method; methods get the receiver as
+                     args[0] */
 } pdpl_expr_kind;
 
-typedef enum pdpl_var { PDPL_VAR_PRINCIPAL, PDPL_VAR_ACTION, PDPL_VAR_RESOURCE, PDPL_VAR_CONTEXT } pdpl_var;
+typedef enum pdpl_var {
+  PDPL_VAR_PRINCIPAL,
+  PDPL_VAR_ACTION,
+  PDPL_VAR_RESOURCE,
+  PDPL_VAR_CONTEXT
+} pdpl_var;
 typedef enum pdpl_slot { PDPL_SLOT_PRINCIPAL, PDPL_SLOT_RESOURCE } pdpl_slot;
 
 typedef enum pdpl_binop {
-  PDPL_OP_OR, PDPL_OP_AND,                                             /* short-circuit */
-  PDPL_OP_EQ, PDPL_OP_NE, PDPL_OP_LT, PDPL_OP_LE, PDPL_OP_GT, PDPL_OP_GE,
-  PDPL_OP_IN,                                                          /* hierarchy */
-  PDPL_OP_ADD, PDPL_OP_SUB, PDPL_OP_MUL,                               /* checked i64 */
+  PDPL_OP_OR,
+  PDPL_OP_AND, /* short-circuit */
+  PDPL_OP_EQ,
+  PDPL_OP_NE,
+  PDPL_OP_LT,
+  PDPL_OP_LE,
+  PDPL_OP_GT,
+  PDPL_OP_GE,
+  PDPL_OP_IN, /* hierarchy */
+  PDPL_OP_ADD,
+  PDPL_OP_SUB,
+  PDPL_OP_MUL, /* checked i64 */
 } pdpl_binop;
 
 /* Built-in functions and methods.  The parser maps a name to one of these and rejects
@@ -99,18 +113,39 @@ typedef enum pdpl_binop {
  * evaluation error, so the evaluator must compare call.n with pdpl_fn_arity() first. */
 typedef enum pdpl_fn {
   /* methods on sets (receiver is args[0]) */
-  PDPL_FN_CONTAINS, PDPL_FN_CONTAINS_ALL, PDPL_FN_CONTAINS_ANY, PDPL_FN_IS_EMPTY,
+  PDPL_FN_CONTAINS,
+  PDPL_FN_CONTAINS_ALL,
+  PDPL_FN_CONTAINS_ANY,
+  PDPL_FN_IS_EMPTY,
   /* entity tags (methods on entities) */
-  PDPL_FN_GET_TAG, PDPL_FN_HAS_TAG,
+  PDPL_FN_GET_TAG,
+  PDPL_FN_HAS_TAG,
   /* extension constructors (functions, one string argument) */
-  PDPL_FN_IP, PDPL_FN_DECIMAL, PDPL_FN_DATETIME, PDPL_FN_DURATION,
+  PDPL_FN_IP,
+  PDPL_FN_DECIMAL,
+  PDPL_FN_DATETIME,
+  PDPL_FN_DURATION,
   /* ipaddr methods */
-  PDPL_FN_IS_IPV4, PDPL_FN_IS_IPV6, PDPL_FN_IS_LOOPBACK, PDPL_FN_IS_MULTICAST, PDPL_FN_IS_IN_RANGE,
+  PDPL_FN_IS_IPV4,
+  PDPL_FN_IS_IPV6,
+  PDPL_FN_IS_LOOPBACK,
+  PDPL_FN_IS_MULTICAST,
+  PDPL_FN_IS_IN_RANGE,
   /* decimal / datetime / duration comparison methods */
-  PDPL_FN_LESS_THAN, PDPL_FN_LESS_THAN_OR_EQUAL, PDPL_FN_GREATER_THAN, PDPL_FN_GREATER_THAN_OR_EQUAL,
+  PDPL_FN_LESS_THAN,
+  PDPL_FN_LESS_THAN_OR_EQUAL,
+  PDPL_FN_GREATER_THAN,
+  PDPL_FN_GREATER_THAN_OR_EQUAL,
   /* datetime and duration methods */
-  PDPL_FN_OFFSET, PDPL_FN_DURATION_SINCE, PDPL_FN_TO_DATE, PDPL_FN_TO_TIME,
-  PDPL_FN_TO_DAYS, PDPL_FN_TO_HOURS, PDPL_FN_TO_MINUTES, PDPL_FN_TO_SECONDS, PDPL_FN_TO_MILLISECONDS,
+  PDPL_FN_OFFSET,
+  PDPL_FN_DURATION_SINCE,
+  PDPL_FN_TO_DATE,
+  PDPL_FN_TO_TIME,
+  PDPL_FN_TO_DAYS,
+  PDPL_FN_TO_HOURS,
+  PDPL_FN_TO_MINUTES,
+  PDPL_FN_TO_SECONDS,
+  PDPL_FN_TO_MILLISECONDS,
   PDPL_FN__COUNT
 } pdpl_fn;
 
@@ -155,8 +190,8 @@ struct pdpl_expr {
     } like;
     struct {
       pdpl_expr *target;
-      pu_str type;    /* entity type path, "A::B" */
-      pdpl_expr *in;  /* NULL when there is no `in` */
+      pu_str type;   /* entity type path, "A::B" */
+      pdpl_expr *in; /* NULL when there is no `in` */
     } is;
     struct {
       pdpl_expr **items;
@@ -191,16 +226,16 @@ typedef enum pdpl_scope_kind {
 typedef struct pdpl_scope {
   pdpl_scope_kind kind;
   pdpl_pos pos;
-  bool is_slot;     /* EQ/IN/IS_IN name the template slot instead of `uid` */
-  pdpl_slot slot;   /* which slot, when is_slot */
-  pdpl_uid uid;     /* EQ, IN, IS_IN */
-  pu_str type;      /* IS, IS_IN */
-  pdpl_uid *list;   /* IN_LIST */
+  bool is_slot;   /* EQ/IN/IS_IN name the template slot instead of `uid` */
+  pdpl_slot slot; /* which slot, when is_slot */
+  pdpl_uid uid;   /* EQ, IN, IS_IN */
+  pu_str type;    /* IS, IS_IN */
+  pdpl_uid *list; /* IN_LIST */
   uint32_t n_list;
 } pdpl_scope;
 
 typedef struct pdpl_condition {
-  bool is_when;    /* true: when { }, false: unless { } */
+  bool is_when; /* true: when { }, false: unless { } */
   pdpl_expr *body;
 } pdpl_condition;
 
@@ -211,14 +246,14 @@ typedef struct pdpl_annotation {
 
 typedef struct pdpl_policy {
   pdpl_effect effect;
-  pdpl_pos pos;             /* position of the first annotation or of the effect keyword */
-  pu_str id;                /* @id("...") if present, else "policyN" (see pdpl_parse) */
+  pdpl_pos pos; /* position of the first annotation or of the effect keyword */
+  pu_str id;    /* @id("...") if present, else "policyN" (see pdpl_parse) */
   pdpl_annotation *annotations;
   uint32_t n_annotations;
   pdpl_scope principal, action, resource;
   pdpl_condition *conditions; /* in source order */
   uint32_t n_conditions;
-  bool is_template;         /* uses ?principal or ?resource anywhere */
+  bool is_template; /* uses ?principal or ?resource anywhere */
 } pdpl_policy;
 
 typedef struct pdpl_policies {
@@ -242,7 +277,8 @@ uint32_t pdpl_parse(pu_arena *arena, const char *file, const char *text, size_t 
 /* Parse one entity uid written in Cedar syntax (`Type::"id"`, `A::B::"x"`), as in pdpctl's
  * --principal.  Returns true and fills *out on success; on failure writes a message into
  * err (may be NULL). */
-bool pdpl_parse_uid(pu_arena *arena, const char *text, size_t len, pdpl_uid *out, char *err, size_t err_cap);
+bool pdpl_parse_uid(pu_arena *arena, const char *text, size_t len, pdpl_uid *out, char *err,
+                    size_t err_cap);
 
 /* The number of arguments `fn` takes, counting a method's receiver (args[0]). */
 uint32_t pdpl_fn_arity(pdpl_fn fn);

@@ -1,7 +1,7 @@
 /* pdpl_int.h - internals shared by the files of pdp/lang (lexer, parser, formatting).
  *
- * Only the .c files of pdp/lang include this.  The lexer turns bytes into tokens on demand (one token
- * at a time, no token array), tracking 1-based line and byte column.  Strings are not
+ * Only the .c files of pdp/lang include this.  The lexer turns bytes into tokens on demand (one
+ * token at a time, no token array), tracking 1-based line and byte column.  Strings are not
  * unescaped by the lexer: the parser unescapes them according to use (a plain string, or a
  * `like` pattern where `\*` is a literal star), through pdpl_unescape().
  */
@@ -19,11 +19,32 @@ typedef enum pdpl_tok_kind {
   PDPL_T_INT,    /* unsigned decimal literal (see num, num_overflow) */
   PDPL_T_STRING, /* "..." still escaped; start/len include the quotes */
   PDPL_T_SLOT,   /* ?principal or ?resource (other ?names are lexical errors) */
-  PDPL_T_AT, PDPL_T_DOT, PDPL_T_COMMA, PDPL_T_SEMI, PDPL_T_COLON, PDPL_T_COLONCOLON,
-  PDPL_T_LPAREN, PDPL_T_RPAREN, PDPL_T_LBRACE, PDPL_T_RBRACE, PDPL_T_LBRACK, PDPL_T_RBRACK,
-  PDPL_T_EQ, PDPL_T_NE, PDPL_T_LT, PDPL_T_LE, PDPL_T_GT, PDPL_T_GE,
-  PDPL_T_OR, PDPL_T_AND, PDPL_T_PLUS, PDPL_T_MINUS, PDPL_T_STAR, PDPL_T_SLASH,
-  PDPL_T_PERCENT, PDPL_T_BANG,
+  PDPL_T_AT,
+  PDPL_T_DOT,
+  PDPL_T_COMMA,
+  PDPL_T_SEMI,
+  PDPL_T_COLON,
+  PDPL_T_COLONCOLON,
+  PDPL_T_LPAREN,
+  PDPL_T_RPAREN,
+  PDPL_T_LBRACE,
+  PDPL_T_RBRACE,
+  PDPL_T_LBRACK,
+  PDPL_T_RBRACK,
+  PDPL_T_EQ,
+  PDPL_T_NE,
+  PDPL_T_LT,
+  PDPL_T_LE,
+  PDPL_T_GT,
+  PDPL_T_GE,
+  PDPL_T_OR,
+  PDPL_T_AND,
+  PDPL_T_PLUS,
+  PDPL_T_MINUS,
+  PDPL_T_STAR,
+  PDPL_T_SLASH,
+  PDPL_T_PERCENT,
+  PDPL_T_BANG,
   PDPL_T_ASSIGN, /* a lone '=': never valid, lexed to give a helpful message */
 } pdpl_tok_kind;
 
@@ -31,38 +52,52 @@ typedef enum pdpl_tok_kind {
  * variables, attributes, record keys, entity types or functions. */
 typedef enum pdpl_kw {
   PDPL_KW_NONE,
-  PDPL_KW_TRUE, PDPL_KW_FALSE, PDPL_KW_IF, PDPL_KW_THEN, PDPL_KW_ELSE, PDPL_KW_IN,
-  PDPL_KW_IS, PDPL_KW_LIKE, PDPL_KW_HAS, /* reserved: <= PDPL_KW_HAS */
-  PDPL_KW_PERMIT, PDPL_KW_FORBID, PDPL_KW_WHEN, PDPL_KW_UNLESS,
-  PDPL_KW_PRINCIPAL, PDPL_KW_ACTION, PDPL_KW_RESOURCE, PDPL_KW_CONTEXT,
+  PDPL_KW_TRUE,
+  PDPL_KW_FALSE,
+  PDPL_KW_IF,
+  PDPL_KW_THEN,
+  PDPL_KW_ELSE,
+  PDPL_KW_IN,
+  PDPL_KW_IS,
+  PDPL_KW_LIKE,
+  PDPL_KW_HAS, /* reserved: <= PDPL_KW_HAS */
+  PDPL_KW_PERMIT,
+  PDPL_KW_FORBID,
+  PDPL_KW_WHEN,
+  PDPL_KW_UNLESS,
+  PDPL_KW_PRINCIPAL,
+  PDPL_KW_ACTION,
+  PDPL_KW_RESOURCE,
+  PDPL_KW_CONTEXT,
 } pdpl_kw;
 
 #define PDPL_KW_IS_RESERVED(k) ((k) != PDPL_KW_NONE && (k) <= PDPL_KW_HAS)
 
 typedef struct pdpl_tok {
   pdpl_tok_kind kind;
-  pdpl_kw kw;          /* PDPL_T_IDENT only */
-  pdpl_pos pos;        /* first byte of the token */
-  const char *start;   /* the token's bytes in the source */
+  pdpl_kw kw;        /* PDPL_T_IDENT only */
+  pdpl_pos pos;      /* first byte of the token */
+  const char *start; /* the token's bytes in the source */
   size_t len;
-  uint64_t num;        /* PDPL_T_INT: the value when !num_overflow */
-  bool num_overflow;   /* PDPL_T_INT: does not fit in 64 bits */
-  pdpl_slot slot;      /* PDPL_T_SLOT */
+  uint64_t num;      /* PDPL_T_INT: the value when !num_overflow */
+  bool num_overflow; /* PDPL_T_INT: does not fit in 64 bits */
+  pdpl_slot slot;    /* PDPL_T_SLOT */
 } pdpl_tok;
 
 typedef struct pdpl_lexer {
   const char *file;
   const char *src;
   size_t len;
-  size_t off;          /* next byte to read */
-  uint32_t line, col;  /* position of src[off] */
+  size_t off;         /* next byte to read */
+  uint32_t line, col; /* position of src[off] */
   pdpl_errors *errs;
-  uint32_t n_errs;     /* errors this lexer reported (recorded or dropped) */
-  bool quiet;          /* while skipping a broken policy: report only errors that swallow
-                          the rest of the input (unterminated strings) */
+  uint32_t n_errs; /* errors this lexer reported (recorded or dropped) */
+  bool quiet;      /* while skipping a broken policy: report only errors that swallow
+                      the rest of the input (unterminated strings) */
 } pdpl_lexer;
 
-void pdpl_lex_init(pdpl_lexer *lx, const char *file, const char *src, size_t len, pdpl_errors *errs);
+void pdpl_lex_init(pdpl_lexer *lx, const char *file, const char *src, size_t len,
+                   pdpl_errors *errs);
 pdpl_tok pdpl_lex_next(pdpl_lexer *lx);
 
 /* Describe a token for "found X" parts of messages: 'foo', '&&', "string \"ab...\"",
@@ -108,15 +143,16 @@ bool pdpl_escape_into(pu_str s, char *buf, size_t *n, size_t cap);
 typedef struct pdpl_parser {
   pu_arena *arena;
   pdpl_lexer lx;
-  pdpl_tok tok;     /* the current (lookahead) token */
+  pdpl_tok tok; /* the current (lookahead) token */
   pdpl_errors *errs;
-  uint32_t depth;   /* expression nesting, checked against PDPL_MAX_DEPTH */
-  bool failed;      /* the current policy has an error (only the first is reported) */
+  uint32_t depth; /* expression nesting, checked against PDPL_MAX_DEPTH */
+  bool failed;    /* the current policy has an error (only the first is reported) */
 } pdpl_parser;
 
 void pdpl_p_advance(pdpl_parser *p);
 /* Report an error for the current policy (only the first one counts) and mark it failed. */
-void pdpl_p_fail(pdpl_parser *p, pdpl_pos pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pdpl_p_fail(pdpl_parser *p, pdpl_pos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* "expected WHAT but found TOKEN" at the current token; silent on PDPL_T_ERROR tokens
  * (the lexer reported them). Always returns false. */
 bool pdpl_p_expected(pdpl_parser *p, const char *what);

@@ -37,7 +37,9 @@ static const char usage[] =
     "  --help                      show this text\n"
     "  --version                   show the version\n";
 
-const char *srv_config_usage(void) { return usage; }
+const char *srv_config_usage(void) {
+  return usage;
+}
 
 void srv_config_init(srv_config *c) {
   memset(c, 0, sizeof(*c));
@@ -68,8 +70,8 @@ static bool set_str(char *dst, size_t cap, const char *key, const char *value, c
   return true;
 }
 
-static bool set_u32(uint32_t *dst, const char *key, const char *value, uint64_t lo,
-                    uint64_t hi, char *err, size_t err_cap) {
+static bool set_u32(uint32_t *dst, const char *key, const char *value, uint64_t lo, uint64_t hi,
+                    char *err, size_t err_cap) {
   const char *p = value;
   if (!isdigit((unsigned char)*p)) goto bad;
   errno = 0;
@@ -77,8 +79,8 @@ static bool set_u32(uint32_t *dst, const char *key, const char *value, uint64_t 
   unsigned long long v = strtoull(p, &end, 10);
   if (errno != 0 || *end != '\0') goto bad;
   if (v < lo || v > hi) {
-    snprintf(err, err_cap, "%s: %s is out of range %llu..%llu", key, value,
-             (unsigned long long)lo, (unsigned long long)hi);
+    snprintf(err, err_cap, "%s: %s is out of range %llu..%llu", key, value, (unsigned long long)lo,
+             (unsigned long long)hi);
     return false;
   }
   *dst = (uint32_t)v;
@@ -88,13 +90,17 @@ bad:
   return false;
 }
 
-bool srv_config_set(srv_config *c, const char *key, const char *value, char *err,
-                    size_t err_cap) {
-  if (strcmp(key, "socket") == 0) return set_str(c->socket, sizeof(c->socket), key, value, err, err_cap);
-  if (strcmp(key, "source") == 0) return set_str(c->source, sizeof(c->source), key, value, err, err_cap);
-  if (strcmp(key, "data-dir") == 0) return set_str(c->data_dir, sizeof(c->data_dir), key, value, err, err_cap);
-  if (strcmp(key, "max-frame") == 0) return set_u32(&c->max_frame, key, value, 64, 1u << 30, err, err_cap);
-  if (strcmp(key, "max-connections") == 0) return set_u32(&c->max_connections, key, value, 1, 65536, err, err_cap);
+bool srv_config_set(srv_config *c, const char *key, const char *value, char *err, size_t err_cap) {
+  if (strcmp(key, "socket") == 0)
+    return set_str(c->socket, sizeof(c->socket), key, value, err, err_cap);
+  if (strcmp(key, "source") == 0)
+    return set_str(c->source, sizeof(c->source), key, value, err, err_cap);
+  if (strcmp(key, "data-dir") == 0)
+    return set_str(c->data_dir, sizeof(c->data_dir), key, value, err, err_cap);
+  if (strcmp(key, "max-frame") == 0)
+    return set_u32(&c->max_frame, key, value, 64, 1u << 30, err, err_cap);
+  if (strcmp(key, "max-connections") == 0)
+    return set_u32(&c->max_connections, key, value, 1, 65536, err, err_cap);
   if (strcmp(key, "max-value-depth") == 0)
     return set_u32(&c->max_value_depth, key, value, 1, PDPE_MAX_VALUE_DEPTH, err, err_cap);
   if (strcmp(key, "max-request-entities") == 0)

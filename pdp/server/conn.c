@@ -24,20 +24,20 @@
 #define SRV_KEEP_BUF ((size_t)4 << 20)   /* output buffers larger than this are freed when idle */
 
 struct srv_conn {
-  uv_pipe_t pipe;          /* handle.data points back to this conn */
+  uv_pipe_t pipe; /* handle.data points back to this conn */
   srv_server *srv;
-  srv_framer in;           /* received bytes, split into frames */
-  pu_arena arena;          /* per-request memory, reset after each answer */
-  srv_buf out;             /* answers gathered and not yet handed to a write */
-  srv_buf wbuf;            /* answers in flight in wreq (swapped with out) */
+  srv_framer in;  /* received bytes, split into frames */
+  pu_arena arena; /* per-request memory, reset after each answer */
+  srv_buf out;    /* answers gathered and not yet handed to a write */
+  srv_buf wbuf;   /* answers in flight in wreq (swapped with out) */
   uv_write_t wreq;
-  bool counted;            /* counts against max-connections (false: overflow, refused) */
-  bool writing;            /* wreq is in flight */
-  bool reading;            /* uv_read_start is active */
-  bool closing;            /* uv_close called; freed in on_closed */
-  bool close_after_write;  /* close once everything queued is written */
-  bool lost;               /* an oversize length prefix: no further frame is answered */
-  srv_conn *prev, *next;   /* srv->conns list */
+  bool counted;           /* counts against max-connections (false: overflow, refused) */
+  bool writing;           /* wreq is in flight */
+  bool reading;           /* uv_read_start is active */
+  bool closing;           /* uv_close called; freed in on_closed */
+  bool close_after_write; /* close once everything queued is written */
+  bool lost;              /* an oversize length prefix: no further frame is answered */
+  srv_conn *prev, *next;  /* srv->conns list */
 };
 
 static void on_closed(uv_handle_t *h) {
@@ -53,8 +53,10 @@ static void conn_close(srv_conn *c) {
   if (c->closing) return;
   c->closing = true;
   srv_server *srv = c->srv;
-  if (c->prev) c->prev->next = c->next;
-  else srv->conns = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   if (c->counted) srv->ctx.connections--;
   srv_log(SRV_LOG_DEBUG, "pdpd: connection closed (%llu open)",
@@ -95,8 +97,10 @@ static void pump(srv_conn *c) {
   if (c->closing) return;
   flush(c);
   if (c->closing) return;
-  if (all && pending_output(c) < SRV_HIGH_WATER) read_start(c);
-  else read_stop(c);
+  if (all && pending_output(c) < SRV_HIGH_WATER)
+    read_start(c);
+  else
+    read_stop(c);
 }
 
 static void on_write(uv_write_t *w, int status) {

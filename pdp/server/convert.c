@@ -78,8 +78,7 @@ static bool convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, siz
     if (!convert_value(cv, a->value, sub, depth + 1, &values[i])) return false;
   }
   char err[256];
-  if (!pdpe_value_make_record(cv->arena, keys, values, (uint32_t)n, path, out, err,
-                              sizeof(err)))
+  if (!pdpe_value_make_record(cv->arena, keys, values, (uint32_t)n, path, out, err, sizeof(err)))
     return engine_fail(cv, err);
   return true;
 }
@@ -150,8 +149,8 @@ static bool convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const cha
   snprintf(sub, sizeof(sub), "%s.tags", path);
   if (!convert_attrs(cv, in->tags, in->n_tags, sub, 0, &out->tags)) return false;
   if (in->n_parents > cv->max_entity_parents)
-    return fail(cv, "%s.parents: %zu parents, limit %u (max-entity-parents)", path,
-                in->n_parents, cv->max_entity_parents);
+    return fail(cv, "%s.parents: %zu parents, limit %u (max-entity-parents)", path, in->n_parents,
+                cv->max_entity_parents);
   if (!count_links(cv, in->n_parents, path)) return false;
   out->n_parents = (uint32_t)in->n_parents;
   if (in->n_parents) {
@@ -165,13 +164,12 @@ static bool convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const cha
   return true;
 }
 
-bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
-                          const char *path, pdpe_entity **out, uint32_t *out_n) {
+bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n, const char *path,
+                          pdpe_entity **out, uint32_t *out_n) {
   *out = NULL;
   *out_n = 0;
   if (n > cv->max_entities)
-    return fail(cv, "%s: %zu entities, limit %u (max-request-entities)", path, n,
-                cv->max_entities);
+    return fail(cv, "%s: %zu entities, limit %u (max-request-entities)", path, n, cv->max_entities);
   if (n == 0) return true;
   pdpe_entity *items = pu_arena_alloc(cv->arena, n * sizeof(*items));
   if (!items) return oom(cv, path);
@@ -185,8 +183,8 @@ bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
   return true;
 }
 
-bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
-                                const char *path, pdpe_entities **out) {
+bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n, const char *path,
+                                pdpe_entities **out) {
   char err[384];
   if (pdpe_entities_build(cv->arena, items, n, path, out, err, sizeof(err))) return true;
   size_t pl = strlen(path);
@@ -202,9 +200,8 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
                           Pdp__V1__Status__Code *code);
 
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
-                       const pdpe_entity *shared, uint32_t n_shared,
-                       const pdpe_entities *shared_es, pdpe_request *out,
-                       Pdp__V1__Status__Code *code) {
+                       const pdpe_entity *shared, uint32_t n_shared, const pdpe_entities *shared_es,
+                       pdpe_request *out, Pdp__V1__Status__Code *code) {
   memset(out, 0, sizeof(*out));
   *code = PDP__V1__STATUS__CODE__BAD_REQUEST;
   cv->overloaded = false;
@@ -219,8 +216,7 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
                           Pdp__V1__Status__Code *code) {
   char sub[PATH_CAP];
   bool has_token = in->token && in->token[0] != '\0';
-  if (has_token && in->principal)
-    return fail(cv, "%s: give principal or token, not both", path);
+  if (has_token && in->principal) return fail(cv, "%s: give principal or token, not both", path);
   if (has_token) {
     *code = PDP__V1__STATUS__CODE__UNIMPLEMENTED;
     return fail(cv, "%s.token: JWT principals arrive with a later release", path);

@@ -36,7 +36,9 @@ void srv_framer_close(srv_framer *f) {
   memset(f, 0, sizeof(*f));
 }
 
-size_t srv_framer_pending(const srv_framer *f) { return f->end - f->start; }
+size_t srv_framer_pending(const srv_framer *f) {
+  return f->end - f->start;
+}
 
 bool srv_framer_space(srv_framer *f, uint8_t **p, size_t *n) {
   size_t pending = f->end - f->start;
@@ -89,7 +91,9 @@ srv_frame_result srv_framer_next(srv_framer *f, const uint8_t **body, uint32_t *
 
 /* ---- srv_buf ------------------------------------------------------------------------- */
 
-void srv_buf_init(srv_buf *b) { memset(b, 0, sizeof(*b)); }
+void srv_buf_init(srv_buf *b) {
+  memset(b, 0, sizeof(*b));
+}
 
 void srv_buf_close(srv_buf *b) {
   free(b->p);

@@ -40,7 +40,9 @@ static void *aa_alloc(void *data, size_t size) {
   return p;
 }
 
-static void aa_free(void *data, void *p) { (void)data, (void)p; /* freed by the reset */ }
+static void aa_free(void *data, void *p) {
+  (void)data, (void)p; /* freed by the reset */
+}
 
 /* ---- packing ------------------------------------------------------------------------- */
 
@@ -83,7 +85,9 @@ static bool append_answer(srv_ctx *ctx, srv_buf *out, const Pdp__V1__Response *r
 
 /* ---- checks -------------------------------------------------------------------------- */
 
-static char *arena_cstr(pu_arena *a, pu_str s) { return pu_arena_memdup(a, s.ptr ? s.ptr : "", s.len); }
+static char *arena_cstr(pu_arena *a, pu_str s) {
+  return pu_arena_memdup(a, s.ptr ? s.ptr : "", s.len);
+}
 
 static ProtobufCBinaryData stamp_of(const pdpe_snapshot *snap) {
   return (ProtobufCBinaryData){sizeof(snap->stamp), (uint8_t *)snap->stamp};
@@ -200,8 +204,7 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
     pdp__v1__batch_check_item__init(&item_mem[i]);
     pdp__v1__status__init(&sts[i]);
     Pdp__V1__Status__Code code =
-        decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &links, &crs[i],
-               err);
+        decide(ctx, a, snap, b->checks[i], path, shared, n_shared, shared_es, &links, &crs[i], err);
     sts[i].code = code;
     if (code == PDP__V1__STATUS__CODE__OK) {
       crs[i].stamp = (ProtobufCBinaryData){0, NULL}; /* BatchCheckResponse.stamp carries it */
@@ -308,8 +311,8 @@ static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_
     break;
   default:
     if (!snap) {
-      ok = srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__NO_POLICY,
-                             "no policy loaded");
+      ok =
+          srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__NO_POLICY, "no policy loaded");
     } else if (rq->body_case == PDP__V1__REQUEST__BODY_CHECK) {
       ok = handle_check(ctx, a, snap, rq, out);
     } else if (rq->body_case == PDP__V1__REQUEST__BODY_BATCH_CHECK) {
@@ -350,13 +353,12 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
   Pdp__V1__Request *rq = pdp__v1__request__unpack(&alloc, len, body);
   bool ok;
   if (!rq) {
-    ok = aa.exhausted
-             ? srv_append_status(ctx, out, srv_wire_request_id(body, len),
-                                 PDP__V1__STATUS__CODE__OVERLOADED,
-                                 "request: decoding exceeds the request memory budget")
-             : srv_append_status(ctx, out, srv_wire_request_id(body, len),
-                                 PDP__V1__STATUS__CODE__BAD_REQUEST,
-                                 "request: cannot decode protobuf");
+    ok = aa.exhausted ? srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                                          PDP__V1__STATUS__CODE__OVERLOADED,
+                                          "request: decoding exceeds the request memory budget")
+                      : srv_append_status(ctx, out, srv_wire_request_id(body, len),
+                                          PDP__V1__STATUS__CODE__BAD_REQUEST,
+                                          "request: cannot decode protobuf");
   } else {
     ok = dispatch(ctx, arena, rq, out);
   }

@@ -24,7 +24,7 @@ static int make_parent(const char *path, char *err, size_t err_cap) {
   char *slash = strrchr(dir, '/');
   if (!slash || slash == dir) return 0;
   *slash = '\0';
-  for (char *p = dir + 1; ; p++) {
+  for (char *p = dir + 1;; p++) {
     if (*p == '/' || *p == '\0') {
       char c = *p;
       *p = '\0';
@@ -79,17 +79,16 @@ static int clear_stale(const char *path, char *err, size_t err_cap) {
   return 0;
 }
 
-int srv_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, uv_connection_cb cb,
-               char *err, size_t err_cap) {
+int srv_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, uv_connection_cb cb, char *err,
+               size_t err_cap) {
   size_t n = strlen(path);
   if (n == 0) {
     snprintf(err, err_cap, "socket path is empty");
     return -1;
   }
   if (n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-    snprintf(err, err_cap,
-             "socket path %s is %zu bytes; Unix socket paths must be under %zu bytes", path, n,
-             sizeof(((struct sockaddr_un *)0)->sun_path));
+    snprintf(err, err_cap, "socket path %s is %zu bytes; Unix socket paths must be under %zu bytes",
+             path, n, sizeof(((struct sockaddr_un *)0)->sun_path));
     return -1;
   }
   if (make_parent(path, err, err_cap) != 0) return -1;

@@ -1,4 +1,6 @@
 /* main.c - pdpd's entry point; everything else is in the server module (srv.h). */
 #include "srv.h"
 
-int main(int argc, char **argv) { return srv_main(argc, argv); }
+int main(int argc, char **argv) {
+  return srv_main(argc, argv);
+}

@@ -25,17 +25,17 @@ typedef enum srv_log_level {
 /* Every option of pdpd.  Strings are held inline so the struct is plain data: copy it,
  * compare it, no close needed. */
 typedef struct srv_config {
-  char socket[SRV_PATH_MAX];   /* --socket: the Unix socket path */
-  char source[SRV_PATH_MAX];   /* --source: a bundle directory (policies/ + entities.json) */
-  char data_dir[SRV_PATH_MAX]; /* --data-dir: LMDB home (accepted, not used yet) */
-  uint32_t max_frame;          /* --max-frame: largest request frame body, in bytes */
-  uint32_t max_connections;    /* --max-connections: open client connections at once */
-  uint32_t max_value_depth;    /* --max-value-depth: set/record nesting in one value */
-  uint32_t max_request_entities; /* --max-request-entities: per check (own + batch shared) */
-  uint32_t max_entity_parents;   /* --max-entity-parents: parents of one request entity */
+  char socket[SRV_PATH_MAX];         /* --socket: the Unix socket path */
+  char source[SRV_PATH_MAX];         /* --source: a bundle directory (policies/ + entities.json) */
+  char data_dir[SRV_PATH_MAX];       /* --data-dir: LMDB home (accepted, not used yet) */
+  uint32_t max_frame;                /* --max-frame: largest request frame body, in bytes */
+  uint32_t max_connections;          /* --max-connections: open client connections at once */
+  uint32_t max_value_depth;          /* --max-value-depth: set/record nesting in one value */
+  uint32_t max_request_entities;     /* --max-request-entities: per check (own + batch shared) */
+  uint32_t max_entity_parents;       /* --max-entity-parents: parents of one request entity */
   uint32_t max_request_parent_links; /* --max-request-parent-links: parent links built for one
                                       * request (a batch counts every check's entity set) */
-  srv_log_level log_level;     /* --log-level: error, warn, info or debug */
+  srv_log_level log_level;           /* --log-level: error, warn, info or debug */
 } srv_config;
 
 /* What srv_config_parse() asks the caller to do. */
@@ -51,14 +51,12 @@ void srv_config_init(srv_config *c);
 /* Apply `--config FILE` (if given) then every flag of argv (flags override the file).
  * Accepts `--name VALUE` and `--name=VALUE`.  On SRV_CONFIG_ERROR, err holds a message
  * naming the flag, or FILE:LINE for a bad config file line. */
-srv_config_action srv_config_parse(srv_config *c, int argc, char **argv, char *err,
-                                   size_t err_cap);
+srv_config_action srv_config_parse(srv_config *c, int argc, char **argv, char *err, size_t err_cap);
 /* Read `key = value` lines (`#` comments, blank lines) from path into c. */
 bool srv_config_load_file(srv_config *c, const char *path, char *err, size_t err_cap);
 /* Set one option by its name ("max-frame") from text; false with a message when the name
  * is unknown or the value is out of range. */
-bool srv_config_set(srv_config *c, const char *key, const char *value, char *err,
-                    size_t err_cap);
+bool srv_config_set(srv_config *c, const char *key, const char *value, char *err, size_t err_cap);
 /* The --help text (a static string). */
 const char *srv_config_usage(void);
 

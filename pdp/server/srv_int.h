@@ -89,8 +89,8 @@ void srv_frame_put_len(uint8_t *p, uint32_t len);
 
 typedef enum srv_wire_result {
   SRV_WIRE_OK,
-  SRV_WIRE_TOO_DEEP,  /* nesting past the limit: refuse before unpack */
-  SRV_WIRE_MALFORMED, /* not valid protobuf: unpack would fail too */
+  SRV_WIRE_TOO_DEEP,   /* nesting past the limit: refuse before unpack */
+  SRV_WIRE_MALFORMED,  /* not valid protobuf: unpack would fail too */
   SRV_WIRE_BAD_STRING, /* a string field holds a 0 byte or is not UTF-8 */
 } srv_wire_result;
 
@@ -114,33 +114,32 @@ uint32_t srv_wire_max_levels(uint32_t max_value_depth);
 
 /* Limits and memory for converting one request.  `path` buffers are built on the fly. */
 typedef struct srv_convert {
-  pu_arena *arena;               /* per-request arena: everything converted lives here */
-  uint32_t max_value_depth;      /* deepest set/record nesting accepted */
-  uint32_t max_entities;         /* entities per check (own + shared) */
-  uint32_t max_entity_parents;   /* parents of one entity */
-  uint32_t max_parent_links;     /* parent links built for the whole request */
-  uint64_t parent_links;         /* in/out: links counted so far in this request */
-  char *err;                     /* message out: "check.entities[2].attrs.owner: ..." */
+  pu_arena *arena;             /* per-request arena: everything converted lives here */
+  uint32_t max_value_depth;    /* deepest set/record nesting accepted */
+  uint32_t max_entities;       /* entities per check (own + shared) */
+  uint32_t max_entity_parents; /* parents of one entity */
+  uint32_t max_parent_links;   /* parent links built for the whole request */
+  uint64_t parent_links;       /* in/out: links counted so far in this request */
+  char *err;                   /* message out: "check.entities[2].attrs.owner: ..." */
   size_t err_cap;
-  bool overloaded;               /* out: the failure was the memory budget, not the request */
+  bool overloaded; /* out: the failure was the memory budget, not the request */
 } srv_convert;
 
 /* Entities into an arena array; *out_n items.  Path names the list ("check.entities"). */
-bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
-                          const char *path, pdpe_entity **out, uint32_t *out_n);
+bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n, const char *path,
+                          pdpe_entity **out, uint32_t *out_n);
 /* The entity set of items (an arena array from srv_convert_entities).  Errors start with
  * path ("batch_check.entities: entities[1]: duplicate entity uid ..."). */
-bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
-                                const char *path, pdpe_entities **out);
+bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n, const char *path,
+                                pdpe_entities **out);
 /* A whole check: validates principal/action/resource/token, converts context and entities.
  * `shared` (n_shared items, may be none) are batch entities and `shared_es` the same built
  * once (NULL when none); the check's own entities override shared ones with the same uid.
  * On failure *code says BAD_REQUEST, UNIMPLEMENTED or OVERLOADED (the request memory budget
  * ran out; cv->overloaded is set too) and cv->err names the field. */
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
-                       const pdpe_entity *shared, uint32_t n_shared,
-                       const pdpe_entities *shared_es, pdpe_request *out,
-                       Pdp__V1__Status__Code *code);
+                       const pdpe_entity *shared, uint32_t n_shared, const pdpe_entities *shared_es,
+                       pdpe_request *out, Pdp__V1__Status__Code *code);
 
 /* ---- handlers ------------------------------------------------------------------------ */
 
@@ -158,8 +157,7 @@ size_t srv_request_budget(uint32_t max_frame);
 
 /* Decode one frame body and append its framed Response to out.  `arena` is reset before
  * returning.  False only when out of memory for the output (the connection should close). */
-bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t len,
-                      srv_buf *out);
+bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t len, srv_buf *out);
 /* Append a framed Response carrying only a status (and id). */
 bool srv_append_status(srv_ctx *ctx, srv_buf *out, uint64_t id, Pdp__V1__Status__Code code,
                        const char *message);
@@ -170,8 +168,8 @@ bool srv_append_response(srv_buf *out, const Pdp__V1__Response *resp);
 
 /* Check the path, create its parent directory (0750), remove a stale socket or refuse a
  * live one, bind with mode 0660 and listen.  0 or -1 with a message in err. */
-int srv_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, uv_connection_cb cb,
-               char *err, size_t err_cap);
+int srv_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, uv_connection_cb cb, char *err,
+               size_t err_cap);
 
 /* ---- connections and the server ----------------------------------------------------- */
 
@@ -185,11 +183,11 @@ typedef struct srv_server {
   uv_timer_t drain_timer; /* after a signal: closes connections whose answers never drain */
   srv_ctx ctx;            /* shared by every connection's handlers */
   const srv_config *cfg;
-  srv_conn *conns;        /* every open connection (counted or overflow), doubly linked */
-  bool stopping;          /* a signal arrived: no new connections, no new reads */
-  uv_pipe_t reject;       /* accepts and closes a connection pdpd has no memory for */
-  bool reject_busy;       /* reject is closing */
-  bool accept_pending;    /* a connection waits for reject to be free */
+  srv_conn *conns;         /* every open connection (counted or overflow), doubly linked */
+  bool stopping;           /* a signal arrived: no new connections, no new reads */
+  uv_pipe_t reject;        /* accepts and closes a connection pdpd has no memory for */
+  bool reject_busy;        /* reject is closing */
+  bool accept_pending;     /* a connection waits for reject to be free */
   uint64_t refused_log_ms; /* uv_now() of the last "refusing" warning (0: none yet) */
   uint64_t refused_quiet;  /* connections refused since that warning, not yet reported */
 } srv_server;

@@ -65,10 +65,14 @@ static bool utf8_valid(const uint8_t *p, size_t n) {
     if (b < 0x80) continue;
     size_t more;
     uint32_t cp, min;
-    if (b >= 0xc2 && b <= 0xdf) more = 1, cp = b & 0x1f, min = 0x80;
-    else if (b >= 0xe0 && b <= 0xef) more = 2, cp = b & 0x0f, min = 0x800;
-    else if (b >= 0xf0 && b <= 0xf4) more = 3, cp = b & 0x07, min = 0x10000;
-    else return false;
+    if (b >= 0xc2 && b <= 0xdf)
+      more = 1, cp = b & 0x1f, min = 0x80;
+    else if (b >= 0xe0 && b <= 0xef)
+      more = 2, cp = b & 0x0f, min = 0x800;
+    else if (b >= 0xf0 && b <= 0xf4)
+      more = 3, cp = b & 0x07, min = 0x10000;
+    else
+      return false;
     if ((size_t)(end - p) < more) return false;
     for (size_t i = 0; i < more; i++) {
       if ((p[i] & 0xc0) != 0x80) return false;
@@ -87,8 +91,8 @@ static srv_wire_result bad_string(wire_walk *w, const char *field, const char *w
   return SRV_WIRE_BAD_STRING;
 }
 
-static srv_wire_result walk(wire_walk *w, const ProtobufCMessageDescriptor *desc,
-                            const uint8_t *p, const uint8_t *end, uint32_t level) {
+static srv_wire_result walk(wire_walk *w, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                            const uint8_t *end, uint32_t level) {
   while (p < end) {
     uint64_t key;
     if (!read_varint(&p, end, &key)) return SRV_WIRE_MALFORMED;

@@ -44,7 +44,9 @@ static void strlist_add(strlist *l, char *s) {
   l->v[l->n++] = s;
 }
 
-static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void find_json(const char *dir, strlist *out) {
   DIR *d = opendir(dir);
@@ -62,7 +64,8 @@ static void find_json(const char *dir, strlist *out) {
     if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
       find_json(p, out);
       free(p);
-    } else if (strlen(ent->d_name) > 5 && strcmp(ent->d_name + strlen(ent->d_name) - 5, ".json") == 0 &&
+    } else if (strlen(ent->d_name) > 5 &&
+               strcmp(ent->d_name + strlen(ent->d_name) - 5, ".json") == 0 &&
                !strstr(ent->d_name, ".entities.json")) {
       strlist_add(out, p);
     } else {
@@ -121,8 +124,10 @@ static json_t *unmark(json_t *j) {
     char *b = malloc(n + 1);
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-      if (i + 4 <= n && memcmp(s + i, NUL_MARK, 4) == 0) b[o++] = '\0', i += 4;
-      else b[o++] = s[i++];
+      if (i + 4 <= n && memcmp(s + i, NUL_MARK, 4) == 0)
+        b[o++] = '\0', i += 4;
+      else
+        b[o++] = s[i++];
     }
     json_t *r = json_stringn_nocheck(b, o);
     free(b);
@@ -130,7 +135,8 @@ static json_t *unmark(json_t *j) {
   }
   if (json_is_array(j)) {
     json_t *r = json_array();
-    for (size_t i = 0; i < json_array_size(j); i++) json_array_append_new(r, unmark(json_array_get(j, i)));
+    for (size_t i = 0; i < json_array_size(j); i++)
+      json_array_append_new(r, unmark(json_array_get(j, i)));
     return r;
   }
   if (json_is_object(j)) {
@@ -151,8 +157,8 @@ static json_t *unmark(json_t *j) {
 
 /* True for an object of exactly the string keys "type" and "id". */
 static bool implicit_uid(const json_t *j) {
-  return json_is_object(j) && json_object_size(j) == 2 && json_is_string(json_object_get(j, "type")) &&
-         json_is_string(json_object_get(j, "id"));
+  return json_is_object(j) && json_object_size(j) == 2 &&
+         json_is_string(json_object_get(j, "type")) && json_is_string(json_object_get(j, "id"));
 }
 
 /* The schema stand-in (see the opening comment): a new reference to `j` with implicit
@@ -174,7 +180,8 @@ static json_t *explicit_entities(json_t *j) {
     const char *k;
     size_t kl;
     json_t *v;
-    json_object_keylen_foreach(j, k, kl, v) json_object_setn_new_nocheck(r, k, kl, explicit_entities(v));
+    json_object_keylen_foreach(j, k, kl, v)
+        json_object_setn_new_nocheck(r, k, kl, explicit_entities(v));
     return r;
   }
   return json_incref(j);
@@ -264,8 +271,8 @@ static void print_json_ids(const json_t *a) {
 
 static void fail_all(const char *path, const json_t *reqs, const char *why) {
   for (size_t i = 0; i < json_array_size(reqs); i++) {
-    printf("FAIL %s: %s: %s\n", path, json_string_value(json_object_get(json_array_get(reqs, i), "description")),
-           why);
+    printf("FAIL %s: %s: %s\n", path,
+           json_string_value(json_object_get(json_array_get(reqs, i), "description")), why);
     n_fail++;
   }
 }
@@ -303,12 +310,14 @@ static void run_case(const char *path) {
     snprintf(err, sizeof err, "cannot read %s", ppath);
   } else if (pdpl_parse(&snap->arena, ppath, text, len, NULL, &pols, perrs) != 0) {
     char buf[400];
-    snprintf(err, sizeof err, "policy parse error: %s", pdpl_error_format(&perrs->items[0], buf, sizeof buf));
+    snprintf(err, sizeof err, "policy parse error: %s",
+             pdpl_error_format(&perrs->items[0], buf, sizeof buf));
   } else if (!pdpe_policy_set_build(&snap->arena, &pols, &snap->policies, err, sizeof err)) {
     /* err set */
   } else if (epath && !(ej = load_entities(epath, &jerr))) {
     snprintf(err, sizeof err, "%s: %s", epath, jerr.text);
-  } else if (ej && !pdpe_entities_from_json(&snap->arena, ej, epath, &snap->entities, err, sizeof err)) {
+  } else if (ej &&
+             !pdpe_entities_from_json(&snap->arena, ej, epath, &snap->entities, err, sizeof err)) {
     /* err set */
   } else {
     err[0] = '\0';
@@ -335,7 +344,8 @@ static void run_case(const char *path) {
         json_decref(ctx);
       }
       pdpe_decision d;
-      if (!rerr[0] && !pdpe_authorize(snap, &req, &ra, &d)) snprintf(rerr, sizeof rerr, "out of memory");
+      if (!rerr[0] && !pdpe_authorize(snap, &req, &ra, &d))
+        snprintf(rerr, sizeof rerr, "out of memory");
       if (rerr[0]) {
         printf("FAIL %s: %s: %s\n", path, desc, rerr);
         n_fail++;

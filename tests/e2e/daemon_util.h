@@ -34,11 +34,11 @@
 #define DU_DEADLINE_MS 60000 /* longest wait for anything (valgrind is slow) */
 
 typedef struct du_daemon {
-  pid_t pid;        /* 0 when not running */
-  char dir[64];     /* mkdtemp'd directory holding everything below */
-  char sock[256];   /* socket path (kept under 108 bytes by the tests) */
-  char bundle[128]; /* dir/bundle: policies/x.cedar + entities.json (du_init) */
-  char log[128];    /* dir/pdpd.log: the daemon's stderr */
+  pid_t pid;          /* 0 when not running */
+  char dir[64];       /* mkdtemp'd directory holding everything below */
+  char sock[256];     /* socket path (kept under 108 bytes by the tests) */
+  char bundle[128];   /* dir/bundle: policies/x.cedar + entities.json (du_init) */
+  char log[128];      /* dir/pdpd.log: the daemon's stderr */
   const char *source; /* the directory pdpd serves; NULL means bundle */
 } du_daemon;
 
@@ -345,21 +345,23 @@ static inline void du_finish(du_daemon *d) {
 /* alice may view anything; owners may edit; nothing locked may be touched.  Doc::"d1" is
  * owned by bob and unlocked, Doc::"d2" locked; a Doc without attributes makes owner-edits
  * and no-locked error (they are skipped and reported). */
-#define DU_POLICIES                                                                           \
-  "@id(\"alice-views\")\n"                                                                   \
-  "permit (principal == User::\"alice\", action == Action::\"view\", resource);\n"           \
-  "@id(\"owner-edits\")\n"                                                                   \
-  "permit (principal, action == Action::\"edit\", resource)\n"                                \
-  "when { resource.owner == principal };\n"                                                   \
-  "@id(\"no-locked\")\n"                                                                     \
+#define DU_POLICIES                                                                                \
+  "@id(\"alice-views\")\n"                                                                         \
+  "permit (principal == User::\"alice\", action == Action::\"view\", resource);\n"                 \
+  "@id(\"owner-edits\")\n"                                                                         \
+  "permit (principal, action == Action::\"edit\", resource)\n"                                     \
+  "when { resource.owner == principal };\n"                                                        \
+  "@id(\"no-locked\")\n"                                                                           \
   "forbid (principal, action, resource) when { resource.locked };\n"
 
-#define DU_ENTITIES                                                                           \
-  "[{\"uid\": {\"type\": \"User\", \"id\": \"alice\"}, \"attrs\": {}, \"parents\": []},\n"          \
-  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d1\"}, \"parents\": [],\n"                         \
-  "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"bob\"}}, \"locked\": false}},\n" \
-  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d2\"}, \"parents\": [],\n"                         \
-  "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"bob\"}}, \"locked\": true}}]\n"
+#define DU_ENTITIES                                                                                \
+  "[{\"uid\": {\"type\": \"User\", \"id\": \"alice\"}, \"attrs\": {}, \"parents\": []},\n"         \
+  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d1\"}, \"parents\": [],\n"                             \
+  "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"bob\"}}, \"locked\": "   \
+  "false}},\n"                                                                                     \
+  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d2\"}, \"parents\": [],\n"                             \
+  "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"bob\"}}, \"locked\": "   \
+  "true}}]\n"
 
 /* ---- request builders ---------------------------------------------------------------- */
 

@@ -45,7 +45,8 @@ static void expect_status(Pdp__V1__Response *r, Pdp__V1__Status__Code code, cons
   cr_assert_eq(r->status->code, code, "code %d (%s)", r->status->code, r->status->message);
   if (msg_part) cr_assert(strstr(r->status->message, msg_part), "message: %s", r->status->message);
   if (code != PDP__V1__STATUS__CODE__OK)
-    cr_assert_eq(r->body_case, PDP__V1__RESPONSE__BODY__NOT_SET, "a refused request carries no body");
+    cr_assert_eq(r->body_case, PDP__V1__RESPONSE__BODY__NOT_SET,
+                 "a refused request carries no body");
 }
 
 Test(check, allowed_check_names_the_permit_and_carries_the_stamp) {
@@ -265,7 +266,10 @@ Test(check, deeply_nested_context_is_refused_before_decoding) {
   for (size_t i = 0; i < 2 * levels + 3; i++) {
     /* Value.set(5) / ValueSet.items(1) alternating, then Attribute.value(2), Record.fields(1),
      * CheckRequest.context(5) */
-    uint8_t tag = i < 2 * levels ? (i % 2 == 0 ? 1 : 5) : (i == 2 * levels ? 2 : i == 2 * levels + 1 ? 1 : 5);
+    uint8_t tag = i < 2 * levels ? (i % 2 == 0 ? 1 : 5)
+                                 : (i == 2 * levels       ? 2
+                                    : i == 2 * levels + 1 ? 1
+                                                          : 5);
     size_t v = inner;
     uint8_t var[10];
     int vn = 0;
@@ -289,7 +293,8 @@ Test(check, deeply_nested_context_is_refused_before_decoding) {
     v >>= 7;
   } while (v);
   uint32_t total = (uint32_t)(hn + body_len);
-  uint8_t len[4] = {(uint8_t)(total >> 24), (uint8_t)(total >> 16), (uint8_t)(total >> 8), (uint8_t)total};
+  uint8_t len[4] = {(uint8_t)(total >> 24), (uint8_t)(total >> 16), (uint8_t)(total >> 8),
+                    (uint8_t)total};
   cr_assert(du_write_all(fd, len, 4));
   cr_assert(du_write_all(fd, head, hn));
   cr_assert(du_write_all(fd, buf + start, body_len));

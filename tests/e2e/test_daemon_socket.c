@@ -189,7 +189,8 @@ Test(socket, config_file_options_are_used_and_unknown_keys_refused) {
   int b = du_connect(d.sock);
   r = du_recv(b);
   cr_assert_not_null(r);
-  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED, "max-connections 1 from the file");
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED,
+               "max-connections 1 from the file");
   pdp__v1__response__free_unpacked(r, NULL);
   close(a);
   close(b);

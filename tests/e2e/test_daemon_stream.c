@@ -58,8 +58,9 @@ static void expect_answers(int fd, uint64_t first, int n) {
     cr_assert_not_null(r, "answer %d of %d missing", i, n);
     cr_assert_eq(r->id, id, "answers come back in request order");
     cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK, "%s", r->status->message);
-    cr_assert_eq(r->check->decision, id % 2 == 0 ? PDP__V1__DECISION__ALLOW : PDP__V1__DECISION__DENY,
-                 "id %llu", (unsigned long long)id);
+    cr_assert_eq(r->check->decision,
+                 id % 2 == 0 ? PDP__V1__DECISION__ALLOW : PDP__V1__DECISION__DENY, "id %llu",
+                 (unsigned long long)id);
     pdp__v1__response__free_unpacked(r, NULL);
   }
 }
@@ -159,10 +160,10 @@ Test(stream, frame_of_exactly_max_frame_is_accepted) {
   memset(frame, 'x', sizeof(frame));
   frame[0] = 0, frame[1] = 0, frame[2] = 0x04, frame[3] = 0x00;
   uint8_t *p = frame + 4;
-  *p++ = 0x08, *p++ = 7;     /* id = 7 */
-  *p++ = 0x32, *p++ = 0x00;  /* health {} */
-  *p++ = 0xfa, *p++ = 0x01;  /* field 31, length-delimited */
-  *p++ = 0xf8, *p++ = 0x07;  /* length 1016 */
+  *p++ = 0x08, *p++ = 7;    /* id = 7 */
+  *p++ = 0x32, *p++ = 0x00; /* health {} */
+  *p++ = 0xfa, *p++ = 0x01; /* field 31, length-delimited */
+  *p++ = 0xf8, *p++ = 0x07; /* length 1016 */
   cr_assert_eq((size_t)(p - frame - 4) + 1016, 1024);
   cr_assert(du_write_all(fd, frame, sizeof(frame)));
   Pdp__V1__Response *r = du_recv(fd);

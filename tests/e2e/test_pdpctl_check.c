@@ -37,7 +37,8 @@ Test(pdpctl_check, context_decides_and_forbid_is_named_as_the_reason) {
   r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"bob\"", "-a", "Action::\"delete\"",
                  "-r", "Document::\"d1\"", "--context", "{\"net\": \"office\"}", "--json", NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
-  cr_assert_not_null(strstr(r.out, "{\"decision\":\"allow\",\"reason\":[\"admins\"],\"errors\":[]"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "{\"decision\":\"allow\",\"reason\":[\"admins\"],\"errors\":[]"),
+                     "%s", r.out);
   e2e_run_free(&r);
 }
 
@@ -57,8 +58,9 @@ Test(pdpctl_check, context_can_be_read_from_a_file) {
 }
 
 Test(pdpctl_check, request_entities_from_a_file_are_used) {
-  e2e_write("req.json", "[{\"uid\": {\"type\": \"Document\", \"id\": \"new\"},"
-                        "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}}}]");
+  e2e_write("req.json",
+            "[{\"uid\": {\"type\": \"Document\", \"id\": \"new\"},"
+            "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}}}]");
   char file[128];
   snprintf(file, sizeof file, "%s/req.json", e2e_daemon.dir);
   e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a",
@@ -107,8 +109,8 @@ Test(pdpctl_check, bad_arguments_exit_2_with_a_message_naming_them) {
 Test(pdpctl_check, no_daemon_on_the_socket_exits_2_with_a_clear_message) {
   char none[128];
   snprintf(none, sizeof none, "%s/none.sock", e2e_daemon.dir);
-  e2e_run r = e2e_pdpctl("check", "-s", none, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                         "Document::\"d1\"", "--timeout", "500", NULL);
+  e2e_run r = e2e_pdpctl("check", "-s", none, "-p", "User::\"alice\"", "-a", "Action::\"view\"",
+                         "-r", "Document::\"d1\"", "--timeout", "500", NULL);
   cr_assert_eq(r.code, 2);
   cr_assert_not_null(strstr(r.err, none), "%s", r.err);
   cr_assert_not_null(strstr(r.err, "is pdpd running"), "%s", r.err);
@@ -154,14 +156,14 @@ Test(pdpctl_check, the_printed_stamp_is_the_snapshot_stamp_in_hex) {
   cr_assert_eq(h.stamp_len, 32);
   char hex[65], line[80];
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h.stamp[i]);
-  e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                         "Document::\"d1\"", NULL);
+  e2e_run r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a",
+                         "Action::\"view\"", "-r", "Document::\"d1\"", NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   snprintf(line, sizeof line, "\nstamp: %s\n", hex);
   cr_assert_not_null(strstr(r.out, line), "want %s in %s", hex, r.out);
   e2e_run_free(&r);
-  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                 "Document::\"d1\"", "--json", NULL);
+  r = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"",
+                 "-r", "Document::\"d1\"", "--json", NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   snprintf(line, sizeof line, "\"stamp\":\"%s\"", hex);
   cr_assert_not_null(strstr(r.out, line), "want %s in %s", hex, r.out);

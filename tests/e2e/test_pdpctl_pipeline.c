@@ -47,9 +47,16 @@ Test(client_e2e, batch_answers_each_check_like_a_single_check) {
   pdpc_value *office = pdpc_value_record();
   cr_assert_eq(pdpc_record_put(office, "net", pdpc_value_string("office")), 0);
   pdpc_check_req reqs[3] = {
-      {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", "d1"}},
-      {.principal = {"User", "alice"}, .action = {"Action", "delete"}, .resource = {"Document", "d1"}},
-      {.principal = {"User", "bob"}, .action = {"Action", "delete"}, .resource = {"Document", "d1"}, .context = office},
+      {.principal = {"User", "alice"},
+       .action = {"Action", "view"},
+       .resource = {"Document", "d1"}},
+      {.principal = {"User", "alice"},
+       .action = {"Action", "delete"},
+       .resource = {"Document", "d1"}},
+      {.principal = {"User", "bob"},
+       .action = {"Action", "delete"},
+       .resource = {"Document", "d1"},
+       .context = office},
   };
   pdpc_result batch[3], single;
   pdpc_result_init(&single);
@@ -77,7 +84,9 @@ Test(client_e2e, health_says_serving_and_unknown_principal_is_denied) {
   cr_assert_eq(pdpc_health_check(c, &h), 0, "%s", pdpc_conn_error(c)->message);
   cr_assert_eq(h.state, PDPC_HEALTH_SERVING);
   cr_assert_eq(h.stamp_len, 32);
-  pdpc_check_req r = {.principal = {"User", "mallory"}, .action = {"Action", "view"}, .resource = {"Document", "d1"}};
+  pdpc_check_req r = {.principal = {"User", "mallory"},
+                      .action = {"Action", "view"},
+                      .resource = {"Document", "d1"}};
   pdpc_result res;
   pdpc_result_init(&res);
   cr_assert_eq(pdpc_check(c, &r, &res), 0);
@@ -118,8 +127,11 @@ Test(client_e2e, client_pdpctl_and_pdpd_agree_on_the_value_depth_limit) {
   pdpc_error err;
   pdpc_conn *c = pdpc_connect(e2e_daemon.sock, 5000, &err);
   cr_assert_not_null(c, "%s", err.message);
-  pdpc_value *ok = nested_context(PDPC_MAX_VALUE_DEPTH - 1), *deep = nested_context(PDPC_MAX_VALUE_DEPTH);
-  pdpc_check_req req = {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", "d1"},
+  pdpc_value *ok = nested_context(PDPC_MAX_VALUE_DEPTH - 1),
+             *deep = nested_context(PDPC_MAX_VALUE_DEPTH);
+  pdpc_check_req req = {.principal = {"User", "alice"},
+                        .action = {"Action", "view"},
+                        .resource = {"Document", "d1"},
                         .context = ok};
   pdpc_result res;
   pdpc_result_init(&res);
@@ -129,7 +141,8 @@ Test(client_e2e, client_pdpctl_and_pdpd_agree_on_the_value_depth_limit) {
   req.context = deep;
   uint8_t *frame = NULL;
   size_t len = 0;
-  cr_assert_eq(pdpc_encode_check(&req, 7, &frame, &len), PDPC_E_INVAL, "the client refuses depth 33");
+  cr_assert_eq(pdpc_encode_check(&req, 7, &frame, &len), PDPC_E_INVAL,
+               "the client refuses depth 33");
   cr_assert_eq(pdpc_check(c, &req, &res), PDPC_E_INVAL);
   cr_assert_not_null(strstr(res.message, "deeper than 32"), "%s", res.message);
   pdpc_result_close(&res);
@@ -172,14 +185,14 @@ Test(client_e2e, client_pdpctl_and_pdpd_agree_on_the_value_depth_limit) {
 
   /* pdpctl: the same two contexts as JSON. */
   char *j = nested_json(PDPC_MAX_VALUE_DEPTH - 1);
-  e2e_run run = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                           "Document::\"d1\"", "--context", j, NULL);
+  e2e_run run = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a",
+                           "Action::\"view\"", "-r", "Document::\"d1\"", "--context", j, NULL);
   free(j);
   cr_assert_eq(run.code, 0, "stdout: %s\nstderr: %s", run.out, run.err);
   e2e_run_free(&run);
   j = nested_json(PDPC_MAX_VALUE_DEPTH);
-  run = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a", "Action::\"view\"", "-r",
-                   "Document::\"d1\"", "--context", j, NULL);
+  run = e2e_pdpctl("check", "-s", e2e_daemon.sock, "-p", "User::\"alice\"", "-a",
+                   "Action::\"view\"", "-r", "Document::\"d1\"", "--context", j, NULL);
   free(j);
   cr_assert_eq(run.code, 2, "stdout: %s\nstderr: %s", run.out, run.err);
   cr_assert_not_null(strstr(run.err, "nested deeper than 32"), "%s", run.err);
@@ -198,12 +211,15 @@ Test(client_e2e, pdpds_frame_too_large_answer_reaches_the_caller) {
   pdpc_value *ctx = pdpc_value_record();
   cr_assert_eq(pdpc_record_put(ctx, "blob", pdpc_value_string(blob)), 0);
   free(blob);
-  pdpc_check_req req = {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", "d1"},
+  pdpc_check_req req = {.principal = {"User", "alice"},
+                        .action = {"Action", "view"},
+                        .resource = {"Document", "d1"},
                         .context = ctx};
   pdpc_result res;
   pdpc_result_init(&res);
   cr_assert_eq(pdpc_check(c, &req, &res), PDPC_E_PROTOCOL, "%s", res.message);
-  cr_assert_eq(res.status, PDPC_STATUS_FRAME_TOO_LARGE, "pdpd's answer, not 'closed': %s", res.message);
+  cr_assert_eq(res.status, PDPC_STATUS_FRAME_TOO_LARGE, "pdpd's answer, not 'closed': %s",
+               res.message);
   cr_assert_not(pdpc_result_allowed(&res));
   pdpc_result_close(&res);
   pdpc_value_free(ctx);

@@ -15,13 +15,17 @@ static void write_checks(bool wrong) {
   snprintf(text, sizeof text,
            "{\"checks\": [\n"
            " {\"name\": \"owner views\", \"principal\": {\"type\": \"User\", \"id\": \"alice\"},\n"
-           "  \"action\": {\"type\": \"Action\", \"id\": \"view\"}, \"resource\": {\"type\": \"Document\", \"id\": \"d1\"},\n"
+           "  \"action\": {\"type\": \"Action\", \"id\": \"view\"}, \"resource\": {\"type\": "
+           "\"Document\", \"id\": \"d1\"},\n"
            "  \"decision\": \"allow\", \"reason\": [\"view-own\"], \"errors\": []},\n"
-           " {\"name\": \"not the owner\", \"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
+           " {\"name\": \"not the owner\", \"principal\": \"User::\\\"alice\\\"\", \"action\": "
+           "\"Action::\\\"view\\\"\",\n"
            "  \"resource\": \"Document::\\\"d2\\\"\", \"decision\": \"deny\", \"reason\": []},\n"
-           " {\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"delete\\\"\", \"resource\": \"Document::\\\"d1\\\"\",\n"
+           " {\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"delete\\\"\", "
+           "\"resource\": \"Document::\\\"d1\\\"\",\n"
            "  \"context\": {\"net\": \"office\"}, \"decision\": \"Allow\"},\n"
-           " {\"name\": \"home delete\", \"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"delete\\\"\",\n"
+           " {\"name\": \"home delete\", \"principal\": \"User::\\\"bob\\\"\", \"action\": "
+           "\"Action::\\\"delete\\\"\",\n"
            "  \"resource\": \"Document::\\\"d1\\\"\", \"decision\": \"%s\"}\n"
            "]}\n",
            wrong ? "allow" : "deny");
@@ -53,9 +57,10 @@ Test(pdpctl_test, one_wrong_expectation_fails_the_run_and_is_printed) {
 }
 
 Test(pdpctl_test, wrong_reason_is_a_failure_even_when_the_decision_matches) {
-  e2e_write("bundle/checks.json",
-            "[{\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"view\\\"\", \"resource\": "
-            "\"Document::\\\"d2\\\"\", \"decision\": \"allow\", \"reason\": [\"view-own\"]}]");
+  e2e_write(
+      "bundle/checks.json",
+      "[{\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"view\\\"\", \"resource\": "
+      "\"Document::\\\"d2\\\"\", \"decision\": \"allow\", \"reason\": [\"view-own\"]}]");
   char dir[128];
   snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
   e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
@@ -63,9 +68,11 @@ Test(pdpctl_test, wrong_reason_is_a_failure_even_when_the_decision_matches) {
   cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "wrong reason"), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "0 passed, 1 failed\n"), "%s", r.out);
-  e2e_write("bundle/checks.json",
-            "[{\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"view\\\"\", \"resource\": "
-            "\"Document::\\\"d2\\\"\", \"decision\": \"allow\", \"reason\": [\"admins\", \"view-own\"]}]");
+  e2e_write(
+      "bundle/checks.json",
+      "[{\"principal\": \"User::\\\"bob\\\"\", \"action\": \"Action::\\\"view\\\"\", \"resource\": "
+      "\"Document::\\\"d2\\\"\", \"decision\": \"allow\", \"reason\": [\"admins\", "
+      "\"view-own\"]}]");
   e2e_run_free(&r);
   r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
@@ -73,16 +80,19 @@ Test(pdpctl_test, wrong_reason_is_a_failure_even_when_the_decision_matches) {
 }
 
 Test(pdpctl_test, errors_in_the_file_name_the_check_and_field_and_exit_2) {
-  e2e_write("bundle/checks.json",
-            "{\"checks\": [\n"
-            " {\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\","
-            "  \"decision\": \"allow\"},\n"
-            " {\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\"},\n"
-            " {\"principal\": {\"type\": \"User\"}, \"action\": \"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\","
-            "  \"decision\": \"deny\"},\n"
-            " {\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\","
-            "  \"decision\": \"maybe\", \"decison\": 1}\n"
-            "]}\n");
+  e2e_write("bundle/checks.json", "{\"checks\": [\n"
+                                  " {\"principal\": \"User::\\\"a\\\"\", \"action\": "
+                                  "\"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\","
+                                  "  \"decision\": \"allow\"},\n"
+                                  " {\"principal\": \"User::\\\"a\\\"\", \"action\": "
+                                  "\"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\"},\n"
+                                  " {\"principal\": {\"type\": \"User\"}, \"action\": "
+                                  "\"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\","
+                                  "  \"decision\": \"deny\"},\n"
+                                  " {\"principal\": \"User::\\\"a\\\"\", \"action\": "
+                                  "\"Action::\\\"v\\\"\", \"resource\": \"D::\\\"d\\\"\","
+                                  "  \"decision\": \"maybe\", \"decison\": 1}\n"
+                                  "]}\n");
   char dir[128];
   snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
   e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
@@ -96,7 +106,8 @@ Test(pdpctl_test, errors_in_the_file_name_the_check_and_field_and_exit_2) {
   e2e_write("bundle/checks.json", "{\"checks\": [\n  {\"name\": }\n]}\n");
   r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);
   cr_assert_eq(r.code, 2);
-  cr_assert_not_null(strstr(r.err, "checks.json:2:"), "JSON syntax errors have line and column: %s", r.err);
+  cr_assert_not_null(strstr(r.err, "checks.json:2:"), "JSON syntax errors have line and column: %s",
+                     r.err);
   e2e_run_free(&r);
 }
 
@@ -125,10 +136,11 @@ Test(pdpctl_test, many_checks_are_pipelined_and_judged_in_order) {
   char *text = malloc(cap);
   o += (size_t)snprintf(text + o, cap - o, "[");
   for (int i = 0; i < 600; i++)
-    o += (size_t)snprintf(text + o, cap - o,
-                          "%s{\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\","
-                          " \"resource\": \"Document::\\\"d%d\\\"\", \"decision\": \"%s\"}\n",
-                          i ? "," : "", i % 2 ? 2 : 1, i % 2 ? "deny" : "allow");
+    o += (size_t)snprintf(
+        text + o, cap - o,
+        "%s{\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\","
+        " \"resource\": \"Document::\\\"d%d\\\"\", \"decision\": \"%s\"}\n",
+        i ? "," : "", i % 2 ? 2 : 1, i % 2 ? "deny" : "allow");
   snprintf(text + o, cap - o, "]");
   e2e_write("bundle/checks.json", text);
   free(text);
@@ -143,22 +155,25 @@ Test(pdpctl_test, many_checks_are_pipelined_and_judged_in_order) {
 Test(pdpctl_test, a_checks_own_entity_replaces_the_shared_one_with_the_same_uid) {
   /* The file's shared d9 is owned by alice; the second and third checks bring their own d9
    * owned by carol, which must replace the shared one (not be sent beside it). */
-  e2e_write("bundle/checks.json",
-            "{\"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
-            "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}}},\n"
-            "  {\"uid\": {\"type\": \"Team\", \"id\": \"t\"}}],\n"
-            " \"checks\": [\n"
-            " {\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
-            "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"allow\", \"reason\": [\"view-own\"]},\n"
-            " {\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
-            "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"deny\", \"reason\": [],\n"
-            "  \"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
-            "   \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"carol\"}}}}]},\n"
-            " {\"principal\": \"User::\\\"carol\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
-            "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"allow\", \"reason\": [\"view-own\"],\n"
-            "  \"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
-            "   \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"carol\"}}}}]}\n"
-            "]}\n");
+  e2e_write(
+      "bundle/checks.json",
+      "{\"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
+      "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}}},\n"
+      "  {\"uid\": {\"type\": \"Team\", \"id\": \"t\"}}],\n"
+      " \"checks\": [\n"
+      " {\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
+      "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"allow\", \"reason\": "
+      "[\"view-own\"]},\n"
+      " {\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
+      "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"deny\", \"reason\": [],\n"
+      "  \"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
+      "   \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"carol\"}}}}]},\n"
+      " {\"principal\": \"User::\\\"carol\\\"\", \"action\": \"Action::\\\"view\\\"\",\n"
+      "  \"resource\": \"Document::\\\"d9\\\"\", \"decision\": \"allow\", \"reason\": "
+      "[\"view-own\"],\n"
+      "  \"entities\": [{\"uid\": {\"type\": \"Document\", \"id\": \"d9\"},\n"
+      "   \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"carol\"}}}}]}\n"
+      "]}\n");
   char dir[128];
   snprintf(dir, sizeof dir, "%s/bundle", e2e_daemon.dir);
   e2e_run r = e2e_pdpctl("test", dir, "-s", e2e_daemon.sock, NULL);

@@ -22,12 +22,14 @@ Test(pdpctl_validate, good_bundle_reports_its_counts_with_exit_0) {
 Test(pdpctl_validate, broken_bundle_prints_every_error_with_file_line_col) {
   e2e_write_bundle();
   e2e_write("bundle/policies/bad1.cedar", "permit (principal, action, resource)\nwhen { 1 + };\n");
-  e2e_write("bundle/policies/bad2.cedar", "@id(\"x\")\nforbid (principal == , action, resource);\n");
+  e2e_write("bundle/policies/bad2.cedar",
+            "@id(\"x\")\nforbid (principal == , action, resource);\n");
   e2e_run r = e2e_pdpctl("validate", bundle_dir(), NULL);
   cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   /* Every diagnostic line is file:line:col: message; the last line counts them. */
   regex_t re;
-  cr_assert_eq(regcomp(&re, "^[^:]*bad[12]\\.cedar:[0-9]+:[0-9]+: .+$", REG_EXTENDED | REG_NOSUB), 0);
+  cr_assert_eq(regcomp(&re, "^[^:]*bad[12]\\.cedar:[0-9]+:[0-9]+: .+$", REG_EXTENDED | REG_NOSUB),
+               0);
   int lines = 0, diag = 0;
   bool saw1 = false, saw2 = false;
   char *save = NULL, *last = NULL;
@@ -51,7 +53,8 @@ Test(pdpctl_validate, broken_bundle_prints_every_error_with_file_line_col) {
 
 Test(pdpctl_validate, bad_entities_json_is_reported_with_its_position) {
   e2e_write_bundle();
-  e2e_write("bundle/entities.json", "[{\"uid\": {\"type\": \"User\", \"id\": \"a\"},\n  \"attrs\": }]\n");
+  e2e_write("bundle/entities.json",
+            "[{\"uid\": {\"type\": \"User\", \"id\": \"a\"},\n  \"attrs\": }]\n");
   e2e_run r = e2e_pdpctl("validate", bundle_dir(), NULL);
   cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
   cr_assert_not_null(strstr(r.out, "entities.json:2:"), "%s", r.out);

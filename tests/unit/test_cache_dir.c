@@ -104,7 +104,8 @@ Test(cache_dir, identical_content_has_an_identical_stamp_anywhere) {
 
 Test(cache_dir, every_error_of_every_file_is_reported_and_nothing_is_loaded) {
   put(dir, "policies/a.cedar", "permit(principal, action, resource) when { 1 + };\n");
-  put(dir, "policies/b.cedar", "permit(principal, action, resource);\nforbid(principal, action resource);\n");
+  put(dir, "policies/b.cedar",
+      "permit(principal, action, resource);\nforbid(principal, action resource);\n");
   put(dir, "entities.json", "[{\"uid\": {\"type\": \"User\"}}]");
   cache_diag d;
   cache_diag_init(&d);
@@ -141,7 +142,8 @@ Test(cache_dir, a_folder_that_is_not_a_bundle_is_refused) {
   cache_diag_close(&d);
 }
 
-static const char *tmpl = "@id(\"t\") permit(principal == ?principal, action, resource in ?resource);\n";
+static const char *tmpl =
+    "@id(\"t\") permit(principal == ?principal, action, resource in ?resource);\n";
 
 static void expect_link_error(const char *links, const char *needle) {
   put(dir, "policies/x.cedar", tmpl);
@@ -159,18 +161,22 @@ Test(cache_dir, template_links_are_checked_against_their_templates) {
   const char *p = "\"?principal\": {\"type\": \"User\", \"id\": \"a\"}";
   const char *r = "\"?resource\": {\"__entity\": {\"type\": \"Doc\", \"id\": \"d\"}}";
   char buf[1024];
-  snprintf(buf, sizeof buf, "[{\"templateId\": \"nope\", \"newId\": \"l\", \"values\": {%s, %s}}]", p, r);
+  snprintf(buf, sizeof buf, "[{\"templateId\": \"nope\", \"newId\": \"l\", \"values\": {%s, %s}}]",
+           p, r);
   expect_link_error(buf, "no template with id 'nope'");
   snprintf(buf, sizeof buf, "[{\"templateId\": \"t\", \"newId\": \"l\", \"values\": {%s}}]", p);
   expect_link_error(buf, "uses ?resource");
-  snprintf(buf, sizeof buf, "[{\"templateId\": \"t\", \"newId\": \"t\", \"values\": {%s, %s}}]", p, r);
+  snprintf(buf, sizeof buf, "[{\"templateId\": \"t\", \"newId\": \"t\", \"values\": {%s, %s}}]", p,
+           r);
   expect_link_error(buf, "duplicate policy id 't'");
-  snprintf(buf, sizeof buf, "[{\"templateId\": \"t\", \"newId\": \"l\", \"values\": {%s, %s, \"?x\": 1}}]", p, r);
+  snprintf(buf, sizeof buf,
+           "[{\"templateId\": \"t\", \"newId\": \"l\", \"values\": {%s, %s, \"?x\": 1}}]", p, r);
   expect_link_error(buf, "unknown slot");
   expect_link_error("{}", "expected an array");
 
   /* And a good link loads: the template itself plus one linked policy. */
-  snprintf(buf, sizeof buf, "[{\"templateId\": \"t\", \"newId\": \"l\", \"values\": {%s, %s}}]", p, r);
+  snprintf(buf, sizeof buf, "[{\"templateId\": \"t\", \"newId\": \"l\", \"values\": {%s, %s}}]", p,
+           r);
   put(dir, "template-links.json", buf);
   cache_diag d;
   cache_diag_init(&d);

@@ -18,9 +18,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-typedef enum { ANSWER_NORMAL, ANSWER_WRONG_ID, ANSWER_BAD_ALLOW, ANSWER_NO_STATUS, ANSWER_UNSPEC, ANSWER_HUGE,
-               ANSWER_BYTEWISE, ANSWER_CLOSE, ANSWER_SILENT, ANSWER_GARBAGE, ANSWER_ID0,
-               ANSWER_LATE, ANSWER_REFUSE, ANSWER_TOO_LARGE_2ND } answer_mode;
+typedef enum {
+  ANSWER_NORMAL,
+  ANSWER_WRONG_ID,
+  ANSWER_BAD_ALLOW,
+  ANSWER_NO_STATUS,
+  ANSWER_UNSPEC,
+  ANSWER_HUGE,
+  ANSWER_BYTEWISE,
+  ANSWER_CLOSE,
+  ANSWER_SILENT,
+  ANSWER_GARBAGE,
+  ANSWER_ID0,
+  ANSWER_LATE,
+  ANSWER_REFUSE,
+  ANSWER_TOO_LARGE_2ND
+} answer_mode;
 
 /* ANSWER_LATE waits this long before reading a request and again before answering it. */
 #define LATE_MS 300
@@ -57,7 +70,8 @@ static void write_full(int fd, const void *p, size_t n) {
 static void send_response(int fd, const Pdp__V1__Response *resp, bool bytewise) {
   size_t n = pdp__v1__response__get_packed_size(resp);
   uint8_t *buf = malloc(4 + n);
-  buf[0] = (uint8_t)(n >> 24), buf[1] = (uint8_t)(n >> 16), buf[2] = (uint8_t)(n >> 8), buf[3] = (uint8_t)n;
+  buf[0] = (uint8_t)(n >> 24), buf[1] = (uint8_t)(n >> 16), buf[2] = (uint8_t)(n >> 8),
+  buf[3] = (uint8_t)n;
   pdp__v1__response__pack(resp, buf + 4);
   if (bytewise)
     for (size_t i = 0; i < 4 + n; i++) write_full(fd, buf + i, 1);
@@ -86,10 +100,12 @@ static void *fake_main(void *arg) {
   }
   for (int served = 0; f->max_requests == 0 || served < f->max_requests; served++) {
     uint8_t hdr[4];
-    if (f->mode == ANSWER_LATE) usleep(LATE_MS * 1000); /* before reading: the client's send waits */
+    if (f->mode == ANSWER_LATE)
+      usleep(LATE_MS * 1000); /* before reading: the client's send waits */
     if (read_full(f->fd, hdr, 4)) break;
     if (f->mode == ANSWER_TOO_LARGE_2ND && served == 1) { /* like pdpd's --max-frame */
-      send_id0(f->fd, PDP__V1__STATUS__CODE__FRAME_TOO_LARGE, "frame of 8388708 bytes is larger than max-frame");
+      send_id0(f->fd, PDP__V1__STATUS__CODE__FRAME_TOO_LARGE,
+               "frame of 8388708 bytes is larger than max-frame");
       break;
     }
     uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
@@ -101,7 +117,8 @@ static void *fake_main(void *arg) {
     Pdp__V1__Request *req = pdp__v1__request__unpack(NULL, n, body);
     free(body);
     if (!req) break;
-    if (f->mode == ANSWER_LATE) usleep(LATE_MS * 1000); /* before answering: the client's recv waits */
+    if (f->mode == ANSWER_LATE)
+      usleep(LATE_MS * 1000); /* before answering: the client's recv waits */
     Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
     Pdp__V1__Status st = PDP__V1__STATUS__INIT;
     Pdp__V1__CheckResponse ck = PDP__V1__CHECK_RESPONSE__INIT;
@@ -132,9 +149,11 @@ static void *fake_main(void *arg) {
         pdp__v1__status__init(&item_st[i]);
         pdp__v1__check_response__init(&item_ck[i]);
         const char *rid = req->batch_check->checks[i]->resource->id;
-        item_st[i].code = strncmp(rid, "bad", 3) == 0 ? PDP__V1__STATUS__CODE__BAD_REQUEST : PDP__V1__STATUS__CODE__OK;
-        item_ck[i].decision = strncmp(rid, "bad", 3) == 0 || strncmp(rid, "ok", 2) == 0 ? PDP__V1__DECISION__ALLOW
-                                                                                          : PDP__V1__DECISION__DENY;
+        item_st[i].code = strncmp(rid, "bad", 3) == 0 ? PDP__V1__STATUS__CODE__BAD_REQUEST
+                                                      : PDP__V1__STATUS__CODE__OK;
+        item_ck[i].decision = strncmp(rid, "bad", 3) == 0 || strncmp(rid, "ok", 2) == 0
+                                  ? PDP__V1__DECISION__ALLOW
+                                  : PDP__V1__DECISION__DENY;
         items[i].status = &item_st[i];
         items[i].check = &item_ck[i];
         itemp[i] = &items[i];
@@ -155,21 +174,29 @@ static void *fake_main(void *arg) {
       st.message = "not here";
     }
     switch (f->mode) {
-    case ANSWER_WRONG_ID: resp.id += 1; break;
+    case ANSWER_WRONG_ID:
+      resp.id += 1;
+      break;
     case ANSWER_BAD_ALLOW:
       st.code = PDP__V1__STATUS__CODE__STALE;
       st.message = "snapshot too old";
       ck.decision = PDP__V1__DECISION__ALLOW;
       break;
-    case ANSWER_NO_STATUS: resp.status = NULL; ck.decision = PDP__V1__DECISION__ALLOW; break;
-    case ANSWER_UNSPEC: ck.decision = PDP__V1__DECISION__DECISION_UNSPECIFIED; break;
+    case ANSWER_NO_STATUS:
+      resp.status = NULL;
+      ck.decision = PDP__V1__DECISION__ALLOW;
+      break;
+    case ANSWER_UNSPEC:
+      ck.decision = PDP__V1__DECISION__DECISION_UNSPECIFIED;
+      break;
     case ANSWER_ID0: /* what pdpd says when it could not read the request at all */
       resp.id = 0;
       st.code = PDP__V1__STATUS__CODE__OVERLOADED;
       st.message = "server: too many connections";
       resp.body_case = PDP__V1__RESPONSE__BODY__NOT_SET;
       break;
-    default: break;
+    default:
+      break;
     }
     bool stop = false;
     if (f->mode == ANSWER_HUGE) {
@@ -214,7 +241,9 @@ static void stop(void) {
 }
 
 static pdpc_check_req req_for(const char *resource_id) {
-  pdpc_check_req r = {.principal = {"User", "alice"}, .action = {"Action", "view"}, .resource = {"Document", resource_id}};
+  pdpc_check_req r = {.principal = {"User", "alice"},
+                      .action = {"Action", "view"},
+                      .resource = {"Document", resource_id}};
   return r;
 }
 
@@ -284,7 +313,8 @@ Test(client_check, id_mismatch_is_a_protocol_error_and_breaks_the_connection) {
   pdpc_result_init(&res);
   cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_PROTOCOL);
   cr_assert_not(pdpc_result_allowed(&res));
-  cr_assert_not_null(strstr(pdpc_conn_error(C)->message, "does not match"), "%s", pdpc_conn_error(C)->message);
+  cr_assert_not_null(strstr(pdpc_conn_error(C)->message, "does not match"), "%s",
+                     pdpc_conn_error(C)->message);
   cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_STATE);
   cr_assert_not(pdpc_result_allowed(&res));
   pdpc_result_close(&res);
@@ -312,7 +342,8 @@ Test(client_check, oversize_length_prefix_is_refused_before_allocating) {
   pdpc_result res;
   pdpc_result_init(&res);
   cr_assert_eq(pdpc_check(C, &r, &res), PDPC_E_PROTOCOL);
-  cr_assert_not_null(strstr(pdpc_conn_error(C)->message, "max_frame"), "%s", pdpc_conn_error(C)->message);
+  cr_assert_not_null(strstr(pdpc_conn_error(C)->message, "max_frame"), "%s",
+                     pdpc_conn_error(C)->message);
   cr_assert_not(pdpc_result_allowed(&res));
   pdpc_result_close(&res);
   stop();
@@ -444,8 +475,10 @@ Test(client_pipeline, frame_too_large_answer_to_a_request_cut_short_is_delivered
   uint64_t id1 = 0, id2 = 0;
   cr_assert_eq(pdpc_send_check(C, &small, &id1), 0, "%s", pdpc_conn_error(C)->message);
   /* The server reads only the length of this one, answers FRAME_TOO_LARGE and closes. */
-  cr_assert_eq(pdpc_send_check(C, &big, &id2), 0, "answered before the close: %s", pdpc_conn_error(C)->message);
-  cr_assert_eq(pdpc_send_check(C, &small, NULL), PDPC_E_CLOSED, "nothing can be sent after the close");
+  cr_assert_eq(pdpc_send_check(C, &big, &id2), 0, "answered before the close: %s",
+               pdpc_conn_error(C)->message);
+  cr_assert_eq(pdpc_send_check(C, &small, NULL), PDPC_E_CLOSED,
+               "nothing can be sent after the close");
   cr_assert_eq(pdpc_pending(C), 2);
   pdpc_result res;
   pdpc_result_init(&res);

@@ -31,7 +31,8 @@ static Pdp__V1__Request *roundtrip(const pdpc_value *ctx, const ctl_entities *es
   size_t len = 0;
   cr_assert_eq(pdpc_encode_check(&req, 42, &frame, &len), 0);
   cr_assert_geq(len, 4);
-  uint32_t n = (uint32_t)frame[0] << 24 | (uint32_t)frame[1] << 16 | (uint32_t)frame[2] << 8 | frame[3];
+  uint32_t n =
+      (uint32_t)frame[0] << 24 | (uint32_t)frame[1] << 16 | (uint32_t)frame[2] << 8 | frame[3];
   cr_assert_eq(n, len - 4, "length prefix is big-endian body length");
   Pdp__V1__Request *r = pdp__v1__request__unpack(NULL, n, frame + 4);
   free(frame);
@@ -88,11 +89,12 @@ Test(json_context, every_cedar_value_kind_becomes_its_protobuf_value) {
 }
 
 Test(json_entities, entity_list_becomes_entities_with_attrs_parents_and_tags) {
-  json_t *j = parse("[{\"uid\": {\"type\": \"Document\", \"id\": \"d1\"},"
-                    "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}, \"n\": 3},"
-                    "  \"parents\": [{\"type\": \"Folder\", \"id\": \"f\"}, \"Folder::\\\"g\\\"\"],"
-                    "  \"tags\": {\"t\": \"x\"}},"
-                    " {\"uid\": {\"__entity\": {\"type\": \"App::User\", \"id\": \"q\\\"uote\"}}}]");
+  json_t *j = parse(
+      "[{\"uid\": {\"type\": \"Document\", \"id\": \"d1\"},"
+      "  \"attrs\": {\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"alice\"}}, \"n\": 3},"
+      "  \"parents\": [{\"type\": \"Folder\", \"id\": \"f\"}, \"Folder::\\\"g\\\"\"],"
+      "  \"tags\": {\"t\": \"x\"}},"
+      " {\"uid\": {\"__entity\": {\"type\": \"App::User\", \"id\": \"q\\\"uote\"}}}]");
   ctl_entities es;
   cr_assert(ctl_entities_from_json(j, "entities", &es, err, sizeof err), "%s", err);
   cr_assert_eq(es.n, 2);
@@ -150,14 +152,17 @@ Test(json_context, bad_values_are_refused_with_their_path) {
   expect_context_error("{\"a\": {\"b\": [1, 2.5]}}", "context.a.b[1]:", "integers");
   expect_context_error("{\"a\": null}", "context.a:", "null");
   expect_context_error("[1]", "context:", "must be a JSON object");
-  expect_context_error("{\"e\": {\"__entity\": {\"type\": \"User\"}}}", "context.e.__entity.id:", "must be a string");
-  expect_context_error("{\"e\": {\"__entity\": {\"type\": \"U\", \"id\": \"x\"}, \"more\": 1}}", "context.e:",
-                       "only key");
-  expect_context_error("{\"x\": {\"__extn\": {\"fn\": \"ip\"}}}", "context.x.__extn.arg:", "must be a string");
-  expect_context_error("{\"x\": {\"__extn\": {\"fn\": \"ip\", \"arg\": \"1\", \"z\": 1}}}", "context.x.__extn:",
-                       "unexpected key");
+  expect_context_error("{\"e\": {\"__entity\": {\"type\": \"User\"}}}",
+                       "context.e.__entity.id:", "must be a string");
+  expect_context_error("{\"e\": {\"__entity\": {\"type\": \"U\", \"id\": \"x\"}, \"more\": 1}}",
+                       "context.e:", "only key");
+  expect_context_error("{\"x\": {\"__extn\": {\"fn\": \"ip\"}}}",
+                       "context.x.__extn.arg:", "must be a string");
+  expect_context_error("{\"x\": {\"__extn\": {\"fn\": \"ip\", \"arg\": \"1\", \"z\": 1}}}",
+                       "context.x.__extn:", "unexpected key");
   expect_context_error("{\"s\": \"a\\u0000b\"}", "context.s:", "NUL");
-  expect_context_error("{\"e\": {\"__entity\": \"User::\\\"x\"}}", "context.e.__entity:", "expected Type::");
+  expect_context_error("{\"e\": {\"__entity\": \"User::\\\"x\"}}",
+                       "context.e.__entity:", "expected Type::");
 }
 
 Test(json_context, nesting_past_the_limit_is_refused_not_recursed) {
@@ -190,7 +195,8 @@ Test(json_context, nesting_past_the_limit_is_refused_not_recursed) {
 /* An entity whose `field` ("attrs" or "tags") holds {"a": [[...true...]]} with `sets` sets. */
 static json_t *entity_nested(const char *field, int sets) {
   char text[4096];
-  int o = snprintf(text, sizeof text, "[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"%s\": {\"a\": ", field);
+  int o = snprintf(text, sizeof text,
+                   "[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"%s\": {\"a\": ", field);
   for (int i = 0; i < sets; i++) text[o++] = '[';
   o += snprintf(text + o, sizeof text - (size_t)o, "true");
   for (int i = 0; i < sets; i++) text[o++] = ']';
@@ -203,13 +209,15 @@ Test(json_entities, attrs_and_tags_count_as_the_first_level_like_a_context) {
   for (int f = 0; f < 2; f++) {
     json_t *j = entity_nested(fields[f], PDPC_MAX_VALUE_DEPTH - 1);
     ctl_entities es;
-    cr_assert(ctl_entities_from_json(j, "entities", &es, err, sizeof err), "%s: %s", fields[f], err);
+    cr_assert(ctl_entities_from_json(j, "entities", &es, err, sizeof err), "%s: %s", fields[f],
+              err);
     Pdp__V1__Request *r = roundtrip(NULL, &es);
     pdp__v1__request__free_unpacked(r, NULL);
     ctl_entities_close(&es);
     json_decref(j);
     j = entity_nested(fields[f], PDPC_MAX_VALUE_DEPTH);
-    cr_assert_not(ctl_entities_from_json(j, "entities", &es, err, sizeof err), "%s: one set too many", fields[f]);
+    cr_assert_not(ctl_entities_from_json(j, "entities", &es, err, sizeof err),
+                  "%s: one set too many", fields[f]);
     char path[64];
     snprintf(path, sizeof path, "entities[0].%s.a", fields[f]);
     cr_assert_not_null(strstr(err, path), "%s", err);
@@ -230,17 +238,20 @@ static void expect_entities_error(const char *text, const char *path, const char
 
 Test(json_entities, bad_entities_are_refused_with_their_path) {
   expect_entities_error("{}", "entities:", "must be a JSON array");
-  expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}}, 3]", "entities[1]:", "must be an object");
+  expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}}, 3]",
+                        "entities[1]:", "must be an object");
   expect_entities_error("[{\"attrs\": {}}]", "entities[0]:", "missing \"uid\"");
-  expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"parent\": []}]", "entities[0]:",
-                        "unexpected key \"parent\"");
-  expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"parents\": [{\"type\": \"B\"}]}]",
-                        "entities[0].parents[0].id:", "must be a string");
+  expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"parent\": []}]",
+                        "entities[0]:", "unexpected key \"parent\"");
+  expect_entities_error(
+      "[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"parents\": [{\"type\": \"B\"}]}]",
+      "entities[0].parents[0].id:", "must be a string");
   expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"attrs\": {\"x\": [1.5]}}]",
                         "entities[0].attrs.x[0]:", "integers");
-  expect_entities_error("[{\"uid\": {\"type\": \"\", \"id\": \"1\"}}]", "entities[0].uid.type:", "empty");
-  expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"tags\": [1]}]", "entities[0].tags:",
-                        "must be an object");
+  expect_entities_error("[{\"uid\": {\"type\": \"\", \"id\": \"1\"}}]",
+                        "entities[0].uid.type:", "empty");
+  expect_entities_error("[{\"uid\": {\"type\": \"A\", \"id\": \"1\"}, \"tags\": [1]}]",
+                        "entities[0].tags:", "must be an object");
 }
 
 Test(client_values, builder_refuses_misuse_and_frees_what_it_was_given) {
@@ -265,10 +276,12 @@ Test(client_values, builder_refuses_misuse_and_frees_what_it_was_given) {
     }
     pdpc_value *c = pdpc_value_record();
     cr_assert_eq(pdpc_record_put(c, "v", v), 0);
-    pdpc_check_req q = {.principal = {"U", "a"}, .action = {"A", "v"}, .resource = {"D", "d"}, .context = c};
+    pdpc_check_req q = {
+        .principal = {"U", "a"}, .action = {"A", "v"}, .resource = {"D", "d"}, .context = c};
     uint8_t *f = NULL;
     size_t n = 0;
-    cr_assert_eq(pdpc_encode_check(&q, 1, &f, &n), sets < PDPC_MAX_VALUE_DEPTH ? 0 : PDPC_E_INVAL, "%d sets", sets);
+    cr_assert_eq(pdpc_encode_check(&q, 1, &f, &n), sets < PDPC_MAX_VALUE_DEPTH ? 0 : PDPC_E_INVAL,
+                 "%d sets", sets);
     free(f);
     pdpc_value_free(c);
   }
@@ -282,7 +295,10 @@ Test(client_values, builder_refuses_misuse_and_frees_what_it_was_given) {
   }
   pdpc_value *ctx = pdpc_value_record();
   cr_assert_eq(pdpc_record_put(ctx, "deep", top), 0);
-  pdpc_check_req req = {.principal = {"User", "a"}, .action = {"Action", "v"}, .resource = {"D", "d"}, .context = ctx};
+  pdpc_check_req req = {.principal = {"User", "a"},
+                        .action = {"Action", "v"},
+                        .resource = {"D", "d"},
+                        .context = ctx};
   uint8_t *frame = NULL;
   size_t len = 0;
   cr_assert_eq(pdpc_encode_check(&req, 1, &frame, &len), PDPC_E_INVAL);

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 
 static int encode_with_context(const pdpc_value *ctx) {
-  pdpc_check_req req = {.principal = {"User", "a"}, .action = {"Action", "v"}, .resource = {"D", "d"}, .context = ctx};
+  pdpc_check_req req = {.principal = {"User", "a"},
+                        .action = {"Action", "v"},
+                        .resource = {"D", "d"},
+                        .context = ctx};
   uint8_t *frame = NULL;
   size_t len = 0;
   int rc = pdpc_encode_check(&req, 1, &frame, &len);
@@ -29,7 +32,8 @@ Test(client_values, a_value_added_once_cannot_be_added_to_a_second_parent) {
   cr_assert_eq(pdpc_record_put(rec, "x", x), PDPC_E_INVAL);
   cr_assert_eq(pdpc_entity_attr(e, "x", x), PDPC_E_INVAL);
   cr_assert_eq(pdpc_entity_tag(e, "x", x), PDPC_E_INVAL);
-  cr_assert_eq(pdpc_entity_attr(NULL, "x", x), PDPC_E_INVAL, "a bad entity does not free an owned value");
+  cr_assert_eq(pdpc_entity_attr(NULL, "x", x), PDPC_E_INVAL,
+               "a bad entity does not free an owned value");
   /* the refused parents are still fine, and x still belongs to `first` */
   cr_assert_eq(pdpc_set_add(second, pdpc_value_long(8)), 0);
   cr_assert_eq(pdpc_record_put(rec, "x", pdpc_value_long(9)), 0);
@@ -53,7 +57,8 @@ Test(client_values, a_value_cannot_be_put_inside_itself_directly_or_through_othe
   cr_assert_eq(pdpc_set_add(a, b), 0); /* a > b > c */
   cr_assert_eq(pdpc_set_add(c, a), PDPC_E_INVAL, "through two others");
   cr_assert_eq(pdpc_set_add(c, b), PDPC_E_INVAL, "through one");
-  cr_assert_eq(pdpc_set_add(c, pdpc_value_bool(true)), 0, "a refused insert leaves the parent usable");
+  cr_assert_eq(pdpc_set_add(c, pdpc_value_bool(true)), 0,
+               "a refused insert leaves the parent usable");
   pdpc_value *ctx = pdpc_value_record();
   cr_assert_eq(pdpc_record_put(ctx, "a", a), 0);
   cr_assert_eq(encode_with_context(ctx), 0, "the tree encodes: no cycle was made");

@@ -20,13 +20,18 @@ static void teardown(void) {
 }
 TestSuite(eval_authz, .init = setup, .fini = teardown);
 
-static const char *ENTS = "["
-  "{\"uid\":{\"type\":\"User\",\"id\":\"alice\"},\"attrs\":{\"dept\":\"eng\"},\"parents\":[{\"type\":\"Role\",\"id\":\"admin\"}]},"
-  "{\"uid\":{\"type\":\"Role\",\"id\":\"admin\"},\"attrs\":{},\"parents\":[{\"type\":\"Role\",\"id\":\"staff\"}]},"
-  "{\"uid\":{\"type\":\"User\",\"id\":\"bob\"},\"attrs\":{},\"parents\":[]},"
-  "{\"uid\":{\"type\":\"Action\",\"id\":\"view\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\",\"id\":\"read\"}]},"
-  "{\"uid\":{\"type\":\"Doc\",\"id\":\"d1\"},\"attrs\":{\"owner\":{\"__entity\":{\"type\":\"User\",\"id\":\"alice\"}}},"
-  " \"parents\":[{\"type\":\"Folder\",\"id\":\"f\"}]}]";
+static const char *ENTS =
+    "["
+    "{\"uid\":{\"type\":\"User\",\"id\":\"alice\"},\"attrs\":{\"dept\":\"eng\"},\"parents\":[{"
+    "\"type\":\"Role\",\"id\":\"admin\"}]},"
+    "{\"uid\":{\"type\":\"Role\",\"id\":\"admin\"},\"attrs\":{},\"parents\":[{\"type\":\"Role\","
+    "\"id\":\"staff\"}]},"
+    "{\"uid\":{\"type\":\"User\",\"id\":\"bob\"},\"attrs\":{},\"parents\":[]},"
+    "{\"uid\":{\"type\":\"Action\",\"id\":\"view\"},\"attrs\":{},\"parents\":[{\"type\":\"Action\","
+    "\"id\":\"read\"}]},"
+    "{\"uid\":{\"type\":\"Doc\",\"id\":\"d1\"},\"attrs\":{\"owner\":{\"__entity\":{\"type\":"
+    "\"User\",\"id\":\"alice\"}}},"
+    " \"parents\":[{\"type\":\"Folder\",\"id\":\"f\"}]}]";
 
 static void load(const char *policies) {
   pdpl_policies pols = {0};
@@ -38,12 +43,15 @@ static void load(const char *policies) {
   char err[300];
   cr_assert(pdpe_policy_set_build(&S->arena, &pols, &S->policies, err, sizeof err), "%s", err);
   json_t *j = t_json(ENTS);
-  cr_assert(pdpe_entities_from_json(&S->arena, j, "e.json", &S->entities, err, sizeof err), "%s", err);
+  cr_assert(pdpe_entities_from_json(&S->arena, j, "e.json", &S->entities, err, sizeof err), "%s",
+            err);
   json_decref(j);
 }
 
 static pdpe_decision check(const char *pid, const char *aid, const char *rtype, const char *rid) {
-  pdpe_request req = {.principal = U("User", pid), .action = U("Action", aid), .resource = U(rtype, rid),
+  pdpe_request req = {.principal = U("User", pid),
+                      .action = U("Action", aid),
+                      .resource = U(rtype, rid),
                       .context = {.kind = PDPE_RECORD}};
   pdpe_decision d;
   cr_assert(pdpe_authorize(S, &req, &R, &d));
@@ -53,8 +61,8 @@ static pdpe_decision check(const char *pid, const char *aid, const char *rtype, 
 static bool reason_is(const pdpe_decision *d, const char *ids) {
   char buf[256] = "";
   for (uint32_t i = 0; i < d->n_reason; i++)
-    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%.*s", i ? "," : "", (int)d->reason[i].len,
-             d->reason[i].ptr);
+    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%.*s", i ? "," : "",
+             (int)d->reason[i].len, d->reason[i].ptr);
   return strcmp(buf, ids) == 0;
 }
 
@@ -80,8 +88,10 @@ Test(eval_authz, a_satisfied_forbid_beats_any_permit) {
 }
 
 Test(eval_authz, scopes_follow_the_hierarchy_and_types) {
-  load("@id(\"in\") permit(principal in Role::\"staff\", action in Action::\"read\", resource in Folder::\"f\");\n"
-       "@id(\"is\") permit(principal is User, action in [Action::\"x\", Action::\"view\"], resource is Doc in Folder::\"f\");\n"
+  load("@id(\"in\") permit(principal in Role::\"staff\", action in Action::\"read\", resource in "
+       "Folder::\"f\");\n"
+       "@id(\"is\") permit(principal is User, action in [Action::\"x\", Action::\"view\"], "
+       "resource is Doc in Folder::\"f\");\n"
        "@id(\"eq\") permit(principal, action == Action::\"view\", resource == Doc::\"d1\");\n"
        "@id(\"no\") permit(principal is Role, action, resource);");
   pdpe_decision d = check("alice", "view", "Doc", "d1");
@@ -92,7 +102,8 @@ Test(eval_authz, scopes_follow_the_hierarchy_and_types) {
 }
 
 Test(eval_authz, conditions_use_attributes_of_entities) {
-  load("permit(principal, action, resource) when { resource.owner == principal } unless { principal.dept == \"ops\" };");
+  load("permit(principal, action, resource) when { resource.owner == principal } unless { "
+       "principal.dept == \"ops\" };");
   cr_assert_eq(check("alice", "view", "Doc", "d1").decision, PDPE_ALLOW);
   cr_assert_eq(check("bob", "view", "Doc", "d1").decision, PDPE_DENY);
 }
@@ -135,33 +146,41 @@ Test(eval_authz, the_action_index_keeps_policy_order) {
 Test(eval_authz, duplicate_policy_ids_are_refused) {
   pdpl_policies pols = {0};
   static pdpl_errors errs;
-  const char *text = "@id(\"a\") permit(principal, action, resource);\n@id(\"a\") forbid(principal, action, resource);";
+  const char *text = "@id(\"a\") permit(principal, action, resource);\n@id(\"a\") "
+                     "forbid(principal, action, resource);";
   cr_assert_eq(pdpl_parse(&S->arena, "p.cedar", text, strlen(text), NULL, &pols, &errs), 0);
   pdpe_policy_set *ps;
   char err[300];
   cr_assert_not(pdpe_policy_set_build(&S->arena, &pols, &ps, err, sizeof err));
-  cr_assert(strstr(err, "'a'") && strstr(err, "p.cedar:1:1") && strstr(err, "p.cedar:2:1"), "%s", err);
+  cr_assert(strstr(err, "'a'") && strstr(err, "p.cedar:1:1") && strstr(err, "p.cedar:2:1"), "%s",
+            err);
 }
 
 Test(eval_authz, request_entities_override_stored_ones) {
   load("permit(principal, action, resource) when { resource.owner == principal };");
   char err[256];
-  pdpe_entities *req_es = t_entities("[{\"uid\":{\"type\":\"Doc\",\"id\":\"d1\"},\"attrs\":{\"owner\":"
-                                     "{\"__entity\":{\"type\":\"User\",\"id\":\"bob\"}}},\"parents\":[]}]",
-                                     err, sizeof err);
+  pdpe_entities *req_es =
+      t_entities("[{\"uid\":{\"type\":\"Doc\",\"id\":\"d1\"},\"attrs\":{\"owner\":"
+                 "{\"__entity\":{\"type\":\"User\",\"id\":\"bob\"}}},\"parents\":[]}]",
+                 err, sizeof err);
   cr_assert_not_null(req_es, "%s", err);
-  pdpe_request req = {.principal = U("User", "bob"), .action = U("Action", "view"), .resource = U("Doc", "d1"),
-                      .context = {.kind = PDPE_RECORD}, .entities = req_es};
+  pdpe_request req = {.principal = U("User", "bob"),
+                      .action = U("Action", "view"),
+                      .resource = U("Doc", "d1"),
+                      .context = {.kind = PDPE_RECORD},
+                      .entities = req_es};
   pdpe_decision d;
   cr_assert(pdpe_authorize(S, &req, &R, &d));
   cr_assert_eq(d.decision, PDPE_ALLOW);
 }
 
 Test(eval_authz, an_exhausted_arena_never_allows) {
-  load("permit(principal, action, resource) when { [1,2,3].contains(principal.dept == \"eng\") || true };");
+  load("permit(principal, action, resource) when { [1,2,3].contains(principal.dept == \"eng\") || "
+       "true };");
   pu_arena tiny;
   pu_arena_init(&tiny, 64, 16);
-  pdpe_request req = {.principal = U("User", "alice"), .action = U("Action", "view"), .resource = U("Doc", "d1")};
+  pdpe_request req = {
+      .principal = U("User", "alice"), .action = U("Action", "view"), .resource = U("Doc", "d1")};
   pdpe_decision d;
   cr_assert_not(pdpe_authorize(S, &req, &tiny, &d));
   cr_assert_eq(d.decision, PDPE_DENY);
@@ -193,8 +212,8 @@ static char *chain_policy(const char *op, int n, const char *last) {
   cr_assert(s);
   len += (size_t)snprintf(s + len, cap - len, "permit(principal, action, resource) when { ");
   for (int i = 0; i < n - 1; i++)
-    len += (size_t)snprintf(s + len, cap - len, "principal %s User::\"u%d\" %s ", strcmp(op, "||") ? "!=" : "==",
-                            i, op);
+    len += (size_t)snprintf(s + len, cap - len, "principal %s User::\"u%d\" %s ",
+                            strcmp(op, "||") ? "!=" : "==", i, op);
   snprintf(s + len, cap - len, "principal == User::\"%s\" };", last);
   return s;
 }
@@ -231,22 +250,31 @@ static void load_linked(const char *policies, const pdpe_link *links, uint32_t n
   memset(&errs, 0, sizeof errs);
   cr_assert_eq(pdpl_parse(&S->arena, "t.cedar", policies, strlen(policies), NULL, &pols, &errs), 0);
   char err[300];
-  cr_assert(pdpe_policy_set_build_linked(&S->arena, &pols, links, n, &S->policies, err, sizeof err), "%s", err);
+  cr_assert(pdpe_policy_set_build_linked(&S->arena, &pols, links, n, &S->policies, err, sizeof err),
+            "%s", err);
   json_t *j = t_json(ENTS);
-  cr_assert(pdpe_entities_from_json(&S->arena, j, "e.json", &S->entities, err, sizeof err), "%s", err);
+  cr_assert(pdpe_entities_from_json(&S->arena, j, "e.json", &S->entities, err, sizeof err), "%s",
+            err);
   json_decref(j);
 }
 
 Test(eval_authz, a_template_link_decides_with_its_own_id_and_slot_values) {
   static pdpe_link links[2];
-  links[0] = (pdpe_link){.template_id = PU_STR_LIT("share"), .new_id = PU_STR_LIT("bob-d1"),
-                         .has_principal = true, .principal = U("User", "bob"),
-                         .has_resource = true, .resource = U("Doc", "d1")};
+  links[0] = (pdpe_link){.template_id = PU_STR_LIT("share"),
+                         .new_id = PU_STR_LIT("bob-d1"),
+                         .has_principal = true,
+                         .principal = U("User", "bob"),
+                         .has_resource = true,
+                         .resource = U("Doc", "d1")};
   /* `in ?resource` follows the hierarchy: linking to the folder covers its documents. */
-  links[1] = (pdpe_link){.template_id = PU_STR_LIT("share"), .new_id = PU_STR_LIT("alice-f"),
-                         .has_principal = true, .principal = U("User", "alice"),
-                         .has_resource = true, .resource = U("Folder", "f")};
-  load_linked("@id(\"share\") permit(principal == ?principal, action == Action::\"view\", resource in ?resource);",
+  links[1] = (pdpe_link){.template_id = PU_STR_LIT("share"),
+                         .new_id = PU_STR_LIT("alice-f"),
+                         .has_principal = true,
+                         .principal = U("User", "alice"),
+                         .has_resource = true,
+                         .resource = U("Folder", "f")};
+  load_linked("@id(\"share\") permit(principal == ?principal, action == Action::\"view\", resource "
+              "in ?resource);",
               links, 2);
   pdpe_decision d = check("bob", "view", "Doc", "d1");
   cr_assert_eq(d.decision, PDPE_ALLOW);
@@ -260,7 +288,9 @@ Test(eval_authz, a_template_link_decides_with_its_own_id_and_slot_values) {
   cr_assert_eq(d.n_reason, 0);
   cr_assert_eq(d.n_errors, 0);
   /* Index and full scan agree on links too. */
-  pdpe_request req = {.principal = U("User", "alice"), .action = U("Action", "view"), .resource = U("Doc", "d1"),
+  pdpe_request req = {.principal = U("User", "alice"),
+                      .action = U("Action", "view"),
+                      .resource = U("Doc", "d1"),
                       .context = {.kind = PDPE_RECORD}};
   pdpe_decision scan;
   cr_assert(pdpe_authorize_scan(S, &req, &R, &scan));

@@ -5,7 +5,8 @@
 
 TestSuite(eval_entities, .init = t_setup, .fini = t_teardown);
 
-#define E(type, id, parents) "{\"uid\":{\"type\":\"" type "\",\"id\":\"" id "\"},\"attrs\":{},\"parents\":[" parents "]}"
+#define E(type, id, parents)                                                                       \
+  "{\"uid\":{\"type\":\"" type "\",\"id\":\"" id "\"},\"attrs\":{},\"parents\":[" parents "]}"
 #define P(type, id) "{\"type\":\"" type "\",\"id\":\"" id "\"}"
 
 static int in(const pdpe_entities *req, const pdpe_entities *st, pdpe_uid a, pdpe_uid b) {
@@ -14,8 +15,10 @@ static int in(const pdpe_entities *req, const pdpe_entities *st, pdpe_uid a, pdp
 
 Test(eval_entities, parents_are_followed_transitively) {
   char err[256];
-  pdpe_entities *es = t_entities("[" E("User", "a", P("Group", "g1")) "," E("Group", "g1", P("Group", "g2")) ","
-                                 E("Group", "g2", P("Org", "o")) "]", err, sizeof err);
+  pdpe_entities *es =
+      t_entities("[" E("User", "a", P("Group", "g1")) "," E("Group", "g1", P("Group", "g2")) "," E(
+                     "Group", "g2", P("Org", "o")) "]",
+                 err, sizeof err);
   cr_assert_not_null(es, "%s", err);
   cr_assert_eq(pdpe_entities_count(es), 3);
   cr_assert_eq(in(NULL, es, U("User", "a"), U("Org", "o")), 1, "Org is not stored but is a parent");
@@ -28,16 +31,20 @@ Test(eval_entities, parents_are_followed_transitively) {
 
 Test(eval_entities, a_cycle_in_the_hierarchy_is_refused_naming_an_entity_on_it) {
   char err[256];
-  pdpe_entities *es = t_entities("[" E("G", "t", P("G", "a")) "," E("G", "a", P("G", "b")) "," E("G", "b", P("G", "c")) ","
-                                 E("G", "c", P("G", "a") "," P("G", "d")) "]", err, sizeof err);
+  pdpe_entities *es =
+      t_entities("[" E("G", "t", P("G", "a")) "," E("G", "a", P("G", "b")) "," E(
+                     "G", "b", P("G", "c")) "," E("G", "c", P("G", "a") "," P("G", "d")) "]",
+                 err, sizeof err);
   cr_assert_null(es);
-  cr_assert(strstr(err, "cycle") && (strstr(err, "G::\"a\"") || strstr(err, "G::\"b\"") || strstr(err, "G::\"c\"")),
+  cr_assert(strstr(err, "cycle") &&
+                (strstr(err, "G::\"a\"") || strstr(err, "G::\"b\"") || strstr(err, "G::\"c\"")),
             "%s", err);
   es = t_entities("[" E("G", "s", P("G", "s")) "]", err, sizeof err);
   cr_assert_null(es, "an entity that is its own parent is a cycle");
   cr_assert(strstr(err, "cycle") && strstr(err, "G::\"s\""), "%s", err);
-  es = t_entities("[" E("G", "x", P("G", "y") "," P("G", "z")) "," E("G", "y", P("G", "z")) "," E("G", "z", "") "]", err,
-                  sizeof err);
+  es = t_entities("[" E("G", "x", P("G", "y") "," P("G", "z")) "," E("G", "y", P("G", "z")) "," E(
+                      "G", "z", "") "]",
+                  err, sizeof err);
   cr_assert_not_null(es, "a diamond is not a cycle: %s", err);
   cr_assert_eq(in(NULL, es, U("G", "x"), U("G", "z")), 1);
 }
@@ -81,7 +88,8 @@ static pdpe_entities *ladder(uint32_t n, uint32_t fan) {
 Test(eval_entities, a_deep_chain_builds_and_answers_in) {
   pdpe_entities *es = ladder(6000, 1);
   cr_assert_eq(in(NULL, es, num_uid("N", 0), num_uid("N", 5999)), 1);
-  cr_assert_eq(in(NULL, es, num_uid("N", 0), num_uid("N", 6000)), 1, "the last parent is not an entity");
+  cr_assert_eq(in(NULL, es, num_uid("N", 0), num_uid("N", 6000)), 1,
+               "the last parent is not an entity");
   cr_assert_eq(in(NULL, es, num_uid("N", 5800), num_uid("N", 5900)), 1);
   cr_assert_eq(in(NULL, es, num_uid("N", 5999), num_uid("N", 0)), 0);
   cr_assert_eq(in(NULL, es, num_uid("N", 3000), num_uid("N", 2999)), 0);
@@ -104,18 +112,28 @@ Test(eval_entities, many_entities_with_many_parents_build_and_answer_in) {
 
 Test(eval_entities, request_entities_win_and_in_walks_both_sets) {
   char err[256];
-  pdpe_entities *st = t_entities("[" E("Doc", "d", P("Folder", "old")) "," E("Folder", "f", P("Folder", "root")) ","
-                                 "{\"uid\":" P("User", "u") ",\"attrs\":{\"n\":1},\"parents\":[]}]", err, sizeof err);
-  pdpe_entities *req = t_entities("[" E("Doc", "d", P("Folder", "f")) ","
-                                  "{\"uid\":" P("User", "u") ",\"attrs\":{\"n\":2},\"parents\":[]}]", err, sizeof err);
+  pdpe_entities *st = t_entities(
+      "[" E("Doc", "d", P("Folder", "old")) "," E(
+          "Folder", "f",
+          P("Folder", "root")) ","
+                               "{\"uid\":" P("User", "u") ",\"attrs\":{\"n\":1},\"parents\":[]}]",
+      err, sizeof err);
+  pdpe_entities *req = t_entities(
+      "[" E("Doc", "d",
+            P("Folder", "f")) ","
+                              "{\"uid\":" P("User", "u") ",\"attrs\":{\"n\":2},\"parents\":[]}]",
+      err, sizeof err);
   cr_assert(st && req, "%s", err);
-  cr_assert_eq(in(req, st, U("Doc", "d"), U("Folder", "root")), 1, "request parent, then stored grandparent");
-  cr_assert_eq(in(req, st, U("Doc", "d"), U("Folder", "old")), 0, "the request entity replaces the stored one");
+  cr_assert_eq(in(req, st, U("Doc", "d"), U("Folder", "root")), 1,
+               "request parent, then stored grandparent");
+  cr_assert_eq(in(req, st, U("Doc", "d"), U("Folder", "old")), 0,
+               "the request entity replaces the stored one");
   cr_assert_eq(in(NULL, st, U("Doc", "d"), U("Folder", "old")), 1);
   const pdpe_entity *u = pdpe__entity_find2(req, st, U("User", "u"));
   cr_assert_eq(pdpe__record_get(&u->attrs, pu_str_c("n"))->u.l, 2);
   /* A stored entity whose ancestor is replaced by a request entity follows the new parents. */
-  pdpe_entities *st2 = t_entities("[" E("A", "x", P("B", "y")) "," E("B", "y", P("C", "old")) "]", err, sizeof err);
+  pdpe_entities *st2 =
+      t_entities("[" E("A", "x", P("B", "y")) "," E("B", "y", P("C", "old")) "]", err, sizeof err);
   pdpe_entities *req2 = t_entities("[" E("B", "y", P("C", "new")) "]", err, sizeof err);
   cr_assert_eq(in(req2, st2, U("A", "x"), U("C", "new")), 1);
   cr_assert_eq(in(req2, st2, U("A", "x"), U("C", "old")), 0);
@@ -123,17 +141,20 @@ Test(eval_entities, request_entities_win_and_in_walks_both_sets) {
 
 Test(eval_entities, duplicate_uids_are_refused) {
   char err[256];
-  cr_assert_null(t_entities("[" E("U", "a", "") "," E("U", "b", "") "," E("U", "a", "") "]", err, sizeof err));
+  cr_assert_null(
+      t_entities("[" E("U", "a", "") "," E("U", "b", "") "," E("U", "a", "") "]", err, sizeof err));
   cr_assert(strstr(err, "entities[2]") && strstr(err, "duplicate entity uid"), "%s", err);
 }
 
 Test(eval_entities, malformed_items_name_their_path) {
   char err[256];
-  cr_assert_null(t_entities("[" E("U", "a", "") "," E("U", "b", "") "," E("U", "c", "42") "]", err, sizeof err));
+  cr_assert_null(t_entities("[" E("U", "a", "") "," E("U", "b", "") "," E("U", "c", "42") "]", err,
+                            sizeof err));
   cr_assert(strstr(err, "entities[2].parents[0]: expected an object with type and id"), "%s", err);
   cr_assert_null(t_entities("[{\"uid\":{\"type\":\"U\"},\"attrs\":{}}]", err, sizeof err));
   cr_assert(strstr(err, "entities[0].uid: expected an object with type and id"), "%s", err);
-  cr_assert_null(t_entities("[{\"uid\":" P("U", "a") ",\"attrs\":{\"owner\":{\"x\":null}}}]", err, sizeof err));
+  cr_assert_null(t_entities("[{\"uid\":" P("U", "a") ",\"attrs\":{\"owner\":{\"x\":null}}}]", err,
+                            sizeof err));
   cr_assert(strstr(err, "entities[0].attrs.owner.x"), "%s", err);
   cr_assert_null(t_entities("{}", err, sizeof err));
   cr_assert(strstr(err, "expected an array"), "%s", err);
@@ -153,8 +174,9 @@ Test(eval_entities, hostile_deep_attributes_are_refused) {
 
 Test(eval_entities, tags_are_kept_apart_from_attributes) {
   char err[256];
-  pdpe_entities *es = t_entities("[{\"uid\":" P("U", "a") ",\"attrs\":{\"k\":1},\"parents\":[],\"tags\":{\"k\":\"t\"}}]",
-                                 err, sizeof err);
+  pdpe_entities *es = t_entities(
+      "[{\"uid\":" P("U", "a") ",\"attrs\":{\"k\":1},\"parents\":[],\"tags\":{\"k\":\"t\"}}]", err,
+      sizeof err);
   cr_assert_not_null(es, "%s", err);
   const pdpe_entity *e = pdpe_entities_find(es, U("U", "a"));
   cr_assert_eq(pdpe__record_get(&e->attrs, pu_str_c("k"))->kind, PDPE_LONG);

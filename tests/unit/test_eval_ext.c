@@ -67,7 +67,8 @@ Test(eval_ext, ip_methods) {
   cr_assert_not(b1(PDPL_FN_IS_MULTICAST, mk(PDPL_FN_IP, "10.0.0.1")));
   cr_assert(b2(PDPL_FN_IS_IN_RANGE, mk(PDPL_FN_IP, "10.1.2.3"), mk(PDPL_FN_IP, "10.0.0.0/8")));
   cr_assert(b2(PDPL_FN_IS_IN_RANGE, mk(PDPL_FN_IP, "10.1.0.0/16"), mk(PDPL_FN_IP, "10.0.0.0/8")));
-  cr_assert_not(b2(PDPL_FN_IS_IN_RANGE, mk(PDPL_FN_IP, "10.0.0.0/8"), mk(PDPL_FN_IP, "10.1.0.0/16")));
+  cr_assert_not(
+      b2(PDPL_FN_IS_IN_RANGE, mk(PDPL_FN_IP, "10.0.0.0/8"), mk(PDPL_FN_IP, "10.1.0.0/16")));
   cr_assert_not(b2(PDPL_FN_IS_IN_RANGE, mk(PDPL_FN_IP, "::1"), mk(PDPL_FN_IP, "0.0.0.0/0")));
   pdpe_value a = mk(PDPL_FN_IP, "10.0.0.1/24"), b = mk(PDPL_FN_IP, "10.0.0.0/24");
   cr_assert_not(pdpe_value_eq(&a, &b), "host bits are kept");
@@ -89,7 +90,8 @@ Test(eval_ext, decimals_have_four_digits_and_i64_range) {
   cr_assert(bad(PDPL_FN_DECIMAL, "1."));
   cr_assert(bad(PDPL_FN_DECIMAL, "+1.0"));
   cr_assert(b2(PDPL_FN_LESS_THAN, mk(PDPL_FN_DECIMAL, "1.1"), mk(PDPL_FN_DECIMAL, "1.2")));
-  cr_assert(b2(PDPL_FN_GREATER_THAN_OR_EQUAL, mk(PDPL_FN_DECIMAL, "1.2"), mk(PDPL_FN_DECIMAL, "1.20")));
+  cr_assert(
+      b2(PDPL_FN_GREATER_THAN_OR_EQUAL, mk(PDPL_FN_DECIMAL, "1.2"), mk(PDPL_FN_DECIMAL, "1.20")));
   cr_assert_not(b2(PDPL_FN_GREATER_THAN, mk(PDPL_FN_DECIMAL, "1.2"), mk(PDPL_FN_DECIMAL, "1.20")));
 }
 
@@ -110,10 +112,21 @@ Test(eval_ext, datetimes_accept_cedar_formats) {
   cr_assert_eq(mk(PDPL_FN_DATETIME, "1970-01-01T00:00:00.001-0001").u.ext.u.datetime, 60001);
   cr_assert_eq(mk(PDPL_FN_DATETIME, "1969-12-31").u.ext.u.datetime, -86400000);
   cr_assert_eq(mk(PDPL_FN_DATETIME, "2024-02-29").u.ext.u.datetime, INT64_C(1709164800000));
-  const char *bads[] = {"2023-02-29", "2024-13-01", "2024-01-32", "24-01-01", "2024-01-01T", "2024-01-01T00:00:00",
-                        "2024-01-01T24:00:00Z", "2024-01-01T00:00:60Z", "2024-01-01T00:00:00+2400",
-                        "2024-01-01T00:00:00.12Z", "2024-01-01Z", "2024-01-01T00:00:00ZZ", "10000-01-01"};
-  for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) cr_assert(bad(PDPL_FN_DATETIME, bads[i]), "%s", bads[i]);
+  const char *bads[] = {"2023-02-29",
+                        "2024-13-01",
+                        "2024-01-32",
+                        "24-01-01",
+                        "2024-01-01T",
+                        "2024-01-01T00:00:00",
+                        "2024-01-01T24:00:00Z",
+                        "2024-01-01T00:00:60Z",
+                        "2024-01-01T00:00:00+2400",
+                        "2024-01-01T00:00:00.12Z",
+                        "2024-01-01Z",
+                        "2024-01-01T00:00:00ZZ",
+                        "10000-01-01"};
+  for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++)
+    cr_assert(bad(PDPL_FN_DATETIME, bads[i]), "%s", bads[i]);
 }
 
 Test(eval_ext, durations_parse_units_in_order_and_check_overflow) {
@@ -123,7 +136,8 @@ Test(eval_ext, durations_parse_units_in_order_and_check_overflow) {
   cr_assert_eq(mk(PDPL_FN_DURATION, "-9223372036854775808ms").u.ext.u.duration, INT64_MIN);
   cr_assert(bad(PDPL_FN_DURATION, "9223372036854775808ms"));
   cr_assert(bad(PDPL_FN_DURATION, "106751991168d"));
-  cr_assert_eq(mk(PDPL_FN_DURATION, "106751991167d").u.ext.u.duration, INT64_C(106751991167) * 86400000);
+  cr_assert_eq(mk(PDPL_FN_DURATION, "106751991167d").u.ext.u.duration,
+               INT64_C(106751991167) * 86400000);
   cr_assert(bad(PDPL_FN_DURATION, ""));
   cr_assert(bad(PDPL_FN_DURATION, "-"));
   cr_assert(bad(PDPL_FN_DURATION, "1h1d"));
@@ -156,11 +170,14 @@ Test(eval_ext, datetime_and_duration_methods) {
   cr_assert_eq(out.u.l, -1, "division truncates toward zero");
   cr_assert(pdpe__ext_call(PDPL_FN_TO_HOURS, &dur, 1, &out, err, sizeof err));
   cr_assert_eq(out.u.l, -47);
-  args[0] = mk(PDPL_FN_DATETIME, "1970-01-01"), args[1] = mk(PDPL_FN_DURATION, "-9223372036854775808ms");
+  args[0] = mk(PDPL_FN_DATETIME, "1970-01-01"),
+  args[1] = mk(PDPL_FN_DURATION, "-9223372036854775808ms");
   cr_assert(pdpe__ext_call(PDPL_FN_OFFSET, args, 2, &out, err, sizeof err));
   args[0] = out, args[1] = mk(PDPL_FN_DURATION, "-1ms");
-  cr_assert_not(pdpe__ext_call(PDPL_FN_OFFSET, args, 2, &out, err, sizeof err), "offset overflow is an error");
-  cr_assert_not(pdpe__ext_call(PDPL_FN_TO_DATE, &args[0], 1, &out, err, sizeof err), "toDate overflow is an error");
+  cr_assert_not(pdpe__ext_call(PDPL_FN_OFFSET, args, 2, &out, err, sizeof err),
+                "offset overflow is an error");
+  cr_assert_not(pdpe__ext_call(PDPL_FN_TO_DATE, &args[0], 1, &out, err, sizeof err),
+                "toDate overflow is an error");
 }
 
 Test(eval_ext, datetimes_and_durations_compare_with_operators) {
@@ -173,7 +190,8 @@ Test(eval_ext, datetimes_and_durations_compare_with_operators) {
                            E_call(PDPL_FN_DURATION, 1, E_str("1d")));
   pdpe_value v;
   cr_assert_not(t_eval(mixed, &v));
-  pdpl_expr *dec = E_bin(PDPL_OP_LT, E_call(PDPL_FN_DECIMAL, 1, E_str("1.0")), E_call(PDPL_FN_DECIMAL, 1, E_str("2.0")));
+  pdpl_expr *dec = E_bin(PDPL_OP_LT, E_call(PDPL_FN_DECIMAL, 1, E_str("1.0")),
+                         E_call(PDPL_FN_DECIMAL, 1, E_str("2.0")));
   cr_assert_not(t_eval(dec, &v), "decimal has no operator overloading in Cedar");
 }
 
@@ -184,17 +202,20 @@ Test(eval_ext, argument_counts_come_from_the_language_table) {
     uint32_t want = pdpl_fn_arity((pdpl_fn)f);
     cr_assert(want >= 1 && want <= 2, "%s", pdpl_fn_name((pdpl_fn)f));
     /* One argument too many or too few is an evaluation error naming the function. */
-    pdpl_expr *call = want == 1 ? E_call((pdpl_fn)f, 2, E_str("1.0"), E_str("1.0")) : E_call((pdpl_fn)f, 1, E_str("1.0"));
+    pdpl_expr *call = want == 1 ? E_call((pdpl_fn)f, 2, E_str("1.0"), E_str("1.0"))
+                                : E_call((pdpl_fn)f, 1, E_str("1.0"));
     cr_assert_not(t_eval(call, &v), "%s", pdpl_fn_name((pdpl_fn)f));
-    cr_assert(strstr(T_env.err, pdpl_fn_name((pdpl_fn)f)) && strstr(T_env.err, "argument"), "%s", T_env.err);
+    cr_assert(strstr(T_env.err, pdpl_fn_name((pdpl_fn)f)) && strstr(T_env.err, "argument"), "%s",
+              T_env.err);
   }
   cr_assert(t_eval(E_call(PDPL_FN_DECIMAL, 1, E_str("1.5")), &v), "%s", T_env.err);
 }
 
 Test(eval_ext, extn_json_evaluates_methods_as_cedar_does) {
   /* The cedar CLI accepts {"__extn": {"fn": "lessThan", "args": [...]}} in a context. */
-  pdpe_value v = t_value("{\"__extn\": {\"fn\": \"lessThan\", \"args\": [{\"__extn\": {\"fn\": \"decimal\", \"arg\": "
-                         "\"1.0\"}}, {\"__extn\": {\"fn\": \"decimal\", \"arg\": \"2.0\"}}]}}");
+  pdpe_value v = t_value(
+      "{\"__extn\": {\"fn\": \"lessThan\", \"args\": [{\"__extn\": {\"fn\": \"decimal\", \"arg\": "
+      "\"1.0\"}}, {\"__extn\": {\"fn\": \"decimal\", \"arg\": \"2.0\"}}]}}");
   cr_assert(v.kind == PDPE_BOOL && v.u.b);
   pdpe_value out;
   char err[256];
@@ -203,6 +224,7 @@ Test(eval_ext, extn_json_evaluates_methods_as_cedar_does) {
   json_decref(j);
   cr_assert(strstr(err, "context.x") && strstr(err, "argument"), "%s", err);
   j = t_json("{\"__extn\": {\"fn\": \"contains\", \"arg\": \"1.0\"}}");
-  cr_assert_not(pdpe_value_from_json(&T_arena, j, "context.x", &out, err, sizeof err), "not an extension function");
+  cr_assert_not(pdpe_value_from_json(&T_arena, j, "context.x", &out, err, sizeof err),
+                "not an extension function");
   json_decref(j);
 }

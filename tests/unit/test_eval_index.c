@@ -135,50 +135,103 @@ static void gen_request_entities(buf *b) {
 
 static void gen_principal(buf *b) {
   switch (rnd(8)) {
-  case 0: put(b, "principal"); break;
-  case 1: put(b, "principal == User::\"u%u\"", rnd(NU)); break;
-  case 2: put(b, "principal == Group::\"g%u\"", rnd(NG)); break;
-  case 3: put(b, "principal in Group::\"g%u\"", rnd(NG)); break;
-  case 4: put(b, "principal in User::\"u%u\"", rnd(NU)); break;
-  case 5: put(b, "principal is User"); break;
-  case 6: put(b, "principal is User in Group::\"g%u\"", rnd(NG)); break;
-  default: put(b, "principal is Group in Group::\"g%u\"", rnd(NG)); break;
+  case 0:
+    put(b, "principal");
+    break;
+  case 1:
+    put(b, "principal == User::\"u%u\"", rnd(NU));
+    break;
+  case 2:
+    put(b, "principal == Group::\"g%u\"", rnd(NG));
+    break;
+  case 3:
+    put(b, "principal in Group::\"g%u\"", rnd(NG));
+    break;
+  case 4:
+    put(b, "principal in User::\"u%u\"", rnd(NU));
+    break;
+  case 5:
+    put(b, "principal is User");
+    break;
+  case 6:
+    put(b, "principal is User in Group::\"g%u\"", rnd(NG));
+    break;
+  default:
+    put(b, "principal is Group in Group::\"g%u\"", rnd(NG));
+    break;
   }
 }
 
 static void gen_action(buf *b) {
   switch (rnd(6)) {
-  case 0: put(b, "action"); break;
-  case 1: put(b, "action == Action::\"a%u\"", rnd(NA)); break;
-  case 2: put(b, "action in Action::\"ag%u\"", rnd(2)); break;
-  case 3: put(b, "action in Action::\"a%u\"", rnd(NA)); break;
-  case 4:
-    put(b, "action in [Action::\"a%u\", Action::\"ag%u\", Action::\"a%u\"]", rnd(NA), rnd(2), rnd(NA));
+  case 0:
+    put(b, "action");
     break;
-  default: put(b, rnd(4) ? "action in [Action::\"a%u\"]" : "action in []", rnd(NA)); break;
+  case 1:
+    put(b, "action == Action::\"a%u\"", rnd(NA));
+    break;
+  case 2:
+    put(b, "action in Action::\"ag%u\"", rnd(2));
+    break;
+  case 3:
+    put(b, "action in Action::\"a%u\"", rnd(NA));
+    break;
+  case 4:
+    put(b, "action in [Action::\"a%u\", Action::\"ag%u\", Action::\"a%u\"]", rnd(NA), rnd(2),
+        rnd(NA));
+    break;
+  default:
+    put(b, rnd(4) ? "action in [Action::\"a%u\"]" : "action in []", rnd(NA));
+    break;
   }
 }
 
 static void gen_resource(buf *b) {
   switch (rnd(7)) {
-  case 0: put(b, "resource"); break;
-  case 1: put(b, "resource == Doc::\"d%u\"", rnd(ND)); break;
-  case 2: put(b, "resource in Folder::\"f%u\"", rnd(NF)); break;
-  case 3: put(b, "resource in Group::\"g%u\"", rnd(NG)); break;
-  case 4: put(b, "resource is Doc"); break;
-  case 5: put(b, "resource is Doc in Folder::\"f%u\"", rnd(NF)); break;
-  default: put(b, "resource is Folder"); break;
+  case 0:
+    put(b, "resource");
+    break;
+  case 1:
+    put(b, "resource == Doc::\"d%u\"", rnd(ND));
+    break;
+  case 2:
+    put(b, "resource in Folder::\"f%u\"", rnd(NF));
+    break;
+  case 3:
+    put(b, "resource in Group::\"g%u\"", rnd(NG));
+    break;
+  case 4:
+    put(b, "resource is Doc");
+    break;
+  case 5:
+    put(b, "resource is Doc in Folder::\"f%u\"", rnd(NF));
+    break;
+  default:
+    put(b, "resource is Folder");
+    break;
   }
 }
 
 static void gen_condition(buf *b) {
   switch (rnd(6)) {
-  case 0: put(b, " when { resource.owner == principal }"); break; /* errors without an owner */
-  case 1: put(b, " unless { context.flag }"); break;               /* errors without a flag */
-  case 2: put(b, " when { principal has level && principal.level > %u }", rnd(4)); break;
-  case 3: put(b, " when { principal in Group::\"g%u\" }", rnd(NG)); break;
-  case 4: put(b, " when { principal.level >= %u }", rnd(4)); break; /* errors on groups */
-  default: put(b, " unless { resource in Folder::\"f%u\" }", rnd(NF)); break;
+  case 0:
+    put(b, " when { resource.owner == principal }");
+    break; /* errors without an owner */
+  case 1:
+    put(b, " unless { context.flag }");
+    break; /* errors without a flag */
+  case 2:
+    put(b, " when { principal has level && principal.level > %u }", rnd(4));
+    break;
+  case 3:
+    put(b, " when { principal in Group::\"g%u\" }", rnd(NG));
+    break;
+  case 4:
+    put(b, " when { principal.level >= %u }", rnd(4));
+    break; /* errors on groups */
+  default:
+    put(b, " unless { resource in Folder::\"f%u\" }", rnd(NF));
+    break;
   }
 }
 
@@ -214,18 +267,22 @@ static void load_text(const char *policies, const char *entities) {
   cr_assert(pdpe_policy_set_build(&S->arena, &pols, &S->policies, err, sizeof err), "%s", err);
   json_t *j = t_json(entities);
   cr_assert_not_null(j);
-  cr_assert(pdpe_entities_from_json(&S->arena, j, "gen.json", &S->entities, err, sizeof err), "%s", err);
+  cr_assert(pdpe_entities_from_json(&S->arena, j, "gen.json", &S->entities, err, sizeof err), "%s",
+            err);
   json_decref(j);
 }
 
 static void assert_same(const pdpe_decision *a, const pdpe_decision *b, const char *what) {
   cr_assert_eq(a->decision, b->decision, "%s: decision", what);
-  cr_assert_eq(a->n_reason, b->n_reason, "%s: %u reasons indexed, %u scanned", what, a->n_reason, b->n_reason);
+  cr_assert_eq(a->n_reason, b->n_reason, "%s: %u reasons indexed, %u scanned", what, a->n_reason,
+               b->n_reason);
   for (uint32_t i = 0; i < a->n_reason; i++)
     cr_assert(pu_str_eq(a->reason[i], b->reason[i]), "%s: reason %u", what, i);
-  cr_assert_eq(a->n_errors, b->n_errors, "%s: %u errors indexed, %u scanned", what, a->n_errors, b->n_errors);
+  cr_assert_eq(a->n_errors, b->n_errors, "%s: %u errors indexed, %u scanned", what, a->n_errors,
+               b->n_errors);
   for (uint32_t i = 0; i < a->n_errors; i++) {
-    cr_assert(pu_str_eq(a->errors[i].policy_id, b->errors[i].policy_id), "%s: error %u id", what, i);
+    cr_assert(pu_str_eq(a->errors[i].policy_id, b->errors[i].policy_id), "%s: error %u id", what,
+              i);
     cr_assert(pu_str_eq(a->errors[i].message, b->errors[i].message), "%s: error %u: %.*s", what, i,
               (int)a->errors[i].message.len, a->errors[i].message.ptr);
   }
@@ -239,7 +296,10 @@ static const uint32_t UN[] = {NU, NG, ND, NF, NA};
 static pdpe_uid any_uid(pu_arena *a, uint32_t bias) {
   uint32_t t = rnd(4) ? bias : rnd(5);
   uint32_t i = rnd(UN[t] + 1);
-  const char *id = i == UN[t] ? (t == 0 ? "new" : t == 2 ? "newdoc" : "ghost") : pu_arena_printf(a, "%s%u", UPFX[t], i);
+  const char *id = i == UN[t] ? (t == 0   ? "new"
+                                 : t == 2 ? "newdoc"
+                                          : "ghost")
+                              : pu_arena_printf(a, "%s%u", UPFX[t], i);
   return U(UTYPES[t], id);
 }
 
@@ -257,10 +317,12 @@ static counts compare_many(uint64_t seed, uint32_t n_policies, uint32_t n_reques
   counts c = {0};
   for (uint32_t q = 0; q < n_requests; q++) {
     pu_arena_reset(&R);
-    pdpe_request req = {.principal = any_uid(&R, 0), .resource = any_uid(&R, 2),
-                        .context = {.kind = PDPE_RECORD}};
+    pdpe_request req = {
+        .principal = any_uid(&R, 0), .resource = any_uid(&R, 2), .context = {.kind = PDPE_RECORD}};
     uint32_t a = rnd(NA + 3);
-    req.action = a < NA ? U("Action", pu_arena_printf(&R, "a%u", a)) : a == NA ? U("Action", "ag0") : any_uid(&R, 4);
+    req.action = a < NA    ? U("Action", pu_arena_printf(&R, "a%u", a))
+                 : a == NA ? U("Action", "ag0")
+                           : any_uid(&R, 4);
     if (rnd(2)) req.context = t_value(rnd(2) ? "{\"flag\":true}" : "{\"flag\":false}");
     if (rnd(3) == 0) {
       buf rb = {0};
@@ -307,9 +369,10 @@ Test(eval_index, indexed_checks_match_a_full_scan_over_generated_policies_and_re
 Test(eval_index, a_check_is_offered_only_the_policies_whose_scope_can_match) {
   buf b = {0};
   for (uint32_t i = 0; i < 1000; i++)
-    put(&b, "permit(principal == User::\"u%u\", action, resource);\n"
-            "permit(principal in Group::\"g%u\", action == Action::\"view\", resource);\n"
-            "permit(principal, action == Action::\"a%u\", resource in Folder::\"f%u\");\n",
+    put(&b,
+        "permit(principal == User::\"u%u\", action, resource);\n"
+        "permit(principal in Group::\"g%u\", action == Action::\"view\", resource);\n"
+        "permit(principal, action == Action::\"a%u\", resource in Folder::\"f%u\");\n",
         i, i, i, i);
   put(&b, "forbid(principal, action, resource) when { context.flag };\n"); /* policy 3000 */
   load_text(b.p, "[{\"uid\":{\"type\":\"User\",\"id\":\"u7\"},\"attrs\":{},\"parents\":"
@@ -319,11 +382,15 @@ Test(eval_index, a_check_is_offered_only_the_policies_whose_scope_can_match) {
                  "{\"uid\":{\"type\":\"Doc\",\"id\":\"d\"},\"attrs\":{},\"parents\":"
                  "[{\"type\":\"Folder\",\"id\":\"f5\"}]}]");
   free(b.p);
-  pdpe_request req = {.principal = U("User", "u7"), .action = U("Action", "a5"), .resource = U("Doc", "d"),
+  pdpe_request req = {.principal = U("User", "u7"),
+                      .action = U("Action", "a5"),
+                      .resource = U("Doc", "d"),
                       .context = {.kind = PDPE_RECORD}};
   const uint32_t *c;
   uint32_t n;
-  cr_assert_eq(pdpe__index_candidates(pdpe__policy_set_index(S->policies), &req, S->entities, &R, &c, &n), 1);
+  cr_assert_eq(
+      pdpe__index_candidates(pdpe__policy_set_index(S->policies), &req, S->entities, &R, &c, &n),
+      1);
   /* g3's and g9's group policies, a5 on f5, u7's own policy, the unindexed forbid. */
   const uint32_t want[] = {10, 17, 21, 28, 3000};
   cr_assert_eq(n, 5, "%u candidates", n);
@@ -341,8 +408,10 @@ Test(eval_index, a_principal_with_more_ancestors_than_the_index_lists_falls_back
   put(&e, "[{\"uid\":{\"type\":\"User\",\"id\":\"deep\"},\"attrs\":{},\"parents\":"
           "[{\"type\":\"Group\",\"id\":\"c0\"}]}");
   for (uint32_t i = 0; i < 1500; i++)
-    put(&e, ",{\"uid\":{\"type\":\"Group\",\"id\":\"c%u\"},\"attrs\":{},\"parents\":"
-            "[{\"type\":\"Group\",\"id\":\"c%u\"}]}", i, i + 1);
+    put(&e,
+        ",{\"uid\":{\"type\":\"Group\",\"id\":\"c%u\"},\"attrs\":{},\"parents\":"
+        "[{\"type\":\"Group\",\"id\":\"c%u\"}]}",
+        i, i + 1);
   put(&e, "]");
   put(&p, "permit(principal in Group::\"c1500\", action, resource);\n"
           "forbid(principal in Group::\"c700\", action == Action::\"x\", resource);\n"
@@ -351,9 +420,13 @@ Test(eval_index, a_principal_with_more_ancestors_than_the_index_lists_falls_back
   free(e.p), free(p.p);
   const uint32_t *c;
   uint32_t n;
-  pdpe_request req = {.principal = U("User", "deep"), .action = U("Action", "y"), .resource = U("Doc", "d"),
+  pdpe_request req = {.principal = U("User", "deep"),
+                      .action = U("Action", "y"),
+                      .resource = U("Doc", "d"),
                       .context = {.kind = PDPE_RECORD}};
-  cr_assert_eq(pdpe__index_candidates(pdpe__policy_set_index(S->policies), &req, S->entities, &R, &c, &n), 0);
+  cr_assert_eq(
+      pdpe__index_candidates(pdpe__policy_set_index(S->policies), &req, S->entities, &R, &c, &n),
+      0);
   pdpe_decision d, ds;
   cr_assert(pdpe_authorize(S, &req, &R, &d));
   cr_assert(pdpe_authorize_scan(S, &req, &R, &ds));
@@ -369,28 +442,34 @@ Test(eval_index, a_principal_with_more_ancestors_than_the_index_lists_falls_back
 
 Test(eval_index, request_entity_parents_reach_indexed_policies) {
   load_text("permit(principal in Group::\"admins\", action, resource);\n"
-            "permit(principal == User::\"eve\", action in Action::\"write\", resource in Folder::\"f\");\n",
+            "permit(principal == User::\"eve\", action in Action::\"write\", resource in "
+            "Folder::\"f\");\n",
             "[{\"uid\":{\"type\":\"Group\",\"id\":\"ops\"},\"attrs\":{},\"parents\":"
             "[{\"type\":\"Group\",\"id\":\"admins\"}]}]");
   char err[256];
   /* eve exists only in the request, in ops (stored, in admins); her doc is in f via a
    * request folder. */
-  pdpe_entities *es = t_entities("[{\"uid\":{\"type\":\"User\",\"id\":\"eve\"},\"attrs\":{},\"parents\":"
-                                 "[{\"type\":\"Group\",\"id\":\"ops\"}]},"
-                                 "{\"uid\":{\"type\":\"Doc\",\"id\":\"d\"},\"attrs\":{},\"parents\":"
-                                 "[{\"type\":\"Folder\",\"id\":\"sub\"}]},"
-                                 "{\"uid\":{\"type\":\"Folder\",\"id\":\"sub\"},\"attrs\":{},\"parents\":"
-                                 "[{\"type\":\"Folder\",\"id\":\"f\"}]},"
-                                 "{\"uid\":{\"type\":\"Action\",\"id\":\"edit\"},\"attrs\":{},\"parents\":"
-                                 "[{\"type\":\"Action\",\"id\":\"write\"}]}]",
-                                 err, sizeof err);
+  pdpe_entities *es =
+      t_entities("[{\"uid\":{\"type\":\"User\",\"id\":\"eve\"},\"attrs\":{},\"parents\":"
+                 "[{\"type\":\"Group\",\"id\":\"ops\"}]},"
+                 "{\"uid\":{\"type\":\"Doc\",\"id\":\"d\"},\"attrs\":{},\"parents\":"
+                 "[{\"type\":\"Folder\",\"id\":\"sub\"}]},"
+                 "{\"uid\":{\"type\":\"Folder\",\"id\":\"sub\"},\"attrs\":{},\"parents\":"
+                 "[{\"type\":\"Folder\",\"id\":\"f\"}]},"
+                 "{\"uid\":{\"type\":\"Action\",\"id\":\"edit\"},\"attrs\":{},\"parents\":"
+                 "[{\"type\":\"Action\",\"id\":\"write\"}]}]",
+                 err, sizeof err);
   cr_assert_not_null(es, "%s", err);
-  pdpe_request req = {.principal = U("User", "eve"), .action = U("Action", "edit"), .resource = U("Doc", "d"),
-                      .context = {.kind = PDPE_RECORD}, .entities = es};
+  pdpe_request req = {.principal = U("User", "eve"),
+                      .action = U("Action", "edit"),
+                      .resource = U("Doc", "d"),
+                      .context = {.kind = PDPE_RECORD},
+                      .entities = es};
   pdpe_decision d;
   cr_assert(pdpe_authorize(S, &req, &R, &d));
   cr_assert_eq(d.decision, PDPE_ALLOW);
-  cr_assert(d.n_reason == 2 && pu_str_eq_c(d.reason[0], "policy0") && pu_str_eq_c(d.reason[1], "policy1"));
+  cr_assert(d.n_reason == 2 && pu_str_eq_c(d.reason[0], "policy0") &&
+            pu_str_eq_c(d.reason[1], "policy1"));
   req.entities = NULL; /* without them eve is in no group and d in no folder */
   cr_assert(pdpe_authorize(S, &req, &R, &d));
   cr_assert_eq(d.decision, PDPE_DENY);
@@ -401,7 +480,9 @@ Test(eval_index, an_exhausted_arena_never_allows_through_the_index) {
   load_text("permit(principal in Group::\"g\", action, resource);",
             "[{\"uid\":{\"type\":\"User\",\"id\":\"a\"},\"attrs\":{},\"parents\":"
             "[{\"type\":\"Group\",\"id\":\"g\"}]}]");
-  pdpe_request req = {.principal = U("User", "a"), .action = U("Action", "v"), .resource = U("Doc", "d"),
+  pdpe_request req = {.principal = U("User", "a"),
+                      .action = U("Action", "v"),
+                      .resource = U("Doc", "d"),
                       .context = {.kind = PDPE_RECORD}};
   for (size_t budget = 0; budget < 4096; budget += 16) {
     pu_arena tiny;

@@ -3,11 +3,13 @@
 
 #include "test_eval_util.h"
 
-static const char *ENTS = "["
-  "{\"uid\":{\"type\":\"User\",\"id\":\"alice\"},\"attrs\":{\"age\":30,\"name\":\"Alice\"},"
-  " \"parents\":[{\"type\":\"Group\",\"id\":\"staff\"}],\"tags\":{\"level\":\"gold\"}},"
-  "{\"uid\":{\"type\":\"Group\",\"id\":\"staff\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"all\"}]},"
-  "{\"uid\":{\"type\":\"Group\",\"id\":\"all\"},\"attrs\":{},\"parents\":[]}]";
+static const char *ENTS =
+    "["
+    "{\"uid\":{\"type\":\"User\",\"id\":\"alice\"},\"attrs\":{\"age\":30,\"name\":\"Alice\"},"
+    " \"parents\":[{\"type\":\"Group\",\"id\":\"staff\"}],\"tags\":{\"level\":\"gold\"}},"
+    "{\"uid\":{\"type\":\"Group\",\"id\":\"staff\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\","
+    "\"id\":\"all\"}]},"
+    "{\"uid\":{\"type\":\"Group\",\"id\":\"all\"},\"attrs\":{},\"parents\":[]}]";
 
 static void setup(void) {
   t_setup();
@@ -66,8 +68,11 @@ Test(eval_ops, comparisons_order_longs) {
 Test(eval_ops, equality_across_types_is_false_not_an_error) {
   expect_bool(E_bin(PDPL_OP_EQ, E_long(1), E_str("1")), false);
   expect_bool(E_bin(PDPL_OP_NE, E_long(1), E_str("1")), true);
-  expect_bool(E_bin(PDPL_OP_EQ, E_set(2, E_long(1), E_long(2)), E_set(3, E_long(2), E_long(1), E_long(2))), true);
-  expect_bool(E_bin(PDPL_OP_EQ, E_rec(2, "b", E_long(1), "a", E_long(2)), E_rec(2, "a", E_long(2), "b", E_long(1))),
+  expect_bool(
+      E_bin(PDPL_OP_EQ, E_set(2, E_long(1), E_long(2)), E_set(3, E_long(2), E_long(1), E_long(2))),
+      true);
+  expect_bool(E_bin(PDPL_OP_EQ, E_rec(2, "b", E_long(1), "a", E_long(2)),
+                    E_rec(2, "a", E_long(2), "b", E_long(1))),
               true);
   expect_bool(E_bin(PDPL_OP_EQ, E_uid("User", "alice"), E_var(PDPL_VAR_PRINCIPAL)), true);
 }
@@ -94,11 +99,14 @@ Test(eval_ops, in_follows_the_hierarchy_transitively) {
   expect_bool(E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL), E_uid("Group", "all")), true);
   expect_bool(E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL), E_uid("User", "alice")), true);
   expect_bool(E_bin(PDPL_OP_IN, E_uid("Group", "all"), E_uid("Group", "staff")), false);
-  expect_bool(E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL), E_set(2, E_uid("X", "y"), E_uid("Group", "staff"))), true);
+  expect_bool(E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL),
+                    E_set(2, E_uid("X", "y"), E_uid("Group", "staff"))),
+              true);
   expect_bool(E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL), E_set(0)), false);
   expect_bool(E_bin(PDPL_OP_IN, E_uid("Nobody", "n"), E_uid("Group", "all")), false);
-  expect_error(E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL), E_set(2, E_uid("Group", "staff"), E_long(1))),
-               "type error");
+  expect_error(
+      E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL), E_set(2, E_uid("Group", "staff"), E_long(1))),
+      "type error");
   expect_error(E_bin(PDPL_OP_IN, E_long(1), E_uid("Group", "all")), "type error");
   expect_error(E_bin(PDPL_OP_IN, E_var(PDPL_VAR_PRINCIPAL), E_str("x")), "type error");
 }
@@ -169,7 +177,8 @@ Test(eval_ops, tags_are_read_with_get_tag_and_has_tag) {
   cr_assert(t_eval(E_call(PDPL_FN_GET_TAG, 2, E_var(PDPL_VAR_PRINCIPAL), E_str("level")), &v));
   cr_assert(v.kind == PDPE_STRING && pu_str_eq_c(v.u.s, "gold"));
   expect_error(E_call(PDPL_FN_GET_TAG, 2, E_var(PDPL_VAR_PRINCIPAL), E_str("age")), "tag 'age'");
-  expect_error(E_call(PDPL_FN_GET_TAG, 2, E_uid("User", "ghost"), E_str("level")), "does not exist");
+  expect_error(E_call(PDPL_FN_GET_TAG, 2, E_uid("User", "ghost"), E_str("level")),
+               "does not exist");
   expect_error(E_call(PDPL_FN_GET_TAG, 2, E_var(PDPL_VAR_PRINCIPAL), E_long(1)), "type error");
 }
 

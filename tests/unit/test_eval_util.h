@@ -14,8 +14,12 @@
 #include <string.h>
 
 static pu_arena T_arena;
-static void t_setup(void) { pu_arena_init(&T_arena, 4096, 0); }
-static void t_teardown(void) { pu_arena_close(&T_arena); }
+static void t_setup(void) {
+  pu_arena_init(&T_arena, 4096, 0);
+}
+static void t_teardown(void) {
+  pu_arena_close(&T_arena);
+}
 
 static pdpl_expr *t_new(pdpl_expr_kind k) {
   pdpl_expr *e = pu_arena_zalloc(&T_arena, sizeof *e);
@@ -23,22 +27,44 @@ static pdpl_expr *t_new(pdpl_expr_kind k) {
   e->pos = (pdpl_pos){"t.cedar", 1, 1};
   return e;
 }
-static pdpl_expr *E_long(int64_t l) { pdpl_expr *e = t_new(PDPL_E_LONG); e->u.lit.l = l; return e; }
-static pdpl_expr *E_bool(bool b) { pdpl_expr *e = t_new(PDPL_E_BOOL); e->u.lit.b = b; return e; }
-static pdpl_expr *E_str(const char *s) { pdpl_expr *e = t_new(PDPL_E_STRING); e->u.lit.s = pu_str_c(s); return e; }
-static pdpe_uid U(const char *type, const char *id) { return (pdpe_uid){pu_str_c(type), pu_str_c(id)}; }
+static pdpl_expr *E_long(int64_t l) {
+  pdpl_expr *e = t_new(PDPL_E_LONG);
+  e->u.lit.l = l;
+  return e;
+}
+static pdpl_expr *E_bool(bool b) {
+  pdpl_expr *e = t_new(PDPL_E_BOOL);
+  e->u.lit.b = b;
+  return e;
+}
+static pdpl_expr *E_str(const char *s) {
+  pdpl_expr *e = t_new(PDPL_E_STRING);
+  e->u.lit.s = pu_str_c(s);
+  return e;
+}
+static pdpe_uid U(const char *type, const char *id) {
+  return (pdpe_uid){pu_str_c(type), pu_str_c(id)};
+}
 static pdpl_expr *E_uid(const char *type, const char *id) {
   pdpl_expr *e = t_new(PDPL_E_ENTITY);
   e->u.lit.uid = U(type, id);
   return e;
 }
-static pdpl_expr *E_var(pdpl_var v) { pdpl_expr *e = t_new(PDPL_E_VAR); e->u.var = v; return e; }
+static pdpl_expr *E_var(pdpl_var v) {
+  pdpl_expr *e = t_new(PDPL_E_VAR);
+  e->u.var = v;
+  return e;
+}
 static pdpl_expr *E_bin(pdpl_binop op, pdpl_expr *l, pdpl_expr *r) {
   pdpl_expr *e = t_new(PDPL_E_BINARY);
   e->u.binary.op = op, e->u.binary.lhs = l, e->u.binary.rhs = r;
   return e;
 }
-static pdpl_expr *E_un(pdpl_expr_kind k, pdpl_expr *a) { pdpl_expr *e = t_new(k); e->u.unary.arg = a; return e; }
+static pdpl_expr *E_un(pdpl_expr_kind k, pdpl_expr *a) {
+  pdpl_expr *e = t_new(k);
+  e->u.unary.arg = a;
+  return e;
+}
 static pdpl_expr *E_if(pdpl_expr *c, pdpl_expr *t, pdpl_expr *f) {
   pdpl_expr *e = t_new(PDPL_E_IF);
   e->u.cond.cond = c, e->u.cond.then_ = t, e->u.cond.else_ = f;
@@ -57,7 +83,11 @@ static pdpl_expr *E_like(pdpl_expr *t, const char *pattern) {
   const char *p = pattern;
   while (*p) {
     pdpl_pattern_elem *el = &e->u.like.elems[e->u.like.n++];
-    if (*p == '*') { el->wildcard = true; p++; continue; }
+    if (*p == '*') {
+      el->wildcard = true;
+      p++;
+      continue;
+    }
     const char *st = p;
     while (*p && *p != '*') p++;
     el->lit = (pu_str){st, (size_t)(p - st)};
@@ -129,8 +159,8 @@ static pdpe_request T_req;
 static const pdpe_entities *T_stored;
 static pdpe_env T_env;
 
-static void t_request(const char *ptype, const char *pid, const char *atype, const char *aid, const char *rtype,
-                      const char *rid) {
+static void t_request(const char *ptype, const char *pid, const char *atype, const char *aid,
+                      const char *rtype, const char *rid) {
   memset(&T_req, 0, sizeof T_req);
   T_req.principal = U(ptype, pid), T_req.action = U(atype, aid), T_req.resource = U(rtype, rid);
   T_req.context = (pdpe_value){.kind = PDPE_RECORD};
@@ -154,7 +184,8 @@ static pdpe_value t_value(const char *json_text) {
   json_t *j = t_json(json_text);
   pdpe_value v = {.kind = PDPE_BOOL};
   char err[256];
-  if (j && !pdpe_value_from_json(&T_arena, j, "v", &v, err, sizeof err)) v = (pdpe_value){.kind = PDPE_BOOL};
+  if (j && !pdpe_value_from_json(&T_arena, j, "v", &v, err, sizeof err))
+    v = (pdpe_value){.kind = PDPE_BOOL};
   json_decref(j);
   return v;
 }

@@ -23,7 +23,8 @@ Test(eval_values, sets_are_sorted_and_deduplicated) {
 }
 
 Test(eval_values, records_compare_by_key_not_by_order) {
-  pdpe_value a = t_value("{\"b\": 1, \"a\": [true, false]}"), b = t_value("{\"a\": [false, true], \"b\": 1}");
+  pdpe_value a = t_value("{\"b\": 1, \"a\": [true, false]}"),
+             b = t_value("{\"a\": [false, true], \"b\": 1}");
   cr_assert(pdpe_value_eq(&a, &b));
   cr_assert(pu_str_eq_c(a.u.rec.keys[0], "a"));
   pdpe_value c = t_value("{\"a\": [false, true], \"b\": 2}");
@@ -41,7 +42,8 @@ Test(eval_values, make_record_refuses_duplicate_keys_naming_the_path) {
   pdpe_value vals[2] = {{.kind = PDPE_LONG}, {.kind = PDPE_LONG}};
   pdpe_value out;
   char err[200];
-  cr_assert_not(pdpe_value_make_record(&T_arena, keys, vals, 2, "context.x", &out, err, sizeof err));
+  cr_assert_not(
+      pdpe_value_make_record(&T_arena, keys, vals, 2, "context.x", &out, err, sizeof err));
   cr_assert(strstr(err, "context.x") && strstr(err, "duplicate key 'k'"), "%s", err);
 }
 
@@ -53,9 +55,11 @@ Test(eval_values, entity_and_extension_escapes_are_understood) {
   cr_assert_eq(v.kind, PDPE_RECORD, "without a schema, {type, id} is a record, as in Cedar");
   v = t_value("{\"__extn\": {\"fn\": \"decimal\", \"arg\": \"1.5\"}}");
   cr_assert(v.kind == PDPE_EXT && v.u.ext.kind == PDPE_EXT_DECIMAL && v.u.ext.u.decimal == 15000);
-  v = t_value("{\"__extn\": {\"fn\": \"offset\", \"args\": [{\"__extn\": {\"fn\": \"datetime\", \"arg\": "
-              "\"1970-01-02\"}}, {\"__extn\": {\"fn\": \"duration\", \"arg\": \"-1h\"}}]}}");
-  cr_assert(v.kind == PDPE_EXT && v.u.ext.kind == PDPE_EXT_DATETIME && v.u.ext.u.datetime == 86400000 - 3600000);
+  v = t_value(
+      "{\"__extn\": {\"fn\": \"offset\", \"args\": [{\"__extn\": {\"fn\": \"datetime\", \"arg\": "
+      "\"1970-01-02\"}}, {\"__extn\": {\"fn\": \"duration\", \"arg\": \"-1h\"}}]}}");
+  cr_assert(v.kind == PDPE_EXT && v.u.ext.kind == PDPE_EXT_DATETIME &&
+            v.u.ext.u.datetime == 86400000 - 3600000);
 }
 
 Test(eval_values, json_errors_name_the_path) {
@@ -63,11 +67,13 @@ Test(eval_values, json_errors_name_the_path) {
   char err[256];
   cr_assert_not(parse("{\"a\": {\"b\": [1, null]}}", &v, err, sizeof err));
   cr_assert(strstr(err, "context.a.b[1]"), "%s", err);
-  cr_assert_not(parse("{\"ip\": {\"__extn\": {\"fn\": \"ip\", \"arg\": \"300.1.1.1\"}}}", &v, err, sizeof err));
+  cr_assert_not(parse("{\"ip\": {\"__extn\": {\"fn\": \"ip\", \"arg\": \"300.1.1.1\"}}}", &v, err,
+                      sizeof err));
   cr_assert(strstr(err, "context.ip.__extn") && strstr(err, "IP"), "%s", err);
   cr_assert_not(parse("{\"x\": 1.5}", &v, err, sizeof err));
   cr_assert(strstr(err, "context.x"), "%s", err);
-  cr_assert_not(parse("{\"x\": {\"__extn\": {\"fn\": \"nope\", \"arg\": \"\"}}}", &v, err, sizeof err));
+  cr_assert_not(
+      parse("{\"x\": {\"__extn\": {\"fn\": \"nope\", \"arg\": \"\"}}}", &v, err, sizeof err));
   cr_assert(strstr(err, "unknown extension"), "%s", err);
 }
 
@@ -93,11 +99,12 @@ Test(eval_values, strings_may_hold_nul_bytes) {
 }
 
 Test(eval_values, values_render_back_to_cedar_json) {
-  const char *texts[] = {"{\"a\":[1,2,3],\"b\":{\"__entity\":{\"type\":\"User\",\"id\":\"x\"}},\"c\":\"s\"}",
-                         "{\"__extn\":{\"fn\":\"ip\",\"arg\":\"10.0.0.1/24\"}}",
-                         "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"-12.3400\"}}",
-                         "{\"__extn\":{\"fn\":\"datetime\",\"arg\":\"2024-10-15T11:38:02.101Z\"}}",
-                         "{\"__extn\":{\"fn\":\"duration\",\"arg\":\"-90061001ms\"}}"};
+  const char *texts[] = {
+      "{\"a\":[1,2,3],\"b\":{\"__entity\":{\"type\":\"User\",\"id\":\"x\"}},\"c\":\"s\"}",
+      "{\"__extn\":{\"fn\":\"ip\",\"arg\":\"10.0.0.1/24\"}}",
+      "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"-12.3400\"}}",
+      "{\"__extn\":{\"fn\":\"datetime\",\"arg\":\"2024-10-15T11:38:02.101Z\"}}",
+      "{\"__extn\":{\"fn\":\"duration\",\"arg\":\"-90061001ms\"}}"};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
     pdpe_value v = t_value(texts[i]);
     pu_str s = pdpe_value_to_json(&T_arena, &v);
@@ -112,9 +119,12 @@ Test(eval_values, a_context_with_type_and_id_keys_is_a_record) {
   T_req.context = t_value("{\"type\": \"order\", \"id\": \"1\"}");
   cr_assert_eq(T_req.context.kind, PDPE_RECORD);
   bool b = false;
-  cr_assert(t_eval_bool(E_bin(PDPL_OP_EQ, E_attr(PDPL_E_GETATTR, E_var(PDPL_VAR_CONTEXT), "type"), E_str("order")), &b),
+  cr_assert(t_eval_bool(E_bin(PDPL_OP_EQ, E_attr(PDPL_E_GETATTR, E_var(PDPL_VAR_CONTEXT), "type"),
+                              E_str("order")),
+                        &b),
             "%s", T_env.err);
   cr_assert(b, "context.type == \"order\"");
-  cr_assert(t_eval_bool(E_bin(PDPL_OP_EQ, E_attr(PDPL_E_GETATTR, E_var(PDPL_VAR_CONTEXT), "id"), E_str("1")), &b));
+  cr_assert(t_eval_bool(
+      E_bin(PDPL_OP_EQ, E_attr(PDPL_E_GETATTR, E_var(PDPL_VAR_CONTEXT), "id"), E_str("1")), &b));
   cr_assert(b);
 }

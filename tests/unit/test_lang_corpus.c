@@ -53,7 +53,8 @@ static void parse_file(corpus_run *run, const char *path) {
   uint32_t n = pdpl_parse(&a, path, text, len, &idx, &out, errs);
   run->files++;
   if (n) {
-    if (run->bad < 5) pdpl_error_format(&errs->items[0], run->first[run->bad], sizeof run->first[0]);
+    if (run->bad < 5)
+      pdpl_error_format(&errs->items[0], run->first[run->bad], sizeof run->first[0]);
     run->bad++;
   } else {
     cr_assert_eq(out.n, idx, "%s: every policy parsed", path);
@@ -78,16 +79,20 @@ static void walk(corpus_run *run, const char *dir) {
     snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
     struct stat st;
     if (stat(path, &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) walk(run, path);
-    else if (ends_with(ent->d_name, ".cedar")) parse_file(run, path);
+    if (S_ISDIR(st.st_mode))
+      walk(run, path);
+    else if (ends_with(ent->d_name, ".cedar"))
+      parse_file(run, path);
   }
   closedir(d);
 }
 
 static void report(const corpus_run *run, const char *what) {
   char msg[2400];
-  size_t n = (size_t)snprintf(msg, sizeof msg, "%s: %u of %u files failed to parse:", what, run->bad, run->files);
-  for (uint32_t i = 0; i < run->bad && i < 5; i++) n += (size_t)snprintf(msg + n, sizeof msg - n, "\n  %s", run->first[i]);
+  size_t n = (size_t)snprintf(msg, sizeof msg, "%s: %u of %u files failed to parse:", what,
+                              run->bad, run->files);
+  for (uint32_t i = 0; i < run->bad && i < 5; i++)
+    n += (size_t)snprintf(msg + n, sizeof msg - n, "\n  %s", run->first[i]);
   cr_assert_eq(run->bad, 0, "%s", msg);
 }
 

@@ -6,15 +6,20 @@
 TestSuite(lang_errors, .init = tl_setup, .fini = tl_teardown);
 
 Test(lang_errors, expected_and_found_tokens_are_named) {
-  tl_expect_error("permit(principal, action, resource) when { (1 && 2 };", 1, 52, "expected ')' but found '}'");
+  tl_expect_error("permit(principal, action, resource) when { (1 && 2 };", 1, 52,
+                  "expected ')' but found '}'");
   tl_expect_error("permit(principal action, resource);", 1, 18, "expected ',' but found 'action'");
-  tl_expect_error("permit(principal, action, resource)", 1, 36, "expected 'when', 'unless' or ';' but found end of input");
-  tl_expect_error("allow(principal, action, resource);", 1, 1, "expected 'permit', 'forbid' or '@' but found 'allow'");
-  tl_expect_error("permit(action, principal, resource);", 1, 8, "expected 'principal' but found 'action'");
+  tl_expect_error("permit(principal, action, resource)", 1, 36,
+                  "expected 'when', 'unless' or ';' but found end of input");
+  tl_expect_error("allow(principal, action, resource);", 1, 1,
+                  "expected 'permit', 'forbid' or '@' but found 'allow'");
+  tl_expect_error("permit(action, principal, resource);", 1, 8,
+                  "expected 'principal' but found 'action'");
   tl_expect_error("permit(principal, action, resource) when { true } otherwise { false };", 1, 51,
                   "expected 'when', 'unless' or ';'");
   tl_expect_error("permit(principal, action, resource) when {};", 1, 43, "empty when clause");
-  tl_expect_error("permit(principal, action, resource) when { 1 + };", 1, 48, "expected an expression but found '}'");
+  tl_expect_error("permit(principal, action, resource) when { 1 + };", 1, 48,
+                  "expected an expression but found '}'");
 }
 
 Test(lang_errors, relations_cannot_be_chained) {
@@ -63,7 +68,8 @@ Test(lang_errors, reserved_words_cannot_name_attributes_or_types) {
 Test(lang_errors, records_index_and_unary_rules) {
   tl_expect_expr_error("{a: 1, b: 2, a: 3}", 14, "duplicate key 'a' in record literal");
   tl_expect_expr_error("{\"k\": 1, k: 2}", 10, "duplicate key 'k'");
-  tl_expect_expr_error("context[context.k]", 9, "expected a string literal attribute name in '[...]'");
+  tl_expect_expr_error("context[context.k]", 9,
+                       "expected a string literal attribute name in '[...]'");
   tl_expect_expr_error("!!!!!true", 1, "too many '!' operators in a row (at most 4)");
   tl_expect_expr_error("-----1", 1, "too many '-'");
   tl_expect_expr_error("!-1", 2, "expected an expression but found '-'");
@@ -74,23 +80,35 @@ Test(lang_errors, records_index_and_unary_rules) {
 }
 
 Test(lang_errors, scope_rules_follow_cedar) {
-  tl_expect_error("permit(principal == ?resource, action, resource);", 1, 21, "'?resource' cannot be used in the principal scope");
-  tl_expect_error("permit(principal, action, resource in ?principal);", 1, 39, "cannot be used in the resource scope");
-  tl_expect_error("permit(principal, action == ?principal, resource);", 1, 29, "not allowed in the action scope");
-  tl_expect_error("permit(principal, action is Action, resource);", 1, 26, "'is' is not allowed in the action scope");
-  tl_expect_error("permit(principal in [User::\"a\"], action, resource);", 1, 21, "only for action");
-  tl_expect_error("permit(principal, action == User::\"a\", resource);", 1, 29, "expected an action uid");
-  tl_expect_error("permit(principal, action in [Action::\"a\", Foo::\"b\"], resource);", 1, 43, "expected an action uid");
-  tl_expect_error("permit(principal is User == User::\"a\", action, resource);", 1, 26, "'is' cannot be combined with '=='");
+  tl_expect_error("permit(principal == ?resource, action, resource);", 1, 21,
+                  "'?resource' cannot be used in the principal scope");
+  tl_expect_error("permit(principal, action, resource in ?principal);", 1, 39,
+                  "cannot be used in the resource scope");
+  tl_expect_error("permit(principal, action == ?principal, resource);", 1, 29,
+                  "not allowed in the action scope");
+  tl_expect_error("permit(principal, action is Action, resource);", 1, 26,
+                  "'is' is not allowed in the action scope");
+  tl_expect_error("permit(principal in [User::\"a\"], action, resource);", 1, 21,
+                  "only for action");
+  tl_expect_error("permit(principal, action == User::\"a\", resource);", 1, 29,
+                  "expected an action uid");
+  tl_expect_error("permit(principal, action in [Action::\"a\", Foo::\"b\"], resource);", 1, 43,
+                  "expected an action uid");
+  tl_expect_error("permit(principal is User == User::\"a\", action, resource);", 1, 26,
+                  "'is' cannot be combined with '=='");
   tl_expect_error("permit(principal: User, action, resource);", 1, 17, "not supported");
   tl_expect_error("permit(principal == principal, action, resource);", 1, 30, "expected '::'");
-  tl_expect_error("permit(principal == User::\"a\" && true, action, resource);", 1, 31, "expected ',' but found '&&'");
-  tl_expect_error("permit(principal, action, resource, context);", 1, 37, "expected ')' but found 'context'");
+  tl_expect_error("permit(principal == User::\"a\" && true, action, resource);", 1, 31,
+                  "expected ',' but found '&&'");
+  tl_expect_error("permit(principal, action, resource, context);", 1, 37,
+                  "expected ')' but found 'context'");
 }
 
 Test(lang_errors, annotation_errors) {
-  tl_expect_error("@id(\"a\") @id(\"b\") permit(principal, action, resource);", 1, 11, "duplicate annotation '@id'");
-  tl_expect_error("@id(a) permit(principal, action, resource);", 1, 5, "expected a string literal but found 'a'");
+  tl_expect_error("@id(\"a\") @id(\"b\") permit(principal, action, resource);", 1, 11,
+                  "duplicate annotation '@id'");
+  tl_expect_error("@id(a) permit(principal, action, resource);", 1, 5,
+                  "expected a string literal but found 'a'");
   tl_expect_error("@id(\"a\") 123", 1, 10, "expected 'permit' or 'forbid' but found '123'");
   tl_expect_error("@permit permit(principal, action, resource) when { true } @id(\"x\");", 1, 59,
                   "expected 'when', 'unless' or ';' but found '@'");
@@ -109,27 +127,31 @@ Test(lang_errors, every_broken_policy_in_a_file_is_reported_and_good_ones_kept) 
   cr_assert_eq(n, 5, "%s", tl_all_errs());
   cr_assert_eq(tl_errs.n, 5);
   uint32_t lines[] = {1, 3, 4, 6, 7};
-  for (int i = 0; i < 5; i++) cr_assert_eq(tl_errs.items[i].pos.line, lines[i], "%s", tl_all_errs());
+  for (int i = 0; i < 5; i++)
+    cr_assert_eq(tl_errs.items[i].pos.line, lines[i], "%s", tl_all_errs());
   cr_assert_eq(tl_out.n, 2);
   cr_assert(tl_str_is(tl_out.items[0].id, "policy1"));
   cr_assert(tl_str_is(tl_out.items[1].id, "ok"));
 }
 
 Test(lang_errors, a_lexical_error_is_reported_once) {
-  uint32_t n = tl_parse("permit(principal, action, resource) when { a # b $ c };\npermit(principal, action, resource);");
+  uint32_t n = tl_parse("permit(principal, action, resource) when { a # b $ c "
+                        "};\npermit(principal, action, resource);");
   cr_assert_eq(n, 1, "%s", tl_all_errs());
   cr_assert(strstr(tl_errs.items[0].msg, "'#'"));
   cr_assert_eq(tl_out.n, 1);
 }
 
 Test(lang_errors, unterminated_string_at_end_of_input) {
-  tl_expect_error("permit(principal, action, resource) when { context.a == \"abc", 1, 57, "unterminated string");
+  tl_expect_error("permit(principal, action, resource) when { context.a == \"abc", 1, 57,
+                  "unterminated string");
   memset(&tl_errs, 0, sizeof tl_errs);
   cr_assert_eq(tl_parse("permit(principal, action, resource) when { x }; \"abc\\\""), 2);
   cr_assert(strstr(tl_errs.items[1].msg, "unterminated string"));
   /* A string left open while skipping a broken policy is still reported. */
   memset(&tl_errs, 0, sizeof tl_errs);
-  cr_assert_eq(tl_parse("permit(principal, action, resource) when { ) \"open"), 2, "%s", tl_all_errs());
+  cr_assert_eq(tl_parse("permit(principal, action, resource) when { ) \"open"), 2, "%s",
+               tl_all_errs());
 }
 
 Test(lang_errors, nul_bytes_in_text_are_errors_but_allowed_via_escapes) {
@@ -173,7 +195,8 @@ Test(lang_errors, nesting_up_to_the_limit_is_accepted) {
   cr_assert_eq(tl_parse_n(text, n), 0, "%s", tl_all_errs());
 }
 
-static void long_chain(const char *first, const char *op, const char *item, size_t count, const char *part) {
+static void long_chain(const char *first, const char *op, const char *item, size_t count,
+                       const char *part) {
   size_t il = strlen(item), ol = strlen(op);
   char *text = malloc(count * (il + ol) + 200);
   size_t n = (size_t)sprintf(text, "permit(principal, action, resource) when { %s", first);
@@ -238,8 +261,10 @@ Test(lang_errors, errors_past_the_limit_are_counted_not_recorded) {
 }
 
 Test(lang_errors, allocation_failure_is_an_error_not_a_crash) {
-  const char *text = "@id(\"x\") permit(principal == User::\"u\", action in [Action::\"a\", Action::\"b\"], resource)"
-                     " when { [1, 2, {a: \"b\"}].contains(context.x) && context has a.b.c && context.s like \"a*b\" };";
+  const char *text = "@id(\"x\") permit(principal == User::\"u\", action in [Action::\"a\", "
+                     "Action::\"b\"], resource)"
+                     " when { [1, 2, {a: \"b\"}].contains(context.x) && context has a.b.c && "
+                     "context.s like \"a*b\" };";
   pdpl_policies first = {0};
   pu_arena big;
   pu_arena_init(&big, 4096, 0);
@@ -255,7 +280,8 @@ Test(lang_errors, allocation_failure_is_an_error_not_a_crash) {
     uint32_t n = pdpl_parse(&a, "f", text, strlen(text), NULL, &out, &errs);
     cr_assert_eq(n, 1, "budget %zu", budget);
     cr_assert_eq(out.n, 0);
-    cr_assert(strstr(errs.items[0].msg, "out of memory"), "budget %zu: %s", budget, errs.items[0].msg);
+    cr_assert(strstr(errs.items[0].msg, "out of memory"), "budget %zu: %s", budget,
+              errs.items[0].msg);
     pu_arena_close(&a);
   }
 }

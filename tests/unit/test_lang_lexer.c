@@ -41,7 +41,8 @@ Test(lang_lexer, invalid_escapes_are_errors_at_the_backslash) {
 }
 
 Test(lang_lexer, escape_errors_inside_multiline_strings_have_the_right_line) {
-  tl_expect_error("permit(principal, action, resource) when {\n\"line2\nline3 \\z\" };", 3, 7, "invalid escape \\z");
+  tl_expect_error("permit(principal, action, resource) when {\n\"line2\nline3 \\z\" };", 3, 7,
+                  "invalid escape \\z");
 }
 
 Test(lang_lexer, bare_carriage_return_and_bad_utf8_in_strings_are_errors) {
@@ -59,14 +60,16 @@ Test(lang_lexer, integer_literals_past_int64_are_errors) {
 }
 
 Test(lang_lexer, unexpected_bytes_are_reported_with_their_position) {
-  tl_expect_error("permit(principal, action, resource)\n  when { 1 # 2 };", 2, 12, "unexpected character '#'");
+  tl_expect_error("permit(principal, action, resource)\n  when { 1 # 2 };", 2, 12,
+                  "unexpected character '#'");
   tl_expect_expr_error("true | false", 6, "did you mean '||'");
   tl_expect_expr_error("a\x01", 2, "unexpected byte 0x01");
   tl_expect_expr_error("context.x == ?foo", 14, "unknown template slot '?foo'");
 }
 
 Test(lang_lexer, columns_count_bytes_not_characters) {
-  tl_expect_error("permit(principal, action, resource) when { \"\xc3\xa9\xc3\xa9\" == @ };", 1, 54, "expected an expression");
+  tl_expect_error("permit(principal, action, resource) when { \"\xc3\xa9\xc3\xa9\" == @ };", 1, 54,
+                  "expected an expression");
 }
 
 Test(lang_lexer, a_comment_at_end_of_input_without_newline_is_fine) {
@@ -102,12 +105,13 @@ Test(lang_lexer, parse_uid_accepts_namespaces_and_escapes) {
 }
 
 Test(lang_lexer, parse_uid_rejects_malformed_uids_with_a_message) {
-  const char *bad[] = {"User", "User::", "\"alice\"", "User::\"a\" x", "User::\"a", "if::\"a\"",
-                       "User::\"\\q\"", "", "User:\"a\""};
+  const char *bad[] = {"User",      "User::",        "\"alice\"", "User::\"a\" x", "User::\"a",
+                       "if::\"a\"", "User::\"\\q\"", "",          "User:\"a\""};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     pdpl_uid u;
     char err[200] = "";
-    cr_assert_not(pdpl_parse_uid(&tl_arena, bad[i], strlen(bad[i]), &u, err, sizeof err), "%s", bad[i]);
+    cr_assert_not(pdpl_parse_uid(&tl_arena, bad[i], strlen(bad[i]), &u, err, sizeof err), "%s",
+                  bad[i]);
     cr_assert_neq(err[0], '\0', "no message for %s", bad[i]);
   }
   pdpl_uid u;
@@ -117,7 +121,8 @@ Test(lang_lexer, parse_uid_rejects_malformed_uids_with_a_message) {
 Test(lang_lexer, error_format_is_file_line_col_message) {
   pdpl_error e = {{"dir/p.cedar", 3, 14}, "expected ')' but found '&&'"};
   char buf[300];
-  cr_assert_str_eq(pdpl_error_format(&e, buf, sizeof buf), "dir/p.cedar:3:14: expected ')' but found '&&'");
+  cr_assert_str_eq(pdpl_error_format(&e, buf, sizeof buf),
+                   "dir/p.cedar:3:14: expected ')' but found '&&'");
   char small[8];
   cr_assert_str_eq(pdpl_error_format(&e, small, sizeof small), "dir/p.c");
 }

@@ -4,15 +4,15 @@
 
 TestSuite(lang_parser, .init = tl_setup, .fini = tl_teardown);
 
-#define ASSERT_BIN(e, o) \
-  do { \
-    cr_assert_eq((e)->kind, PDPL_E_BINARY); \
-    cr_assert_eq((e)->u.binary.op, (o)); \
+#define ASSERT_BIN(e, o)                                                                           \
+  do {                                                                                             \
+    cr_assert_eq((e)->kind, PDPL_E_BINARY);                                                        \
+    cr_assert_eq((e)->u.binary.op, (o));                                                           \
   } while (0)
-#define ASSERT_LONG(e, v) \
-  do { \
-    cr_assert_eq((e)->kind, PDPL_E_LONG); \
-    cr_assert_eq((e)->u.lit.l, (int64_t)(v)); \
+#define ASSERT_LONG(e, v)                                                                          \
+  do {                                                                                             \
+    cr_assert_eq((e)->kind, PDPL_E_LONG);                                                          \
+    cr_assert_eq((e)->u.lit.l, (int64_t)(v));                                                      \
   } while (0)
 
 Test(lang_parser, trivial_policy_has_any_scopes_and_no_conditions) {
@@ -29,8 +29,9 @@ Test(lang_parser, trivial_policy_has_any_scopes_and_no_conditions) {
 }
 
 Test(lang_parser, scope_eq_in_is_and_is_in_carry_uids_and_types) {
-  pdpl_policy *p = tl_policy("forbid(principal == App::User::\"al\\\"ice\", action in Action::\"read\","
-                             " resource is Photo in Album::\"a\");");
+  pdpl_policy *p =
+      tl_policy("forbid(principal == App::User::\"al\\\"ice\", action in Action::\"read\","
+                " resource is Photo in Album::\"a\");");
   cr_assert_eq(p->effect, PDPL_FORBID);
   cr_assert_eq(p->principal.kind, PDPL_SCOPE_EQ);
   cr_assert(tl_str_is(p->principal.uid.type, "App::User"));
@@ -42,7 +43,8 @@ Test(lang_parser, scope_eq_in_is_and_is_in_carry_uids_and_types) {
   cr_assert(tl_str_is(p->resource.uid.type, "Album"));
   cr_assert(tl_str_is(p->resource.uid.id, "a"));
 
-  p = tl_policy("permit(principal is NS::User, action == NS::Action::\"x\", resource in Folder::\"f\");");
+  p = tl_policy(
+      "permit(principal is NS::User, action == NS::Action::\"x\", resource in Folder::\"f\");");
   cr_assert_eq(p->principal.kind, PDPL_SCOPE_IS);
   cr_assert(tl_str_is(p->principal.type, "NS::User"));
   cr_assert_eq(p->action.kind, PDPL_SCOPE_EQ);
@@ -51,7 +53,8 @@ Test(lang_parser, scope_eq_in_is_and_is_in_carry_uids_and_types) {
 }
 
 Test(lang_parser, action_in_list_keeps_every_uid_in_order) {
-  pdpl_policy *p = tl_policy("permit(principal, action in [Action::\"a\", Action::\"b\", X::Action::\"c\",], resource);");
+  pdpl_policy *p = tl_policy(
+      "permit(principal, action in [Action::\"a\", Action::\"b\", X::Action::\"c\",], resource);");
   cr_assert_eq(p->action.kind, PDPL_SCOPE_IN_LIST);
   cr_assert_eq(p->action.n_list, 3);
   cr_assert(tl_str_is(p->action.list[0].id, "a"));
@@ -62,7 +65,8 @@ Test(lang_parser, action_in_list_keeps_every_uid_in_order) {
 }
 
 Test(lang_parser, templates_use_slots_in_principal_and_resource) {
-  pdpl_policy *p = tl_policy("permit(principal == ?principal, action, resource is Doc in ?resource);");
+  pdpl_policy *p =
+      tl_policy("permit(principal == ?principal, action, resource is Doc in ?resource);");
   cr_assert(p->is_template);
   cr_assert_eq(p->principal.kind, PDPL_SCOPE_EQ);
   cr_assert(p->principal.is_slot);
@@ -77,7 +81,8 @@ Test(lang_parser, templates_use_slots_in_principal_and_resource) {
 }
 
 Test(lang_parser, annotations_are_kept_and_id_names_the_policy) {
-  pdpl_policy *p = tl_policy("@id(\"p-1\") @advice(\"a\\nb\") @flag\npermit(principal, action, resource);");
+  pdpl_policy *p =
+      tl_policy("@id(\"p-1\") @advice(\"a\\nb\") @flag\npermit(principal, action, resource);");
   cr_assert_eq(p->n_annotations, 3);
   cr_assert(tl_str_is(p->annotations[0].key, "id"));
   cr_assert(tl_str_is(p->annotations[1].value, "a\nb"));
@@ -117,7 +122,8 @@ Test(lang_parser, many_policies_grow_the_output_array) {
 }
 
 Test(lang_parser, conditions_keep_source_order_and_kind) {
-  pdpl_policy *p = tl_policy("permit(principal, action, resource) when { true } unless { false } when { 1 == 1 };");
+  pdpl_policy *p = tl_policy(
+      "permit(principal, action, resource) when { true } unless { false } when { 1 == 1 };");
   cr_assert_eq(p->n_conditions, 3);
   cr_assert(p->conditions[0].is_when);
   cr_assert_not(p->conditions[1].is_when);
@@ -158,8 +164,10 @@ Test(lang_parser, or_binds_looser_than_and_and_arithmetic_is_left_associative) {
 }
 
 Test(lang_parser, every_relational_operator_maps_to_its_op) {
-  const char *src[] = {"1 == 2", "1 != 2", "1 < 2", "1 <= 2", "1 > 2", "1 >= 2", "principal in resource"};
-  pdpl_binop ops[] = {PDPL_OP_EQ, PDPL_OP_NE, PDPL_OP_LT, PDPL_OP_LE, PDPL_OP_GT, PDPL_OP_GE, PDPL_OP_IN};
+  const char *src[] = {
+      "1 == 2", "1 != 2", "1 < 2", "1 <= 2", "1 > 2", "1 >= 2", "principal in resource"};
+  pdpl_binop ops[] = {PDPL_OP_EQ, PDPL_OP_NE, PDPL_OP_LT, PDPL_OP_LE,
+                      PDPL_OP_GT, PDPL_OP_GE, PDPL_OP_IN};
   for (int i = 0; i < 7; i++) ASSERT_BIN(tl_expr(src[i]), ops[i]);
 }
 
@@ -337,15 +345,17 @@ Test(lang_parser, is_takes_a_type_path_and_an_optional_in) {
 }
 
 Test(lang_parser, comments_and_whitespace_are_ignored_anywhere) {
-  pdpl_policy *p = tl_policy("// leading\n@id // c\n(\"x\")\npermit // c\n(\tprincipal // c\n,action,resource\r\n)"
-                             " when // c\n{ // c\n1 // c\n+ 2 == 3 } // c\n; // trailing");
+  pdpl_policy *p = tl_policy(
+      "// leading\n@id // c\n(\"x\")\npermit // c\n(\tprincipal // c\n,action,resource\r\n)"
+      " when // c\n{ // c\n1 // c\n+ 2 == 3 } // c\n; // trailing");
   cr_assert(tl_str_is(p->id, "x"));
   ASSERT_BIN(p->conditions[0].body, PDPL_OP_EQ);
   cr_assert_eq(p->pos.line, 2);
 }
 
 Test(lang_parser, expression_positions_point_at_their_start) {
-  pdpl_policy *p = tl_policy("permit(principal, action, resource)\nwhen {\n  context.a &&\n    !resource.b };");
+  pdpl_policy *p =
+      tl_policy("permit(principal, action, resource)\nwhen {\n  context.a &&\n    !resource.b };");
   pdpl_expr *e = p->conditions[0].body;
   cr_assert_eq(e->pos.line, 3);
   cr_assert_eq(e->pos.col, 3);
@@ -356,7 +366,8 @@ Test(lang_parser, expression_positions_point_at_their_start) {
 }
 
 Test(lang_parser, strings_in_the_ast_are_copies_in_the_arena) {
-  char *text = strdup("@k(\"v\") permit(principal == U::\"u\", action, resource) when { context.attr == \"s\" };");
+  char *text = strdup(
+      "@k(\"v\") permit(principal == U::\"u\", action, resource) when { context.attr == \"s\" };");
   pdpl_policy *p = tl_policy(text);
   memset(text, 'X', strlen(text));
   free(text);
@@ -368,7 +379,8 @@ Test(lang_parser, strings_in_the_ast_are_copies_in_the_arena) {
 
 Test(lang_parser, reserved_words_are_fine_where_cedar_allows_them) {
   /* Annotation keys may be any identifier; permit/when/... are not reserved. */
-  pdpl_policy *p = tl_policy("@if(\"x\") @permit permit(principal, action, resource) when { context.when && "
-                             "{unless: 1}.unless == 1 && permit::\"x\" == principal };");
+  pdpl_policy *p =
+      tl_policy("@if(\"x\") @permit permit(principal, action, resource) when { context.when && "
+                "{unless: 1}.unless == 1 && permit::\"x\" == principal };");
   cr_assert(tl_str_is(p->annotations[0].key, "if"));
 }

@@ -21,14 +21,18 @@ __attribute__((unused)) static void tl_setup(void) {
   memset(&tl_out, 0, sizeof tl_out);
 }
 
-__attribute__((unused)) static void tl_teardown(void) { pu_arena_close(&tl_arena); }
+__attribute__((unused)) static void tl_teardown(void) {
+  pu_arena_close(&tl_arena);
+}
 
 /* Parse `len` bytes into tl_out (appending); returns the number of errors. */
 __attribute__((unused)) static uint32_t tl_parse_n(const char *text, size_t len) {
   return pdpl_parse(&tl_arena, "t.cedar", text, len, NULL, &tl_out, &tl_errs);
 }
 
-__attribute__((unused)) static uint32_t tl_parse(const char *text) { return tl_parse_n(text, strlen(text)); }
+__attribute__((unused)) static uint32_t tl_parse(const char *text) {
+  return tl_parse_n(text, strlen(text));
+}
 
 __attribute__((unused)) static const char *tl_err(uint32_t i) {
   static char buf[400];
@@ -43,7 +47,8 @@ __attribute__((unused)) static const char *tl_all_errs(void) {
   buf[0] = '\0';
   for (uint32_t i = 0; i < tl_errs.n && n + 300 < sizeof buf; i++) {
     char one[400];
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n", pdpl_error_format(&tl_errs.items[i], one, sizeof one));
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n",
+                          pdpl_error_format(&tl_errs.items[i], one, sizeof one));
   }
   return buf;
 }
@@ -68,24 +73,30 @@ __attribute__((unused)) static pdpl_expr *tl_expr(const char *body) {
 }
 
 /* The text must give exactly one error, at line:col, whose message contains `part`. */
-__attribute__((unused)) static void tl_expect_error(const char *text, uint32_t line, uint32_t col, const char *part) {
+__attribute__((unused)) static void tl_expect_error(const char *text, uint32_t line, uint32_t col,
+                                                    const char *part) {
   memset(&tl_errs, 0, sizeof tl_errs);
   uint32_t n = tl_parse(text);
   cr_assert_eq(n, 1, "expected one error for <%s>, got %u:\n%s", text, n, tl_all_errs());
   const pdpl_error *e = &tl_errs.items[0];
-  cr_assert(e->pos.line == line && e->pos.col == col, "<%s>: expected %u:%u, got %s", text, line, col, tl_err(0));
-  cr_assert(strstr(e->msg, part) != NULL, "<%s>: expected message with \"%s\", got %s", text, part, tl_err(0));
+  cr_assert(e->pos.line == line && e->pos.col == col, "<%s>: expected %u:%u, got %s", text, line,
+            col, tl_err(0));
+  cr_assert(strstr(e->msg, part) != NULL, "<%s>: expected message with \"%s\", got %s", text, part,
+            tl_err(0));
 }
 
 /* Same, with the text wrapped as the body of a when clause on line 1 starting at col 44. */
 #define TL_WHEN_PREFIX "permit(principal, action, resource) when { "
-__attribute__((unused)) static void tl_expect_expr_error(const char *body, uint32_t col_in_body, const char *part) {
+__attribute__((unused)) static void tl_expect_expr_error(const char *body, uint32_t col_in_body,
+                                                         const char *part) {
   char *text = malloc(strlen(body) + 100);
   sprintf(text, TL_WHEN_PREFIX "%s };", body);
   tl_expect_error(text, 1, (uint32_t)strlen(TL_WHEN_PREFIX) + col_in_body, part);
   free(text);
 }
 
-__attribute__((unused)) static bool tl_str_is(pu_str s, const char *c) { return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0; }
+__attribute__((unused)) static bool tl_str_is(pu_str s, const char *c) {
+  return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+}
 
 #endif

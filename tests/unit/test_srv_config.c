@@ -44,10 +44,24 @@ Test(config, defaults_match_the_documented_ones) {
   cr_assert_eq(c.max_request_parent_links, 10000);
   cr_assert_eq(c.log_level, SRV_LOG_INFO);
   const char *u = srv_config_usage();
-  const char *names[] = {"--socket", "--source", "--data-dir", "--max-frame", "--max-connections",
-                         "--max-value-depth", "--max-request-entities", "--max-entity-parents",
-                         "--max-request-parent-links", "10000", "--log-level", "--config",
-                         "--help", "--version", "1048576", "256", "1000", "./var/pdpd.sock"};
+  const char *names[] = {"--socket",
+                         "--source",
+                         "--data-dir",
+                         "--max-frame",
+                         "--max-connections",
+                         "--max-value-depth",
+                         "--max-request-entities",
+                         "--max-entity-parents",
+                         "--max-request-parent-links",
+                         "10000",
+                         "--log-level",
+                         "--config",
+                         "--help",
+                         "--version",
+                         "1048576",
+                         "256",
+                         "1000",
+                         "./var/pdpd.sock"};
   for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
     cr_assert(strstr(u, names[i]), "--help mentions %s", names[i]);
 }
@@ -55,9 +69,9 @@ Test(config, defaults_match_the_documented_ones) {
 Test(config, flags_with_space_or_equals_set_options) {
   srv_config c;
   char err[512];
-  cr_assert_eq(parse(&c, err, 6, "--socket", "/tmp/x.sock", "--max-frame=4096", "--log-level",
-                     "debug"),
-               SRV_CONFIG_RUN, "%s", err);
+  cr_assert_eq(
+      parse(&c, err, 6, "--socket", "/tmp/x.sock", "--max-frame=4096", "--log-level", "debug"),
+      SRV_CONFIG_RUN, "%s", err);
   cr_assert_str_eq(c.socket, "/tmp/x.sock");
   cr_assert_eq(c.max_frame, 4096);
   cr_assert_eq(c.log_level, SRV_LOG_DEBUG);
@@ -96,8 +110,8 @@ Test(config, config_file_sets_options_and_flags_override_it) {
                           "source = /srv/bundle\n");
   srv_config c;
   char err[512];
-  cr_assert_eq(parse(&c, err, 5, "--max-connections", "9", "--config", path), SRV_CONFIG_RUN,
-               "%s", err);
+  cr_assert_eq(parse(&c, err, 5, "--max-connections", "9", "--config", path), SRV_CONFIG_RUN, "%s",
+               err);
   cr_assert_str_eq(c.socket, "/tmp/from-file.sock");
   cr_assert_str_eq(c.source, "/srv/bundle");
   cr_assert_eq(c.max_connections, 9, "the flag wins over the file, wherever it appears");

@@ -15,11 +15,17 @@ static srv_convert cv;
 static void setup(void) {
   pu_arena_init(&arena, 4096, 0);
   err[0] = '\0';
-  cv = (srv_convert){.arena = &arena, .max_value_depth = 32, .max_entities = 1000,
-                     .max_entity_parents = 100, .max_parent_links = 10000, .err = err,
+  cv = (srv_convert){.arena = &arena,
+                     .max_value_depth = 32,
+                     .max_entities = 1000,
+                     .max_entity_parents = 100,
+                     .max_parent_links = 10000,
+                     .err = err,
                      .err_cap = sizeof(err)};
 }
-static void teardown(void) { pu_arena_close(&arena); }
+static void teardown(void) {
+  pu_arena_close(&arena);
+}
 
 TestSuite(convert, .init = setup, .fini = teardown);
 
@@ -187,7 +193,8 @@ Test(convert, duplicate_record_key_names_the_record) {
   Pdp__V1__Value *ov[] = {v_rec(2, keys, vals)};
   pdpe_request req;
   Pdp__V1__Status__Code code;
-  cr_assert_not(srv_convert_check(&cv, check_of(rec(1, outer, ov)), "check", NULL, 0, NULL, &req, &code));
+  cr_assert_not(
+      srv_convert_check(&cv, check_of(rec(1, outer, ov)), "check", NULL, 0, NULL, &req, &code));
   cr_assert_eq(code, PDP__V1__STATUS__CODE__BAD_REQUEST);
   cr_assert(strstr(err, "check.context.r") && strstr(err, "duplicate"), "%s", err);
 }
@@ -197,7 +204,8 @@ Test(convert, unknown_extension_function_names_the_field) {
   Pdp__V1__Value *vals[] = {v_ext("frobnicate", "1")};
   pdpe_request req;
   Pdp__V1__Status__Code code;
-  cr_assert_not(srv_convert_check(&cv, check_of(rec(1, keys, vals)), "check", NULL, 0, NULL, &req, &code));
+  cr_assert_not(
+      srv_convert_check(&cv, check_of(rec(1, keys, vals)), "check", NULL, 0, NULL, &req, &code));
   cr_assert(strstr(err, "check.context.when"), "%s", err);
   cr_assert(strstr(err, "frobnicate"), "%s", err);
 }
@@ -207,7 +215,8 @@ Test(convert, bad_extension_argument_is_an_error) {
   Pdp__V1__Value *vals[] = {v_ext("ip", "not-an-ip")};
   pdpe_request req;
   Pdp__V1__Status__Code code;
-  cr_assert_not(srv_convert_check(&cv, check_of(rec(1, keys, vals)), "check", NULL, 0, NULL, &req, &code));
+  cr_assert_not(
+      srv_convert_check(&cv, check_of(rec(1, keys, vals)), "check", NULL, 0, NULL, &req, &code));
   cr_assert(strstr(err, "check.context.ip"), "%s", err);
 }
 
@@ -216,7 +225,8 @@ Test(convert, value_without_kind_is_an_error) {
   Pdp__V1__Value *vals[] = {v_new()};
   pdpe_request req;
   Pdp__V1__Status__Code code;
-  cr_assert_not(srv_convert_check(&cv, check_of(rec(1, keys, vals)), "check", NULL, 0, NULL, &req, &code));
+  cr_assert_not(
+      srv_convert_check(&cv, check_of(rec(1, keys, vals)), "check", NULL, 0, NULL, &req, &code));
   cr_assert(strstr(err, "check.context.x: value has no kind"), "%s", err);
 }
 
@@ -233,8 +243,11 @@ Test(convert, nesting_up_to_the_limit_is_accepted_and_past_it_refused) {
   pdpe_request req;
   Pdp__V1__Status__Code code;
   /* the context record is level 1, so 4 nested sets reach level 5 */
-  cr_assert(srv_convert_check(&cv, check_of(nested_context(4)), "check", NULL, 0, NULL, &req, &code), "%s", err);
-  cr_assert_not(srv_convert_check(&cv, check_of(nested_context(5)), "check", NULL, 0, NULL, &req, &code));
+  cr_assert(
+      srv_convert_check(&cv, check_of(nested_context(4)), "check", NULL, 0, NULL, &req, &code),
+      "%s", err);
+  cr_assert_not(
+      srv_convert_check(&cv, check_of(nested_context(5)), "check", NULL, 0, NULL, &req, &code));
   cr_assert(strstr(err, "nesting deeper than max-value-depth 5"), "%s", err);
   cr_assert(strstr(err, "check.context.v[0][0][0]"), "%s", err);
 }
@@ -322,10 +335,12 @@ Test(convert, check_entities_override_shared_batch_entities) {
   const char *k[] = {"owner"};
   Pdp__V1__Value *shared_v[] = {v_str("shared")};
   Pdp__V1__Value *own_v[] = {v_str("own")};
-  Pdp__V1__Entity *shared_pb[] = {entity("Doc", "d1", 1, k, shared_v), entity("Doc", "d2", 1, k, shared_v)};
+  Pdp__V1__Entity *shared_pb[] = {entity("Doc", "d1", 1, k, shared_v),
+                                  entity("Doc", "d2", 1, k, shared_v)};
   pdpe_entity *shared;
   uint32_t n_shared;
-  cr_assert(srv_convert_entities(&cv, shared_pb, 2, "batch_check.entities", &shared, &n_shared), "%s", err);
+  cr_assert(srv_convert_entities(&cv, shared_pb, 2, "batch_check.entities", &shared, &n_shared),
+            "%s", err);
   pdpe_entities *shared_es;
   cr_assert(pdpe_entities_build(&arena, shared, n_shared, "batch", &shared_es, err, sizeof(err)));
 
@@ -335,7 +350,8 @@ Test(convert, check_entities_override_shared_batch_entities) {
   c->n_entities = 1;
   pdpe_request req;
   Pdp__V1__Status__Code code;
-  cr_assert(srv_convert_check(&cv, c, "check", shared, n_shared, shared_es, &req, &code), "%s", err);
+  cr_assert(srv_convert_check(&cv, c, "check", shared, n_shared, shared_es, &req, &code), "%s",
+            err);
   cr_assert_eq(pdpe_entities_count(req.entities), 2);
   pdpe_uid d1 = {PU_STR_LIT("Doc"), PU_STR_LIT("d1")}, d2 = {PU_STR_LIT("Doc"), PU_STR_LIT("d2")};
   const pdpe_entity *e1 = pdpe_entities_find(req.entities, d1);
@@ -347,7 +363,8 @@ Test(convert, check_entities_override_shared_batch_entities) {
 
   /* a check without its own entities sees the shared set as is */
   c->n_entities = 0;
-  cr_assert(srv_convert_check(&cv, c, "check", shared, n_shared, shared_es, &req, &code), "%s", err);
+  cr_assert(srv_convert_check(&cv, c, "check", shared, n_shared, shared_es, &req, &code), "%s",
+            err);
   cr_assert_eq(req.entities, shared_es);
 }
 
@@ -381,8 +398,8 @@ Test(convert, running_out_of_the_request_budget_is_overloaded_never_a_bad_reques
       cr_assert_not(cv.overloaded);
       break;
     }
-    cr_assert_eq(code, PDP__V1__STATUS__CODE__OVERLOADED, "budget %zu: code %d: %s", budget,
-                 code, err);
+    cr_assert_eq(code, PDP__V1__STATUS__CODE__OVERLOADED, "budget %zu: code %d: %s", budget, code,
+                 err);
     cr_assert(cv.overloaded);
     cr_assert(strncmp(err, "check", 5) == 0, "the message names the field: %s", err);
     saw_overloaded = true;
@@ -406,8 +423,8 @@ Test(convert, entity_set_errors_are_bad_requests_prefixed_with_the_field) {
   uint32_t n_shared;
   cr_assert(srv_convert_entities(&cv, es, 2, "batch_check.entities", &shared, &n_shared));
   pdpe_entities *shared_es;
-  cr_assert_not(srv_convert_build_entities(&cv, shared, n_shared, "batch_check.entities",
-                                           &shared_es));
+  cr_assert_not(
+      srv_convert_build_entities(&cv, shared, n_shared, "batch_check.entities", &shared_es));
   cr_assert_not(cv.overloaded);
   cr_assert(strncmp(err, "batch_check.entities: ", 22) == 0, "%s", err);
 }
@@ -452,8 +469,7 @@ Test(convert, parent_links_per_request_are_limited_and_shared_ones_count_per_che
   Pdp__V1__Status__Code code;
   cr_assert_not(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code));
   cr_assert_eq(code, PDP__V1__STATUS__CODE__BAD_REQUEST);
-  cr_assert(strstr(err, "check.entities[2]") && strstr(err, "max-request-parent-links"), "%s",
-            err);
+  cr_assert(strstr(err, "check.entities[2]") && strstr(err, "max-request-parent-links"), "%s", err);
 
   /* shared entities with 4 links, merged into a check that brings one of its own with 2:
    * the merged set holds 6 links, plus 2 counted converting the own entity */
@@ -469,11 +485,12 @@ Test(convert, parent_links_per_request_are_limited_and_shared_ones_count_per_che
   cv.max_parent_links = 12;
   c->entities = own;
   c->n_entities = 1;
-  cr_assert(srv_convert_check(&cv, c, "batch_check.checks[0]", shared, n_shared, shared_es, &req,
-                              &code), "%s", err);
+  cr_assert(
+      srv_convert_check(&cv, c, "batch_check.checks[0]", shared, n_shared, shared_es, &req, &code),
+      "%s", err);
   cr_assert_eq(cv.parent_links, 4 + 2 + 6);
   cv.max_parent_links = 12 + 7; /* a second such check needs 8 more */
-  cr_assert_not(srv_convert_check(&cv, c, "batch_check.checks[1]", shared, n_shared, shared_es,
-                                  &req, &code));
+  cr_assert_not(
+      srv_convert_check(&cv, c, "batch_check.checks[1]", shared, n_shared, shared_es, &req, &code));
   cr_assert(strncmp(err, "batch_check.checks[1].entities", 30) == 0, "%s", err);
 }

@@ -216,9 +216,8 @@ Test(handlers, a_valid_batch_is_overloaded_or_answered_at_every_budget_never_bad
     if (r->status->code == PDP__V1__STATUS__CODE__OK) {
       answered = true;
       for (size_t i = 0; i < r->batch_check->n_results; i++)
-        cr_assert_neq(r->batch_check->results[i]->status->code,
-                      PDP__V1__STATUS__CODE__BAD_REQUEST, "%s",
-                      r->batch_check->results[i]->status->message);
+        cr_assert_neq(r->batch_check->results[i]->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST,
+                      "%s", r->batch_check->results[i]->status->message);
     } else {
       cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OVERLOADED, "budget %zu: %s", budget,
                    r->status->message);

@@ -97,9 +97,10 @@ Test(wiredepth, a_million_nested_headers_do_not_blow_the_stack) {
 }
 
 Test(wiredepth, malformed_bytes_are_reported_not_walked) {
-  const uint8_t truncated_len[] = {0x12, 0x05, 0x01};       /* field 2, length 5, 1 byte */
-  const uint8_t bad_varint[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-  const uint8_t group[] = {0x0b, 0x0c};                     /* start/end group */
+  const uint8_t truncated_len[] = {0x12, 0x05, 0x01}; /* field 2, length 5, 1 byte */
+  const uint8_t bad_varint[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  const uint8_t group[] = {0x0b, 0x0c}; /* start/end group */
   const uint8_t tag_zero[] = {0x00, 0x01};
   const ProtobufCMessageDescriptor *d = &pdp__v1__request__descriptor;
   cr_assert_eq(srv_wire_check(d, truncated_len, sizeof(truncated_len), 50), SRV_WIRE_MALFORMED);
@@ -112,8 +113,8 @@ Test(wiredepth, empty_request_and_unknown_fields_pass) {
   const ProtobufCMessageDescriptor *d = &pdp__v1__request__descriptor;
   cr_assert_eq(srv_wire_check(d, (const uint8_t *)"", 0, 50), SRV_WIRE_OK);
   /* field 99 (length-delimited, unknown: not descended), fixed32 field 98, fixed64 field 97 */
-  const uint8_t unknown[] = {0x9a, 0x06, 0x02, 0x12, 0x00, 0x95, 0x06, 1, 2, 3, 4,
-                             0x89, 0x06, 1, 2, 3, 4, 5, 6, 7, 8, 0x08, 0x2a};
+  const uint8_t unknown[] = {0x9a, 0x06, 0x02, 0x12, 0x00, 0x95, 0x06, 1, 2, 3,    4,   0x89,
+                             0x06, 1,    2,    3,    4,    5,    6,    7, 8, 0x08, 0x2a};
   cr_assert_eq(srv_wire_check(d, unknown, sizeof(unknown), 1), SRV_WIRE_OK);
   cr_assert_eq(srv_wire_request_id(unknown, sizeof(unknown)), 42);
 }
@@ -154,13 +155,22 @@ Test(wiredepth, a_nul_byte_in_a_string_field_is_refused_naming_its_path) {
 
 Test(wiredepth, strings_must_be_well_formed_utf8) {
   char err[256];
-  const char *good[] = {"", "plain", "caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac",
-                        "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf" /* U+10FFFF */};
+  const char *good[] = {"",
+                        "plain",
+                        "caf\xc3\xa9",
+                        "\xe6\x97\xa5\xe6\x9c\xac",
+                        "\xf0\x9f\x98\x80",
+                        "\xf4\x8f\xbf\xbf" /* U+10FFFF */};
   for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
     cr_assert_eq(scan_principal(good[i], err, sizeof(err)), SRV_WIRE_OK, "good[%zu]", i);
-  const char *bad[] = {"\xff", "a\x80", "\xc3", "\xc0\x80" /* overlong */,
-                       "\xe0\x80\xaf" /* overlong */, "\xed\xa0\x80" /* surrogate */,
-                       "\xf4\x90\x80\x80" /* past U+10FFFF */, "\xe6\x97"};
+  const char *bad[] = {"\xff",
+                       "a\x80",
+                       "\xc3",
+                       "\xc0\x80" /* overlong */,
+                       "\xe0\x80\xaf" /* overlong */,
+                       "\xed\xa0\x80" /* surrogate */,
+                       "\xf4\x90\x80\x80" /* past U+10FFFF */,
+                       "\xe6\x97"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
     cr_assert_eq(scan_principal(bad[i], err, sizeof(err)), SRV_WIRE_BAD_STRING, "bad[%zu]", i);
     cr_assert_str_eq(err, "request: string field 'check.principal.id' is not UTF-8");
