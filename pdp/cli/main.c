@@ -1,4 +1,4 @@
-/* main.c - pdpctl's entry: picks the subcommand and holds the helpers they share.
+/* main.c - pdpctl's entry: picks the subcommand (the helpers they share are in options.c).
  *
  * Every subcommand parses its own options (getopt_long, with our own messages instead of
  * getopt's) and returns the exit code: 0 success / allow, 1 deny / failed checks /
@@ -25,35 +25,6 @@ static const char main_usage[] =
     "\n"
     "Run 'pdpctl COMMAND --help' for a command's options.\n"
     "exit status: 0 success, 1 deny / failures / invalid bundle, 2 usage or runtime error\n";
-
-const char *ctl_socket_default(void) {
-  const char *s = getenv("PDPD_SOCKET");
-  return s && s[0] ? s : CTL_DEFAULT_SOCKET;
-}
-
-int ctl_parse_timeout(const char *cmd, const char *arg, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(arg, &end, 10);
-  if (errno || end == arg || *end || v <= 0 || v > 3600000) {
-    fprintf(stderr, "pdpctl %s: --timeout must be milliseconds between 1 and 3600000, not '%s'\n",
-            cmd, arg);
-    return -1;
-  }
-  *out = (int)v;
-  return 0;
-}
-
-int ctl_bad_option(const char *cmd, int opt, char **argv) {
-  const char *arg = argv[optind - 1];
-  if (opt == ':')
-    fprintf(stderr, "pdpctl %s: option '%s' needs a value (see pdpctl %s --help)\n", cmd, arg, cmd);
-  else if (optopt && !(arg[0] == '-' && arg[1] == '-'))
-    fprintf(stderr, "pdpctl %s: unknown option '-%c' (see pdpctl %s --help)\n", cmd, optopt, cmd);
-  else
-    fprintf(stderr, "pdpctl %s: unknown option '%s' (see pdpctl %s --help)\n", cmd, arg, cmd);
-  return CTL_EXIT_ERROR;
-}
 
 int main(int argc, char **argv) {
   if (argc < 2) {

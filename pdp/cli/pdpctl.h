@@ -26,7 +26,7 @@ int ctl_validate(int argc, char **argv);
 int ctl_test(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 
-/* main.c: helpers every subcommand shares. */
+/* options.c: helpers every subcommand shares. */
 const char *ctl_socket_default(void); /* $PDPD_SOCKET or CTL_DEFAULT_SOCKET */
 /* Parse a --timeout value; prints the error and returns -1 when it is not a positive int. */
 int ctl_parse_timeout(const char *cmd, const char *arg, int *out);

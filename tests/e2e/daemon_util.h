@@ -204,9 +204,18 @@ static inline bool du_read_all(int fd, void *buf, size_t n) {
 }
 
 /* Append a framed Request to buf (malloc'd, grown); returns the new length. */
+/* Capacity of a du_frame buffer holding `len` bytes: the power of two at or above it, so
+ * appending many frames reallocates O(log n) times, not once per frame (a quadratic copy
+ * that makes sanitizer runs crawl). */
+static inline size_t du_frame_cap(size_t len) {
+  size_t cap = 64;
+  while (cap < len) cap *= 2;
+  return cap;
+}
+
 static inline size_t du_frame(uint8_t **buf, size_t len, const Pdp__V1__Request *rq) {
   size_t n = pdp__v1__request__get_packed_size(rq);
-  *buf = realloc(*buf, len + 4 + n);
+  if (!*buf || du_frame_cap(len) < len + 4 + n) *buf = realloc(*buf, du_frame_cap(len + 4 + n));
   uint8_t *p = *buf + len;
   p[0] = (uint8_t)(n >> 24), p[1] = (uint8_t)(n >> 16), p[2] = (uint8_t)(n >> 8), p[3] = (uint8_t)n;
   pdp__v1__request__pack(rq, p + 4);
