@@ -66,6 +66,7 @@ stop_one() { # PID
 }
 
 echo "## machine: $(nproc) cores ($(uname -m)), shared by the load generator and the server"
+echo "## load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every column)"
 echo "## run: $duration s measured (+$warmup s warm-up), $connections connection(s), depth $depth, $scenario"
 echo
 
@@ -190,7 +191,7 @@ rows = [("throughput (checks/s)", "throughput_rps"), ("p50 (us)", "p50_us"), ("p
         ("p99 (us)", "p99_us"), ("p99.9 (us)", "p999_us"), ("max (us)", "max_us"), ("answers", "answers")]
 peers = [k for k in ("opa", "cerbos") if combined[k]]
 print("\n## %s, %d connection(s), depth %d\n" % (combined["scenario"], combined["connections"], combined["depth"]))
-print("| metric | " + " | ".join(t for _, t in cols) + " | " + " | ".join("pdpd / %s" % k for k in peers) + " |")
+print("| metric | " + " | ".join([t for _, t in cols] + ["pdpd / %s" % k for k in peers]) + " |")
 print("|---|" + "---:|" * (len(cols) + len(peers)))
 for label, key in rows:
     cells = [("%.0f" if key in ("throughput_rps", "answers") else "%.1f") % combined[k][key] for k, _ in cols]
@@ -203,7 +204,7 @@ for label, key in rows:
             ratios.append("")
         else:  # latency: pdpd's as a fraction of the peer's
             ratios.append("1/%.1f" % (q / p) if p > 0 else "-")
-    print("| %s | %s | %s |" % (label, " | ".join(cells), " | ".join(ratios)))
+    print("| " + " | ".join([label] + cells + ratios) + " |")
 if peers:
     print("\ntargets: pdpd >= 20x the peer's throughput and <= 1/10 of its p99")
     for k in peers:
