@@ -11,10 +11,15 @@
  *
  * --compare-echo runs the identical load (same N, D, frames) against pdp-echo, a minimal
  * server speaking the same framing, and prints every pdpd figure with its ratio to echo.
+ *
+ * --batch K sends K consecutive checks of the scenario per BatchCheck request instead of
+ * one Check each: latency is then per batch, throughput is reported both as requests/s and
+ * as checks/s (K times that), and verification checks every item of the first pass.
  */
 #include "bench.h"
 
 #include "../../clients/c/pdpc.h"
+#include "pdp.pb-c.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -39,14 +44,15 @@ typedef struct bench_opts {
   double duration_s; /* measured phase, when requests == 0 */
   double warmup_s;
   uint64_t requests; /* total across connections; 0 = run for duration_s */
+  size_t batch;      /* checks per BatchCheck request; 0 = one Check per request */
   bool compare_echo;
 } bench_opts;
 
 typedef struct bench_result {
   bench_hist hist;
   uint64_t answers;
-  uint64_t verified;   /* answers decoded and checked */
-  uint64_t bad;        /* non-OK status or unexpected decision among the verified */
+  uint64_t verified;   /* checks decoded and verified (K per answer with --batch K) */
+  uint64_t bad;        /* checks with a non-OK status or an unexpected decision */
   double seconds;      /* measured phase */
   char first_bad[256]; /* what the first bad answer was */
   long rss_rest_kb, rss_load_kb, rss_private_kb; /* pdpd's memory (pdpd runs only) */
@@ -112,6 +118,50 @@ static void check_answer(worker *w, const uint8_t *body, uint32_t len, size_t fr
     w->r.bad++;
   }
   pdpc_result_close(&res);
+}
+
+/* A BatchCheck answer: the id, the batch status, one OK item per check, each decision as
+ * expected.  Every check of the batch counts as verified; each wrong one as bad. */
+static void check_batch_answer(worker *w, const uint8_t *body, uint32_t len, size_t frame_idx) {
+  const bench_frame *f = &w->sc->frames[frame_idx];
+  Pdp__V1__Response *resp = pdp__v1__response__unpack(NULL, len, body);
+  char why[200] = "";
+  size_t bad = 0;
+  if (!resp)
+    snprintf(why, sizeof(why), "batch %zu: the answer does not decode", frame_idx);
+  else if (resp->id != (uint64_t)frame_idx + 1)
+    snprintf(why, sizeof(why), "batch %zu: answer id %llu", frame_idx,
+             (unsigned long long)resp->id);
+  else if (!resp->status || resp->status->code != PDP__V1__STATUS__CODE__OK)
+    snprintf(why, sizeof(why), "batch %zu: status %s (%s)", frame_idx,
+             pdpc_status_name(resp->status ? (int)resp->status->code : 0),
+             resp->status && resp->status->message ? resp->status->message : "");
+  else if (resp->body_case != PDP__V1__RESPONSE__BODY_BATCH_CHECK ||
+           resp->batch_check->n_results != f->n_checks)
+    snprintf(why, sizeof(why), "batch %zu: not a batch answer of %zu results", frame_idx,
+             f->n_checks);
+  if (why[0]) {
+    bad = f->n_checks;
+  } else {
+    for (size_t j = 0; j < f->n_checks; j++) {
+      const Pdp__V1__BatchCheckItem *it = resp->batch_check->results[j];
+      bool ok = it->status && it->status->code == PDP__V1__STATUS__CODE__OK && it->check;
+      bool allow = ok && it->check->decision == PDP__V1__DECISION__ALLOW;
+      if (ok && f->expects[j] >= 0) ok = (f->expects[j] == 1) == allow;
+      if (!ok) {
+        if (!why[0])
+          snprintf(why, sizeof(why), "batch %zu item %zu: status %s (%s), %s", frame_idx, j,
+                   pdpc_status_name(it->status ? (int)it->status->code : 0),
+                   it->status && it->status->message ? it->status->message : "",
+                   allow ? "allow" : "deny");
+        bad++;
+      }
+    }
+  }
+  if (bad && w->r.bad == 0) snprintf(w->r.first_bad, sizeof(w->r.first_bad), "%s", why);
+  w->r.verified += f->n_checks;
+  w->r.bad += bad;
+  if (resp) pdp__v1__response__free_unpacked(resp, NULL);
 }
 
 static void *worker_main(void *arg) {
@@ -180,7 +230,12 @@ static void *worker_main(void *arg) {
       }
       if (have - off < 4 + (size_t)len) break;
       size_t slot = head;
-      if (w->verify && answered < sc->n) check_answer(w, p + 4, len, sent_idx[slot]);
+      if (w->verify && answered < sc->n) {
+        if (sc->batch)
+          check_batch_answer(w, p + 4, len, sent_idx[slot]);
+        else
+          check_answer(w, p + 4, len, sent_idx[slot]);
+      }
       answered++;
       if (counting) {
         bench_hist_add(&w->r.hist, t_read - sent_at[slot]);
@@ -306,6 +361,8 @@ static const char usage[] =
     "  --duration SECONDS   length of the measured phase (default 5)\n"
     "  --warmup SECONDS     unmeasured phase before it (default 1)\n"
     "  --requests COUNT     measure exactly COUNT answers instead of a duration\n"
+    "  --batch K            send K checks per BatchCheck request (latency per batch;\n"
+    "                       throughput as requests/s and checks/s)\n"
     "  --compare-echo       run the identical load against pdp-echo too, print ratios\n"
     "  --echo-bin PATH      pdp-echo to start (default: next to pdp-bench)\n"
     "  --json FILE          also write the results as JSON\n"
@@ -336,21 +393,33 @@ static void fill_rows(const bench_result *p, const bench_result *e, row rows[7])
   rows[6] = (row){"answers", (double)p->answers, e ? (double)e->answers : 0, false};
 }
 
+static size_t per_request(const bench_scenario *sc) {
+  return sc->batch ? sc->batch : 1;
+}
+
 static void print_table(const bench_opts *o, const bench_scenario *sc, const bench_result *p,
                         const bench_result *e) {
   row rows[7];
   fill_rows(p, e, rows);
-  printf("\n## pdp-bench: %s, %d connection(s), depth %d\n\n", sc->name, o->connections, o->depth);
+  printf("\n## pdp-bench: %s, %d connection(s), depth %d", sc->name, o->connections, o->depth);
+  if (sc->batch) printf(", %zu checks per BatchCheck request", sc->batch);
+  printf("\n\n");
   if (e) {
     printf("| metric | pdpd | echo | pdpd / echo |\n|---|---:|---:|---:|\n");
     for (int i = 0; i < 7; i++)
       printf("| %s | %.1f | %.1f | %.2f |\n", rows[i].name, rows[i].pdpd, rows[i].echo,
              rows[i].echo > 0 ? rows[i].pdpd / rows[i].echo : 0);
+    if (sc->batch)
+      printf("| throughput (checks/s) | %.1f | %.1f | %.2f |\n",
+             rows[0].pdpd * (double)sc->batch, rows[0].echo * (double)sc->batch,
+             rows[0].echo > 0 ? rows[0].pdpd / rows[0].echo : 0);
   } else {
     printf("| metric | pdpd |\n|---|---:|\n");
     for (int i = 0; i < 7; i++) printf("| %s | %.1f |\n", rows[i].name, rows[i].pdpd);
+    if (sc->batch)
+      printf("| throughput (checks/s) | %.1f |\n", rows[0].pdpd * (double)sc->batch);
   }
-  printf("\nverified answers: %llu, wrong: %llu%s%s\n", (unsigned long long)p->verified,
+  printf("\nverified %s: %llu, wrong: %llu%s%s\n", sc->batch ? "checks" : "answers", (unsigned long long)p->verified,
          (unsigned long long)p->bad, p->bad ? " -- first: " : "", p->bad ? p->first_bad : "");
   if (p->rss_rest_kb >= 0 && p->rss_load_kb > 0)
     printf("pdpd memory: RSS %ld kB at rest, %ld kB under load (%ld kB private)\n", p->rss_rest_kb,
@@ -370,8 +439,16 @@ static bool write_json(const char *file, const bench_opts *o, const bench_scenar
   fill_rows(p, e, rows);
   const char *keys[7] = {"throughput_rps", "p50_us", "p90_us", "p99_us",
                          "p999_us",        "max_us", "answers"};
-  fprintf(f, "{\n  \"scenario\": \"%s\",\n  \"connections\": %d,\n  \"depth\": %d,\n", sc->name,
-          o->connections, o->depth);
+  fputs("{\n  \"scenario\": \"", f);
+  for (const char *c = sc->name; *c; c++) /* a path: escape what JSON must */
+    if (*c == '"' || *c == '\\')
+      fprintf(f, "\\%c", *c);
+    else if ((unsigned char)*c < 0x20)
+      fprintf(f, "\\u%04x", (unsigned)(unsigned char)*c);
+    else
+      fputc(*c, f);
+  fprintf(f, "\",\n  \"connections\": %d,\n  \"depth\": %d,\n", o->connections, o->depth);
+  fprintf(f, "  \"batch\": %zu,\n  \"checks_per_request\": %zu,\n", sc->batch, per_request(sc));
   fprintf(f, "  \"verified\": %llu,\n  \"wrong\": %llu,\n", (unsigned long long)p->verified,
           (unsigned long long)p->bad);
   fprintf(f, "  \"rss_rest_kb\": %ld,\n  \"rss_load_kb\": %ld,\n  \"rss_private_kb\": %ld,\n",
@@ -380,6 +457,8 @@ static bool write_json(const char *file, const bench_opts *o, const bench_scenar
     fprintf(f, "  \"%s\": {", side == 0 ? "pdpd" : "echo");
     for (int i = 0; i < 7; i++)
       fprintf(f, "%s\"%s\": %.3f", i ? ", " : "", keys[i], side == 0 ? rows[i].pdpd : rows[i].echo);
+    fprintf(f, ", \"throughput_cps\": %.3f",
+            (side == 0 ? rows[0].pdpd : rows[0].echo) * (double)per_request(sc));
     fprintf(f, "}%s\n", side == 0 && e ? "," : "");
   }
   fprintf(f, "}\n");
@@ -451,6 +530,7 @@ int main(int argc, char **argv) {
                                         {"duration", required_argument, 0, 't'},
                                         {"warmup", required_argument, 0, 'w'},
                                         {"requests", required_argument, 0, 'n'},
+                                        {"batch", required_argument, 0, 'b'},
                                         {"compare-echo", no_argument, 0, 'e'},
                                         {"echo-bin", required_argument, 0, 'E'},
                                         {"json", required_argument, 0, 'j'},
@@ -484,6 +564,10 @@ int main(int argc, char **argv) {
       if (!parse_num("requests", optarg, 1, 1e12, &v)) return 2;
       o.requests = (uint64_t)v;
       break;
+    case 'b':
+      if (!parse_num("batch", optarg, 1, 100000, &v)) return 2;
+      o.batch = (size_t)v;
+      break;
     case 'e':
       o.compare_echo = true;
       break;
@@ -512,6 +596,11 @@ int main(int argc, char **argv) {
   bench_scenario sc;
   if (!bench_scenario_load(o.scenario, &sc, err, sizeof(err))) {
     fprintf(stderr, "pdp-bench: %s\n", err);
+    return 2;
+  }
+  if (o.batch && !bench_scenario_batch(&sc, o.batch, err, sizeof(err))) {
+    fprintf(stderr, "pdp-bench: %s: %s\n", o.scenario, err);
+    bench_scenario_close(&sc);
     return 2;
   }
   bench_result pdpd_r, echo_r;
