@@ -10,7 +10,8 @@
 #   ping-pong   1 connection,  depth 1
 #   pipelined   1 connection,  depth 64
 #   conns2      2 connections, depth 16
-# and stops pdpd.  Every pdp-bench command line is printed before it runs and kept in
+# (each with --compare-echo --rounds 5: pdpd and echo alternate five times, so a change of
+# machine load falls on both) and stops pdpd.  Every pdp-bench command line is printed before it runs and kept in
 # OUT/commands.txt; each run writes OUT/<scenario>_<load>.json (pdp-bench --json) and
 # OUT/<scenario>_<load>.md (its table).  pdpd's resident memory is read from /proc when it
 # has loaded the bundle (at rest) and after the matrix (OUT/<scenario>_pdpd.json; each run's
@@ -22,7 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 out="bench/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
-duration=5
+duration=10
 scenarios="quickstart abac-10k batch-50"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -93,12 +94,12 @@ for sc in $scenarios; do
     pipelined) c=1; d=64 ;;
     conns2) c=2; d=16 ;;
     esac
-    cmd="$bin/pdp-bench --socket $sock --scenario $bundle $extra --connections $c --depth $d --duration $duration --warmup 1 --compare-echo --json $out/${sc}_${load}.json"
+    cmd="$bin/pdp-bench --socket $sock --scenario $bundle $extra --connections $c --depth $d --duration $duration --warmup 1 --compare-echo --rounds 5 --json $out/${sc}_${load}.json"
     echo "+ $cmd"
     echo "$sc $load: $cmd" >>"$out/commands.txt"
     # shellcheck disable=SC2086 # $extra is empty or "--batch 50"
     if ! "$bin/pdp-bench" --socket "$sock" --scenario "$bundle" $extra --connections $c --depth $d \
-      --duration "$duration" --warmup 1 --compare-echo --json "$out/${sc}_${load}.json" \
+      --duration "$duration" --warmup 1 --compare-echo --rounds 5 --json "$out/${sc}_${load}.json" \
       >"$out/${sc}_${load}.md" 2>&1; then
       echo "bench/run.sh: $sc $load failed:" >&2
       failed=1

@@ -12,6 +12,10 @@
  * --compare-echo runs the identical load (same N, D, frames) against pdp-echo, a minimal
  * server speaking the same framing, and prints every pdpd figure with its ratio to echo.
  *
+ * --rounds R alternates the two: R rounds of pdpd then echo, each a 1/R share of the duration
+ * (or of --requests), merged into one histogram per side, so a change of machine load
+ * during the run falls on both sides alike instead of skewing the ratio.
+ *
  * --batch K sends K consecutive checks of the scenario per BatchCheck request instead of
  * one Check each: latency is then per batch, throughput is reported both as requests/s and
  * as checks/s (K times that), and verification checks every item of the first pass.
@@ -45,6 +49,7 @@ typedef struct bench_opts {
   double warmup_s;
   uint64_t requests; /* total across connections; 0 = run for duration_s */
   size_t batch;      /* checks per BatchCheck request; 0 = one Check per request */
+  int rounds;        /* alternations of pdpd and echo (--compare-echo); 1 = one run each */
   bool compare_echo;
 } bench_opts;
 
@@ -349,6 +354,24 @@ static bool run_load(const bench_opts *o, const bench_scenario *sc, const char *
   return ok;
 }
 
+/* Add one round's result into the run's (first: copy it). */
+static void merge_result(bench_result *into, const bench_result *r, bool first) {
+  if (first) {
+    *into = *r;
+    return;
+  }
+  bench_hist_merge(&into->hist, &r->hist);
+  into->answers += r->answers;
+  into->verified += r->verified;
+  if (r->bad && !into->bad) memcpy(into->first_bad, r->first_bad, sizeof(into->first_bad));
+  into->bad += r->bad;
+  into->seconds += r->seconds;
+  if (r->rss_load_kb > into->rss_load_kb) {
+    into->rss_load_kb = r->rss_load_kb;
+    into->rss_private_kb = r->rss_private_kb;
+  }
+}
+
 static const char usage[] =
     "usage: pdp-bench [options]\n"
     "\n"
@@ -361,6 +384,8 @@ static const char usage[] =
     "  --duration SECONDS   length of the measured phase (default 5)\n"
     "  --warmup SECONDS     unmeasured phase before it (default 1)\n"
     "  --requests COUNT     measure exactly COUNT answers instead of a duration\n"
+    "  --rounds R           with --compare-echo: alternate pdpd and echo R times, each\n"
+    "                       round a 1/R share of the duration or requests (default 1)\n"
     "  --batch K            send K checks per BatchCheck request (latency per batch;\n"
     "                       throughput as requests/s and checks/s)\n"
     "  --compare-echo       run the identical load against pdp-echo too, print ratios\n"
@@ -403,6 +428,7 @@ static void print_table(const bench_opts *o, const bench_scenario *sc, const ben
   fill_rows(p, e, rows);
   printf("\n## pdp-bench: %s, %d connection(s), depth %d", sc->name, o->connections, o->depth);
   if (sc->batch) printf(", %zu checks per BatchCheck request", sc->batch);
+  if (e && o->rounds > 1) printf(", %d rounds alternating with echo", o->rounds);
   printf("\n\n");
   if (e) {
     printf("| metric | pdpd | echo | pdpd / echo |\n|---|---:|---:|---:|\n");
@@ -448,7 +474,8 @@ static bool write_json(const char *file, const bench_opts *o, const bench_scenar
     else
       fputc(*c, f);
   fprintf(f, "\",\n  \"connections\": %d,\n  \"depth\": %d,\n", o->connections, o->depth);
-  fprintf(f, "  \"batch\": %zu,\n  \"checks_per_request\": %zu,\n", sc->batch, per_request(sc));
+  fprintf(f, "  \"batch\": %zu,\n  \"checks_per_request\": %zu,\n  \"rounds\": %d,\n", sc->batch,
+          per_request(sc), o->compare_echo ? o->rounds : 1);
   fprintf(f, "  \"verified\": %llu,\n  \"wrong\": %llu,\n", (unsigned long long)p->verified,
           (unsigned long long)p->bad);
   fprintf(f, "  \"rss_rest_kb\": %ld,\n  \"rss_load_kb\": %ld,\n  \"rss_private_kb\": %ld,\n",
@@ -522,7 +549,8 @@ int main(int argc, char **argv) {
                   .connections = 1,
                   .depth = 1,
                   .duration_s = 5,
-                  .warmup_s = 1};
+                  .warmup_s = 1,
+                  .rounds = 1};
   static const struct option longs[] = {{"socket", required_argument, 0, 's'},
                                         {"scenario", required_argument, 0, 'S'},
                                         {"connections", required_argument, 0, 'c'},
@@ -531,6 +559,7 @@ int main(int argc, char **argv) {
                                         {"warmup", required_argument, 0, 'w'},
                                         {"requests", required_argument, 0, 'n'},
                                         {"batch", required_argument, 0, 'b'},
+                                        {"rounds", required_argument, 0, 'r'},
                                         {"compare-echo", no_argument, 0, 'e'},
                                         {"echo-bin", required_argument, 0, 'E'},
                                         {"json", required_argument, 0, 'j'},
@@ -568,6 +597,10 @@ int main(int argc, char **argv) {
       if (!parse_num("batch", optarg, 1, 100000, &v)) return 2;
       o.batch = (size_t)v;
       break;
+    case 'r':
+      if (!parse_num("rounds", optarg, 1, 1000, &v)) return 2;
+      o.rounds = (int)v;
+      break;
     case 'e':
       o.compare_echo = true;
       break;
@@ -603,15 +636,12 @@ int main(int argc, char **argv) {
     bench_scenario_close(&sc);
     return 2;
   }
-  bench_result pdpd_r, echo_r;
-  if (!run_load(&o, &sc, o.socket, true, &pdpd_r, err, sizeof(err))) {
-    fprintf(stderr, "pdp-bench: pdpd: %s\n", err);
-    bench_scenario_close(&sc);
-    return 2;
-  }
+  static bench_result pdpd_r, echo_r, round_r; /* large (histograms): not on the stack */
   bool have_echo = false;
+  pid_t echo_pid = -1;
+  char echo_path[128] = "";
   if (o.compare_echo) {
-    char bin[4096], path[128];
+    char bin[4096];
     if (o.echo_bin) {
       snprintf(bin, sizeof(bin), "%s", o.echo_bin);
     } else {
@@ -620,19 +650,37 @@ int main(int argc, char **argv) {
       char *slash = strrchr(bin, '/');
       strcpy(slash ? slash + 1 : bin, "pdp-echo");
     }
-    pid_t pid = start_echo(bin, path, sizeof(path), err, sizeof(err));
-    if (pid < 0) {
+    echo_pid = start_echo(bin, echo_path, sizeof(echo_path), err, sizeof(err));
+    if (echo_pid < 0) {
       fprintf(stderr, "pdp-bench: echo: %s\n", err);
       bench_scenario_close(&sc);
       return 2;
     }
-    have_echo = run_load(&o, &sc, path, false, &echo_r, err, sizeof(err));
-    stop_echo(pid, path);
-    if (!have_echo) {
-      fprintf(stderr, "pdp-bench: echo: %s\n", err);
-      bench_scenario_close(&sc);
-      return 2;
+    have_echo = true;
+  }
+  int rounds = o.compare_echo ? o.rounds : 1;
+  if (o.requests && (uint64_t)rounds * (uint64_t)o.connections > o.requests)
+    rounds = (int)(o.requests / (uint64_t)o.connections);
+  if (rounds < 1) rounds = 1;
+  bool ok = true;
+  const char *who = "pdpd";
+  for (int r = 0; r < rounds && ok; r++) {
+    bench_opts ro = o; /* this round's share */
+    ro.duration_s = o.duration_s / rounds;
+    if (r > 0 && ro.warmup_s > 0.2) ro.warmup_s = 0.2; /* the first round warmed both up */
+    if (o.requests)
+      ro.requests = o.requests / (uint64_t)rounds + ((uint64_t)r < o.requests % (uint64_t)rounds);
+    for (int side = 0; side < (have_echo ? 2 : 1) && ok; side++) {
+      who = side ? "echo" : "pdpd";
+      ok = run_load(&ro, &sc, side ? echo_path : o.socket, side == 0, &round_r, err, sizeof(err));
+      if (ok) merge_result(side ? &echo_r : &pdpd_r, &round_r, r == 0);
     }
+  }
+  if (echo_pid > 0) stop_echo(echo_pid, echo_path);
+  if (!ok) {
+    fprintf(stderr, "pdp-bench: %s: %s\n", who, err);
+    bench_scenario_close(&sc);
+    return 2;
   }
   print_table(&o, &sc, &pdpd_r, have_echo ? &echo_r : NULL);
   if (o.json_out && !write_json(o.json_out, &o, &sc, &pdpd_r, have_echo ? &echo_r : NULL)) {

@@ -134,6 +134,31 @@ Test(bench, batched_run_verifies_every_item_and_reports_checks_per_second) {
   json_decref(r);
 }
 
+Test(bench, rounds_alternate_with_echo_and_add_up_to_the_requested_count) {
+  static char out[1 << 16];
+  char json[200], args[2048];
+  snprintf(json, sizeof json, "%s/rounds.json", d.dir);
+  snprintf(args, sizeof args,
+           "--scenario '%s' --rounds 3 --connections 2 --depth 4 --requests 1000 --compare-echo "
+           "--json '%s'",
+           d.source, json);
+  int rc = bench(out, sizeof out, args);
+  cr_assert_eq(rc, 0, "pdp-bench exited %d:\n%s", rc, out);
+  cr_assert(strstr(out, "3 rounds alternating with echo"), "%s", out);
+  json_error_t jerr;
+  json_t *r = json_load_file(json, 0, &jerr);
+  cr_assert_not_null(r, "%s: %s", json, jerr.text);
+  cr_assert_eq(json_integer_value(json_object_get(r, "rounds")), 3);
+  cr_assert_eq(json_integer_value(json_object_get(r, "wrong")), 0);
+  /* Every pdpd round verifies one pass per connection. */
+  size_t n = count_checks(d.source);
+  cr_assert_eq(json_integer_value(json_object_get(r, "verified")), (json_int_t)(3 * 2 * n));
+  /* The rounds' shares add up to exactly the requested count on both sides. */
+  cr_assert_eq(json_real_value(json_object_get(json_object_get(r, "pdpd"), "answers")), 1000.0);
+  cr_assert_eq(json_real_value(json_object_get(json_object_get(r, "echo"), "answers")), 1000.0);
+  json_decref(r);
+}
+
 Test(bench, a_wrong_expectation_inside_a_batch_fails_the_run) {
   /* One check expecting the opposite decision, packed 3 times into each batch. */
   cr_assert(du_write(&d, "wrongb/checks.json",
@@ -157,4 +182,6 @@ Test(bench, bad_options_are_refused) {
   cr_assert_eq(bench(out, sizeof out, "--scenario /nonexistent"), 2, "%s", out);
   cr_assert_eq(bench(out, sizeof out, "--batch 0"), 2, "%s", out);
   cr_assert(strstr(out, "--batch"), "%s", out);
+  cr_assert_eq(bench(out, sizeof out, "--rounds 0"), 2, "%s", out);
+  cr_assert(strstr(out, "--rounds"), "%s", out);
 }
