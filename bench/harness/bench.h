@@ -1,7 +1,8 @@
 /* bench.h - internals of pdp-bench (not installed): the latency histogram and scenarios.
  *
  * hist.c      bench_hist: a log-linear histogram of nanoseconds, 1/256 relative error
- * scenario.c  bench_scenario: a request mix (a checks.json) pre-encoded as frames
+ * scenario.c  bench_scenario: a request mix (a checks.json) pre-encoded as frames, one
+ *             Check per frame or (bench_scenario_batch) K checks per BatchCheck frame
  */
 #ifndef PDP_BENCH_HARNESS_BENCH_H
 #define PDP_BENCH_HARNESS_BENCH_H
@@ -30,18 +31,28 @@ uint64_t bench_hist_quantile(const bench_hist *h, double q);
 typedef struct bench_frame {
   uint8_t *bytes;
   size_t len;
-  int expect_allow; /* 1 allow, 0 deny, -1 not stated */
+  int expect_allow;     /* Check frames: 1 allow, 0 deny, -1 not stated */
+  signed char *expects; /* BatchCheck frames: n_checks expectations like expect_allow (owned) */
+  size_t n_checks;      /* checks in this frame: 1 for a Check, K for a BatchCheck */
 } bench_frame;
 
 typedef struct bench_scenario {
   char name[256];
   bench_frame *frames; /* owned */
   size_t n;
+  size_t batch; /* checks per BatchCheck frame; 0 when every frame is one Check */
 } bench_scenario;
 
 /* Load DIR/checks.json (the format `pdpctl test` reads; docs/checks.md) and encode every
  * check as a Check request.  false with a message naming the file and check on error. */
 bool bench_scenario_load(const char *dir, bench_scenario *out, char *err, size_t cap);
 void bench_scenario_close(bench_scenario *s);
+
+/* Repack a loaded scenario's Check frames as BatchCheck frames of exactly k checks each
+ * (k >= 1): frame b (id b + 1) holds checks b*k .. b*k + k - 1, taken cyclically, so there
+ * are ceil(n / k) frames and the last one wraps around to the first checks.  Each frame
+ * keeps its checks' expectations in order.  On error (k == 0, out of memory, a frame that
+ * does not decode) s is left as it was and false comes back with a message. */
+bool bench_scenario_batch(bench_scenario *s, size_t k, char *err, size_t cap);
 
 #endif

@@ -11,10 +11,19 @@
  *
  * --compare-echo runs the identical load (same N, D, frames) against pdp-echo, a minimal
  * server speaking the same framing, and prints every pdpd figure with its ratio to echo.
+ *
+ * --rounds R alternates the two: R rounds of pdpd then echo, each a 1/R share of the duration
+ * (or of --requests), merged into one histogram per side, so a change of machine load
+ * during the run falls on both sides alike instead of skewing the ratio.
+ *
+ * --batch K sends K consecutive checks of the scenario per BatchCheck request instead of
+ * one Check each: latency is then per batch, throughput is reported both as requests/s and
+ * as checks/s (K times that), and verification checks every item of the first pass.
  */
 #include "bench.h"
 
 #include "../../clients/c/pdpc.h"
+#include "pdp.pb-c.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -39,14 +48,16 @@ typedef struct bench_opts {
   double duration_s; /* measured phase, when requests == 0 */
   double warmup_s;
   uint64_t requests; /* total across connections; 0 = run for duration_s */
+  size_t batch;      /* checks per BatchCheck request; 0 = one Check per request */
+  int rounds;        /* alternations of pdpd and echo (--compare-echo); 1 = one run each */
   bool compare_echo;
 } bench_opts;
 
 typedef struct bench_result {
   bench_hist hist;
   uint64_t answers;
-  uint64_t verified;   /* answers decoded and checked */
-  uint64_t bad;        /* non-OK status or unexpected decision among the verified */
+  uint64_t verified;   /* checks decoded and verified (K per answer with --batch K) */
+  uint64_t bad;        /* checks with a non-OK status or an unexpected decision */
   double seconds;      /* measured phase */
   char first_bad[256]; /* what the first bad answer was */
   long rss_rest_kb, rss_load_kb, rss_private_kb; /* pdpd's memory (pdpd runs only) */
@@ -112,6 +123,50 @@ static void check_answer(worker *w, const uint8_t *body, uint32_t len, size_t fr
     w->r.bad++;
   }
   pdpc_result_close(&res);
+}
+
+/* A BatchCheck answer: the id, the batch status, one OK item per check, each decision as
+ * expected.  Every check of the batch counts as verified; each wrong one as bad. */
+static void check_batch_answer(worker *w, const uint8_t *body, uint32_t len, size_t frame_idx) {
+  const bench_frame *f = &w->sc->frames[frame_idx];
+  Pdp__V1__Response *resp = pdp__v1__response__unpack(NULL, len, body);
+  char why[200] = "";
+  size_t bad = 0;
+  if (!resp)
+    snprintf(why, sizeof(why), "batch %zu: the answer does not decode", frame_idx);
+  else if (resp->id != (uint64_t)frame_idx + 1)
+    snprintf(why, sizeof(why), "batch %zu: answer id %llu", frame_idx,
+             (unsigned long long)resp->id);
+  else if (!resp->status || resp->status->code != PDP__V1__STATUS__CODE__OK)
+    snprintf(why, sizeof(why), "batch %zu: status %s (%s)", frame_idx,
+             pdpc_status_name(resp->status ? (int)resp->status->code : 0),
+             resp->status && resp->status->message ? resp->status->message : "");
+  else if (resp->body_case != PDP__V1__RESPONSE__BODY_BATCH_CHECK ||
+           resp->batch_check->n_results != f->n_checks)
+    snprintf(why, sizeof(why), "batch %zu: not a batch answer of %zu results", frame_idx,
+             f->n_checks);
+  if (why[0]) {
+    bad = f->n_checks;
+  } else {
+    for (size_t j = 0; j < f->n_checks; j++) {
+      const Pdp__V1__BatchCheckItem *it = resp->batch_check->results[j];
+      bool ok = it->status && it->status->code == PDP__V1__STATUS__CODE__OK && it->check;
+      bool allow = ok && it->check->decision == PDP__V1__DECISION__ALLOW;
+      if (ok && f->expects[j] >= 0) ok = (f->expects[j] == 1) == allow;
+      if (!ok) {
+        if (!why[0])
+          snprintf(why, sizeof(why), "batch %zu item %zu: status %s (%s), %s", frame_idx, j,
+                   pdpc_status_name(it->status ? (int)it->status->code : 0),
+                   it->status && it->status->message ? it->status->message : "",
+                   allow ? "allow" : "deny");
+        bad++;
+      }
+    }
+  }
+  if (bad && w->r.bad == 0) snprintf(w->r.first_bad, sizeof(w->r.first_bad), "%s", why);
+  w->r.verified += f->n_checks;
+  w->r.bad += bad;
+  if (resp) pdp__v1__response__free_unpacked(resp, NULL);
 }
 
 static void *worker_main(void *arg) {
@@ -180,7 +235,12 @@ static void *worker_main(void *arg) {
       }
       if (have - off < 4 + (size_t)len) break;
       size_t slot = head;
-      if (w->verify && answered < sc->n) check_answer(w, p + 4, len, sent_idx[slot]);
+      if (w->verify && answered < sc->n) {
+        if (sc->batch)
+          check_batch_answer(w, p + 4, len, sent_idx[slot]);
+        else
+          check_answer(w, p + 4, len, sent_idx[slot]);
+      }
       answered++;
       if (counting) {
         bench_hist_add(&w->r.hist, t_read - sent_at[slot]);
@@ -294,6 +354,24 @@ static bool run_load(const bench_opts *o, const bench_scenario *sc, const char *
   return ok;
 }
 
+/* Add one round's result into the run's (first: copy it). */
+static void merge_result(bench_result *into, const bench_result *r, bool first) {
+  if (first) {
+    *into = *r;
+    return;
+  }
+  bench_hist_merge(&into->hist, &r->hist);
+  into->answers += r->answers;
+  into->verified += r->verified;
+  if (r->bad && !into->bad) memcpy(into->first_bad, r->first_bad, sizeof(into->first_bad));
+  into->bad += r->bad;
+  into->seconds += r->seconds;
+  if (r->rss_load_kb > into->rss_load_kb) {
+    into->rss_load_kb = r->rss_load_kb;
+    into->rss_private_kb = r->rss_private_kb;
+  }
+}
+
 static const char usage[] =
     "usage: pdp-bench [options]\n"
     "\n"
@@ -306,6 +384,10 @@ static const char usage[] =
     "  --duration SECONDS   length of the measured phase (default 5)\n"
     "  --warmup SECONDS     unmeasured phase before it (default 1)\n"
     "  --requests COUNT     measure exactly COUNT answers instead of a duration\n"
+    "  --rounds R           with --compare-echo: alternate pdpd and echo R times, each\n"
+    "                       round a 1/R share of the duration or requests (default 1)\n"
+    "  --batch K            send K checks per BatchCheck request (latency per batch;\n"
+    "                       throughput as requests/s and checks/s)\n"
     "  --compare-echo       run the identical load against pdp-echo too, print ratios\n"
     "  --echo-bin PATH      pdp-echo to start (default: next to pdp-bench)\n"
     "  --json FILE          also write the results as JSON\n"
@@ -336,21 +418,34 @@ static void fill_rows(const bench_result *p, const bench_result *e, row rows[7])
   rows[6] = (row){"answers", (double)p->answers, e ? (double)e->answers : 0, false};
 }
 
+static size_t per_request(const bench_scenario *sc) {
+  return sc->batch ? sc->batch : 1;
+}
+
 static void print_table(const bench_opts *o, const bench_scenario *sc, const bench_result *p,
                         const bench_result *e) {
   row rows[7];
   fill_rows(p, e, rows);
-  printf("\n## pdp-bench: %s, %d connection(s), depth %d\n\n", sc->name, o->connections, o->depth);
+  printf("\n## pdp-bench: %s, %d connection(s), depth %d", sc->name, o->connections, o->depth);
+  if (sc->batch) printf(", %zu checks per BatchCheck request", sc->batch);
+  if (e && o->rounds > 1) printf(", %d rounds alternating with echo", o->rounds);
+  printf("\n\n");
   if (e) {
     printf("| metric | pdpd | echo | pdpd / echo |\n|---|---:|---:|---:|\n");
     for (int i = 0; i < 7; i++)
       printf("| %s | %.1f | %.1f | %.2f |\n", rows[i].name, rows[i].pdpd, rows[i].echo,
              rows[i].echo > 0 ? rows[i].pdpd / rows[i].echo : 0);
+    if (sc->batch)
+      printf("| throughput (checks/s) | %.1f | %.1f | %.2f |\n",
+             rows[0].pdpd * (double)sc->batch, rows[0].echo * (double)sc->batch,
+             rows[0].echo > 0 ? rows[0].pdpd / rows[0].echo : 0);
   } else {
     printf("| metric | pdpd |\n|---|---:|\n");
     for (int i = 0; i < 7; i++) printf("| %s | %.1f |\n", rows[i].name, rows[i].pdpd);
+    if (sc->batch)
+      printf("| throughput (checks/s) | %.1f |\n", rows[0].pdpd * (double)sc->batch);
   }
-  printf("\nverified answers: %llu, wrong: %llu%s%s\n", (unsigned long long)p->verified,
+  printf("\nverified %s: %llu, wrong: %llu%s%s\n", sc->batch ? "checks" : "answers", (unsigned long long)p->verified,
          (unsigned long long)p->bad, p->bad ? " -- first: " : "", p->bad ? p->first_bad : "");
   if (p->rss_rest_kb >= 0 && p->rss_load_kb > 0)
     printf("pdpd memory: RSS %ld kB at rest, %ld kB under load (%ld kB private)\n", p->rss_rest_kb,
@@ -370,8 +465,17 @@ static bool write_json(const char *file, const bench_opts *o, const bench_scenar
   fill_rows(p, e, rows);
   const char *keys[7] = {"throughput_rps", "p50_us", "p90_us", "p99_us",
                          "p999_us",        "max_us", "answers"};
-  fprintf(f, "{\n  \"scenario\": \"%s\",\n  \"connections\": %d,\n  \"depth\": %d,\n", sc->name,
-          o->connections, o->depth);
+  fputs("{\n  \"scenario\": \"", f);
+  for (const char *c = sc->name; *c; c++) /* a path: escape what JSON must */
+    if (*c == '"' || *c == '\\')
+      fprintf(f, "\\%c", *c);
+    else if ((unsigned char)*c < 0x20)
+      fprintf(f, "\\u%04x", (unsigned)(unsigned char)*c);
+    else
+      fputc(*c, f);
+  fprintf(f, "\",\n  \"connections\": %d,\n  \"depth\": %d,\n", o->connections, o->depth);
+  fprintf(f, "  \"batch\": %zu,\n  \"checks_per_request\": %zu,\n  \"rounds\": %d,\n", sc->batch,
+          per_request(sc), o->compare_echo ? o->rounds : 1);
   fprintf(f, "  \"verified\": %llu,\n  \"wrong\": %llu,\n", (unsigned long long)p->verified,
           (unsigned long long)p->bad);
   fprintf(f, "  \"rss_rest_kb\": %ld,\n  \"rss_load_kb\": %ld,\n  \"rss_private_kb\": %ld,\n",
@@ -380,6 +484,8 @@ static bool write_json(const char *file, const bench_opts *o, const bench_scenar
     fprintf(f, "  \"%s\": {", side == 0 ? "pdpd" : "echo");
     for (int i = 0; i < 7; i++)
       fprintf(f, "%s\"%s\": %.3f", i ? ", " : "", keys[i], side == 0 ? rows[i].pdpd : rows[i].echo);
+    fprintf(f, ", \"throughput_cps\": %.3f",
+            (side == 0 ? rows[0].pdpd : rows[0].echo) * (double)per_request(sc));
     fprintf(f, "}%s\n", side == 0 && e ? "," : "");
   }
   fprintf(f, "}\n");
@@ -443,7 +549,8 @@ int main(int argc, char **argv) {
                   .connections = 1,
                   .depth = 1,
                   .duration_s = 5,
-                  .warmup_s = 1};
+                  .warmup_s = 1,
+                  .rounds = 1};
   static const struct option longs[] = {{"socket", required_argument, 0, 's'},
                                         {"scenario", required_argument, 0, 'S'},
                                         {"connections", required_argument, 0, 'c'},
@@ -451,6 +558,8 @@ int main(int argc, char **argv) {
                                         {"duration", required_argument, 0, 't'},
                                         {"warmup", required_argument, 0, 'w'},
                                         {"requests", required_argument, 0, 'n'},
+                                        {"batch", required_argument, 0, 'b'},
+                                        {"rounds", required_argument, 0, 'r'},
                                         {"compare-echo", no_argument, 0, 'e'},
                                         {"echo-bin", required_argument, 0, 'E'},
                                         {"json", required_argument, 0, 'j'},
@@ -484,6 +593,14 @@ int main(int argc, char **argv) {
       if (!parse_num("requests", optarg, 1, 1e12, &v)) return 2;
       o.requests = (uint64_t)v;
       break;
+    case 'b':
+      if (!parse_num("batch", optarg, 1, 100000, &v)) return 2;
+      o.batch = (size_t)v;
+      break;
+    case 'r':
+      if (!parse_num("rounds", optarg, 1, 1000, &v)) return 2;
+      o.rounds = (int)v;
+      break;
     case 'e':
       o.compare_echo = true;
       break;
@@ -514,15 +631,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pdp-bench: %s\n", err);
     return 2;
   }
-  bench_result pdpd_r, echo_r;
-  if (!run_load(&o, &sc, o.socket, true, &pdpd_r, err, sizeof(err))) {
-    fprintf(stderr, "pdp-bench: pdpd: %s\n", err);
+  if (o.batch && !bench_scenario_batch(&sc, o.batch, err, sizeof(err))) {
+    fprintf(stderr, "pdp-bench: %s: %s\n", o.scenario, err);
     bench_scenario_close(&sc);
     return 2;
   }
+  static bench_result pdpd_r, echo_r, round_r; /* large (histograms): not on the stack */
   bool have_echo = false;
+  pid_t echo_pid = -1;
+  char echo_path[128] = "";
   if (o.compare_echo) {
-    char bin[4096], path[128];
+    char bin[4096];
     if (o.echo_bin) {
       snprintf(bin, sizeof(bin), "%s", o.echo_bin);
     } else {
@@ -531,19 +650,37 @@ int main(int argc, char **argv) {
       char *slash = strrchr(bin, '/');
       strcpy(slash ? slash + 1 : bin, "pdp-echo");
     }
-    pid_t pid = start_echo(bin, path, sizeof(path), err, sizeof(err));
-    if (pid < 0) {
+    echo_pid = start_echo(bin, echo_path, sizeof(echo_path), err, sizeof(err));
+    if (echo_pid < 0) {
       fprintf(stderr, "pdp-bench: echo: %s\n", err);
       bench_scenario_close(&sc);
       return 2;
     }
-    have_echo = run_load(&o, &sc, path, false, &echo_r, err, sizeof(err));
-    stop_echo(pid, path);
-    if (!have_echo) {
-      fprintf(stderr, "pdp-bench: echo: %s\n", err);
-      bench_scenario_close(&sc);
-      return 2;
+    have_echo = true;
+  }
+  int rounds = o.compare_echo ? o.rounds : 1;
+  if (o.requests && (uint64_t)rounds * (uint64_t)o.connections > o.requests)
+    rounds = (int)(o.requests / (uint64_t)o.connections);
+  if (rounds < 1) rounds = 1;
+  bool ok = true;
+  const char *who = "pdpd";
+  for (int r = 0; r < rounds && ok; r++) {
+    bench_opts ro = o; /* this round's share */
+    ro.duration_s = o.duration_s / rounds;
+    if (r > 0 && ro.warmup_s > 0.2) ro.warmup_s = 0.2; /* the first round warmed both up */
+    if (o.requests)
+      ro.requests = o.requests / (uint64_t)rounds + ((uint64_t)r < o.requests % (uint64_t)rounds);
+    for (int side = 0; side < (have_echo ? 2 : 1) && ok; side++) {
+      who = side ? "echo" : "pdpd";
+      ok = run_load(&ro, &sc, side ? echo_path : o.socket, side == 0, &round_r, err, sizeof(err));
+      if (ok) merge_result(side ? &echo_r : &pdpd_r, &round_r, r == 0);
     }
+  }
+  if (echo_pid > 0) stop_echo(echo_pid, echo_path);
+  if (!ok) {
+    fprintf(stderr, "pdp-bench: %s: %s\n", who, err);
+    bench_scenario_close(&sc);
+    return 2;
   }
   print_table(&o, &sc, &pdpd_r, have_echo ? &echo_r : NULL);
   if (o.json_out && !write_json(o.json_out, &o, &sc, &pdpd_r, have_echo ? &echo_r : NULL)) {

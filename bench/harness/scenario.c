@@ -4,10 +4,16 @@
  * checks.json users write for their policy tests is a valid benchmark scenario.  Each check
  * is encoded once as a whole frame with id = its index + 1; pdp-bench replays the frames
  * and, for the first pass, checks each answer against the expected decision.
+ *
+ * bench_scenario_batch repacks those frames as BatchCheck requests: it decodes each Check
+ * frame back into its protobuf-c message (so the checks are byte for byte what
+ * pdpc_encode_check produced) and packs K of them per pdp.v1.BatchCheckRequest; the C
+ * client has no batch encoder of its own.
  */
 #include "bench.h"
 
 #include "../../pdp/cli/pdpctl.h"
+#include "pdp.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +59,7 @@ bool bench_scenario_load(const char *dir, bench_scenario *out, char *err, size_t
       break;
     }
     f->expect_allow = c->expect_allow ? 1 : 0;
+    f->n_checks = 1;
     out->n++;
   }
   ctl_checks_close(&checks);
@@ -61,8 +68,90 @@ bool bench_scenario_load(const char *dir, bench_scenario *out, char *err, size_t
 }
 
 void bench_scenario_close(bench_scenario *s) {
-  for (size_t i = 0; i < s->n; i++) free(s->frames[i].bytes);
+  for (size_t i = 0; i < s->n; i++) {
+    free(s->frames[i].bytes);
+    free(s->frames[i].expects);
+  }
   free(s->frames);
   s->frames = NULL;
   s->n = 0;
+  s->batch = 0;
+}
+
+static void free_frames(bench_frame *fs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(fs[i].bytes);
+    free(fs[i].expects);
+  }
+  free(fs);
+}
+
+bool bench_scenario_batch(bench_scenario *s, size_t k, char *err, size_t cap) {
+  if (k == 0 || s->n == 0 || s->batch) {
+    snprintf(err, cap, "batch: need k >= 1 and a loaded scenario of single checks");
+    return false;
+  }
+  size_t n = s->n, nb = (n + k - 1) / k;
+  Pdp__V1__Request **reqs = calloc(n, sizeof(*reqs));
+  Pdp__V1__CheckRequest **checks = calloc(k, sizeof(*checks));
+  bench_frame *out = calloc(nb, sizeof(*out));
+  bool ok = reqs && checks && out;
+  if (!ok) snprintf(err, cap, "out of memory");
+  for (size_t i = 0; i < n && ok; i++) {
+    const bench_frame *f = &s->frames[i];
+    reqs[i] = f->len >= 4 ? pdp__v1__request__unpack(NULL, f->len - 4, f->bytes + 4) : NULL;
+    if (!reqs[i] || reqs[i]->body_case != PDP__V1__REQUEST__BODY_CHECK) {
+      snprintf(err, cap, "checks[%zu]: the encoded check does not decode", i);
+      ok = false;
+    }
+  }
+  for (size_t b = 0; b < nb && ok; b++) {
+    bench_frame *f = &out[b];
+    f->expects = malloc(k);
+    if (!f->expects) {
+      snprintf(err, cap, "out of memory");
+      ok = false;
+      break;
+    }
+    for (size_t j = 0; j < k; j++) {
+      size_t i = (b * k + j) % n;
+      checks[j] = reqs[i]->check;
+      f->expects[j] = (signed char)s->frames[i].expect_allow;
+    }
+    Pdp__V1__BatchCheckRequest batch = PDP__V1__BATCH_CHECK_REQUEST__INIT;
+    batch.n_checks = k;
+    batch.checks = checks;
+    Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+    rq.id = (uint64_t)b + 1;
+    rq.body_case = PDP__V1__REQUEST__BODY_BATCH_CHECK;
+    rq.batch_check = &batch;
+    size_t len = pdp__v1__request__get_packed_size(&rq);
+    if (len > UINT32_MAX - 4 || !(f->bytes = malloc(4 + len))) {
+      snprintf(err, cap, "batch %zu: out of memory (%zu bytes)", b, len);
+      ok = false;
+      break;
+    }
+    f->bytes[0] = (uint8_t)(len >> 24);
+    f->bytes[1] = (uint8_t)(len >> 16);
+    f->bytes[2] = (uint8_t)(len >> 8);
+    f->bytes[3] = (uint8_t)len;
+    pdp__v1__request__pack(&rq, f->bytes + 4);
+    f->len = 4 + len;
+    f->expect_allow = -1;
+    f->n_checks = k;
+  }
+  if (reqs)
+    for (size_t i = 0; i < n; i++)
+      if (reqs[i]) pdp__v1__request__free_unpacked(reqs[i], NULL);
+  free(reqs);
+  free(checks);
+  if (!ok) {
+    if (out) free_frames(out, nb);
+    return false;
+  }
+  free_frames(s->frames, s->n);
+  s->frames = out;
+  s->n = nb;
+  s->batch = k;
+  return true;
 }

@@ -1,6 +1,7 @@
 /* test_bench.c - pdp-bench measures a real pdpd and the echo baseline, and its numbers are
  * honest: every answer of the first pass is checked against the scenario's expectations,
  * and a scenario whose expectations are wrong makes pdp-bench fail instead of report.
+ * With --batch K the checks travel K per BatchCheck request and every item is verified.
  * (No test here asserts a timing: only that the measurement ran and was verified.)
  */
 #include <criterion/criterion.h>
@@ -89,9 +90,98 @@ Test(bench, a_wrong_expectation_fails_the_run) {
   cr_assert(strstr(out, "wrong: 1"), "wrong answer not reported:\n%s", out);
 }
 
+/* The number of checks in a checks.json, read independently of pdp-bench. */
+static size_t count_checks(const char *dir) {
+  char file[1024];
+  snprintf(file, sizeof file, "%s/checks.json", dir);
+  json_error_t jerr;
+  json_t *r = json_load_file(file, 0, &jerr);
+  cr_assert_not_null(r, "%s: %s", file, jerr.text);
+  size_t n = json_array_size(json_object_get(r, "checks"));
+  json_decref(r);
+  cr_assert_gt(n, 0);
+  return n;
+}
+
+Test(bench, batched_run_verifies_every_item_and_reports_checks_per_second) {
+  static char out[1 << 16];
+  char json[200], args[2048];
+  snprintf(json, sizeof json, "%s/batch.json", d.dir);
+  snprintf(args, sizeof args,
+           "--scenario '%s' --batch 5 --connections 2 --depth 4 --requests 300 --compare-echo "
+           "--json '%s'",
+           d.source, json);
+  int rc = bench(out, sizeof out, args);
+  cr_assert_eq(rc, 0, "pdp-bench exited %d:\n%s", rc, out);
+  cr_assert(strstr(out, "5 checks per BatchCheck request"), "%s", out);
+  cr_assert(strstr(out, "| throughput (checks/s) |"), "no checks/s row:\n%s", out);
+  cr_assert(strstr(out, "verified checks: "), "%s", out);
+
+  json_error_t jerr;
+  json_t *r = json_load_file(json, 0, &jerr);
+  cr_assert_not_null(r, "%s: %s", json, jerr.text);
+  cr_assert_eq(json_integer_value(json_object_get(r, "wrong")), 0);
+  cr_assert_eq(json_integer_value(json_object_get(r, "batch")), 5);
+  /* Each connection verifies one pass of ceil(n / 5) batches of 5 items each. */
+  size_t n = count_checks(d.source);
+  cr_assert_eq(json_integer_value(json_object_get(r, "verified")), (json_int_t)(2 * ((n + 4) / 5) * 5));
+  json_t *p = json_object_get(r, "pdpd");
+  cr_assert_eq(json_real_value(json_object_get(p, "answers")), 300.0);
+  double rps = json_real_value(json_object_get(p, "throughput_rps"));
+  double cps = json_real_value(json_object_get(p, "throughput_cps"));
+  cr_assert_gt(rps, 0.0);
+  cr_assert(cps > 4.99 * rps && cps < 5.01 * rps, "checks/s %f for %f requests/s", cps, rps);
+  json_decref(r);
+}
+
+Test(bench, rounds_alternate_with_echo_and_add_up_to_the_requested_count) {
+  static char out[1 << 16];
+  char json[200], args[2048];
+  snprintf(json, sizeof json, "%s/rounds.json", d.dir);
+  snprintf(args, sizeof args,
+           "--scenario '%s' --rounds 3 --connections 2 --depth 4 --requests 1000 --compare-echo "
+           "--json '%s'",
+           d.source, json);
+  int rc = bench(out, sizeof out, args);
+  cr_assert_eq(rc, 0, "pdp-bench exited %d:\n%s", rc, out);
+  cr_assert(strstr(out, "3 rounds alternating with echo"), "%s", out);
+  json_error_t jerr;
+  json_t *r = json_load_file(json, 0, &jerr);
+  cr_assert_not_null(r, "%s: %s", json, jerr.text);
+  cr_assert_eq(json_integer_value(json_object_get(r, "rounds")), 3);
+  cr_assert_eq(json_integer_value(json_object_get(r, "wrong")), 0);
+  /* Every pdpd round verifies one pass per connection. */
+  size_t n = count_checks(d.source);
+  cr_assert_eq(json_integer_value(json_object_get(r, "verified")), (json_int_t)(3 * 2 * n));
+  /* The rounds' shares add up to exactly the requested count on both sides. */
+  cr_assert_eq(json_real_value(json_object_get(json_object_get(r, "pdpd"), "answers")), 1000.0);
+  cr_assert_eq(json_real_value(json_object_get(json_object_get(r, "echo"), "answers")), 1000.0);
+  json_decref(r);
+}
+
+Test(bench, a_wrong_expectation_inside_a_batch_fails_the_run) {
+  /* One check expecting the opposite decision, packed 3 times into each batch. */
+  cr_assert(du_write(&d, "wrongb/checks.json",
+                     "{\"checks\": [{\"principal\": {\"type\": \"User\", \"id\": \"alice\"},"
+                     " \"action\": {\"type\": \"Action\", \"id\": \"view\"},"
+                     " \"resource\": {\"type\": \"Document\", \"id\": \"design-doc\"},"
+                     " \"decision\": \"deny\"}]}"));
+  static char out[1 << 16];
+  char args[512];
+  snprintf(args, sizeof args, "--scenario '%s/wrongb' --batch 3 --requests 20", d.dir);
+  int rc = bench(out, sizeof out, args);
+  cr_assert_eq(rc, 1, "pdp-bench must fail on a wrong batch item (exit %d):\n%s", rc, out);
+  cr_assert(strstr(out, "wrong: 3"), "wrong items not reported:\n%s", out);
+  cr_assert(strstr(out, "batch 0 item 0"), "first wrong item not named:\n%s", out);
+}
+
 Test(bench, bad_options_are_refused) {
   static char out[1 << 14];
   cr_assert_eq(bench(out, sizeof out, "--depth 0"), 2, "%s", out);
   cr_assert(strstr(out, "--depth"), "%s", out);
   cr_assert_eq(bench(out, sizeof out, "--scenario /nonexistent"), 2, "%s", out);
+  cr_assert_eq(bench(out, sizeof out, "--batch 0"), 2, "%s", out);
+  cr_assert(strstr(out, "--batch"), "%s", out);
+  cr_assert_eq(bench(out, sizeof out, "--rounds 0"), 2, "%s", out);
+  cr_assert(strstr(out, "--rounds"), "%s", out);
 }
