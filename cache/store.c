@@ -223,8 +223,13 @@ static int init_dbs(cache_store *s, cache_store_err *err) {
       sum_key(key, sizeof key, t);
       r = read32(s, txn, key, tmp, err);
     }
-    mdb_txn_abort(txn); /* nothing written */
-    return r;
+    if (r != 0) {
+      mdb_txn_abort(txn);
+      return r;
+    }
+    /* Commit even though nothing was written: DBI handles opened in an aborted txn close. */
+    rc = mdb_txn_commit(txn);
+    return rc == 0 ? 0 : fail_mdb(err, s, rc, "commit");
   }
   if (rc != MDB_NOTFOUND) {
     mdb_txn_abort(txn);
