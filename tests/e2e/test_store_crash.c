@@ -230,7 +230,7 @@ Test(store_crash, a_writer_killed_at_random_moments_leaves_exactly_a_committed_s
     }
     close(fds[1]);
     rng = mix(rng);
-    sleep_ms(2 + (long)(rng % 40));
+    sleep_ms(2 + (long)(rng % 80));
     if (round % LIVE_CHECK_EVERY == 0) {
       /* Read while the child writes: a consistent committed state, never part of a delta. */
       cache_store *s;
