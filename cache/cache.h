@@ -91,13 +91,13 @@ const char *cache_table_name(cache_table t);
 
 enum {
   CACHE_STORE_OK = 0,
-  CACHE_STORE_NOTFOUND = 1,   /* get: no such key; iterator: no more rows (not an error) */
-  CACHE_STORE_EINVAL = -1,    /* bad argument: table, key length, reserved key, reader state */
-  CACHE_STORE_EIO = -2,       /* the directory or LMDB failed (permissions, disk, ...) */
-  CACHE_STORE_EMAPFULL = -3,  /* the delta does not fit in the map; nothing was applied */
-  CACHE_STORE_ENOMEM = -4,    /* out of memory */
-  CACHE_STORE_ECORRUPT = -5,  /* not a pdpd store, other format, or damaged meta */
-  CACHE_STORE_EBUSY = -6      /* no free reader slot */
+  CACHE_STORE_NOTFOUND = 1,  /* get: no such key; iterator: no more rows (not an error) */
+  CACHE_STORE_EINVAL = -1,   /* bad argument: table, key length, reserved key, reader state */
+  CACHE_STORE_EIO = -2,      /* the directory or LMDB failed (permissions, disk, ...) */
+  CACHE_STORE_EMAPFULL = -3, /* the delta does not fit in the map; nothing was applied */
+  CACHE_STORE_ENOMEM = -4,   /* out of memory */
+  CACHE_STORE_ECORRUPT = -5, /* not a pdpd store, other format, or damaged meta */
+  CACHE_STORE_EBUSY = -6     /* no free reader slot */
 };
 
 /* Short English name of a CACHE_STORE_* code ("map full"). */
@@ -116,7 +116,8 @@ typedef struct cache_reader cache_reader; /* a reusable read txn; one thread at 
 /* Open (creating `dir` with mode 0700 and a fresh store inside when missing) the store under
  * `dir`.  map_size_bytes 0 means CACHE_STORE_DEFAULT_MAP_SIZE.  Stale reader slots left by
  * dead processes are cleared.  On success *out is the store; on error *out is NULL. */
-int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out, cache_store_err *err);
+int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out,
+                     cache_store_err *err);
 /* Close the store.  Every reader of it must have been freed.  NULL is ignored. */
 void cache_store_close(cache_store *store);
 /* Clear reader slots held by dead processes (call on a timer); *cleared (optional) gets how
@@ -147,8 +148,8 @@ void cache_delta_init(cache_delta *d);
 void cache_delta_close(cache_delta *d);
 void cache_delta_clear(cache_delta *d); /* n = 0, keeps the array */
 /* Append a change; false when out of memory (the delta is unchanged). */
-bool cache_delta_put(cache_delta *d, cache_table t, const void *key, size_t key_len, const void *val,
-                     size_t val_len);
+bool cache_delta_put(cache_delta *d, cache_table t, const void *key, size_t key_len,
+                     const void *val, size_t val_len);
 bool cache_delta_del(cache_delta *d, cache_table t, const void *key, size_t key_len);
 
 /* Largest key length the store accepts (LMDB's limit, 511 by default). */
@@ -191,9 +192,9 @@ int cache_store_read_stamp(cache_reader *r, uint8_t out[32], cache_store_err *er
 
 /* A cursor over one table in key order (bytewise), inside an active read. */
 typedef struct cache_iter {
-  void *cursor;      /* MDB_cursor; NULL when closed */
+  void *cursor; /* MDB_cursor; NULL when closed */
   cache_table table;
-  bool started;      /* first next() positions on the first row */
+  bool started; /* first next() positions on the first row */
 } cache_iter;
 
 int cache_store_iter_init(cache_iter *it, cache_reader *r, cache_table t, cache_store_err *err);
@@ -206,8 +207,8 @@ void cache_store_iter_close(cache_iter *it); /* before read_end; twice is harmle
  * Record hash h = SHA-256(u64be len(name) | name | u64be len(key) | key | u64be len(val) | val),
  * name the table's name.  A table's sum is the 256-bit sum (big-endian, mod 2^256) of its
  * records' hashes; the store stamp = SHA-256("pdpd-store-stamp-1" | sum[0] | ... | sum[4]). */
-bool cache_stamp_record(cache_table t, const void *key, size_t key_len, const void *val, size_t val_len,
-                        uint8_t out[32]);
+bool cache_stamp_record(cache_table t, const void *key, size_t key_len, const void *val,
+                        size_t val_len, uint8_t out[32]);
 void cache_stamp_add(uint8_t sum[32], const uint8_t h[32]); /* sum += h mod 2^256 */
 void cache_stamp_sub(uint8_t sum[32], const uint8_t h[32]); /* sum -= h mod 2^256 */
 bool cache_stamp_fold(const uint8_t sums[CACHE_TABLE_STAMPED][32], uint8_t out[32]);

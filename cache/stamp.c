@@ -36,8 +36,8 @@ static bool digest_part(EVP_MD_CTX *ctx, const void *p, size_t n) {
   return n == 0 || EVP_DigestUpdate(ctx, p, n) == 1;
 }
 
-bool cache__stamp_record_ctx(struct evp_md_ctx_st *ctx, cache_table t, const void *key, size_t key_len,
-                             const void *val, size_t val_len, uint8_t out[32]) {
+bool cache__stamp_record_ctx(struct evp_md_ctx_st *ctx, cache_table t, const void *key,
+                             size_t key_len, const void *val, size_t val_len, uint8_t out[32]) {
   const char *name = cache_table_name(t);
   if (!name || t >= CACHE_TABLE_STAMPED) return false;
   unsigned int n = 0;
@@ -46,8 +46,8 @@ bool cache__stamp_record_ctx(struct evp_md_ctx_st *ctx, cache_table t, const voi
          EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32;
 }
 
-bool cache_stamp_record(cache_table t, const void *key, size_t key_len, const void *val, size_t val_len,
-                        uint8_t out[32]) {
+bool cache_stamp_record(cache_table t, const void *key, size_t key_len, const void *val,
+                        size_t val_len, uint8_t out[32]) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   if (!ctx) return false;
   bool ok = cache__stamp_record_ctx(ctx, t, key, key_len, val, val_len, out);

@@ -75,15 +75,24 @@ const char *cache_table_name(cache_table t) {
 
 const char *cache_store_strerror(int code) {
   switch (code) {
-  case CACHE_STORE_OK: return "ok";
-  case CACHE_STORE_NOTFOUND: return "not found";
-  case CACHE_STORE_EINVAL: return "invalid argument";
-  case CACHE_STORE_EIO: return "i/o error";
-  case CACHE_STORE_EMAPFULL: return "map full";
-  case CACHE_STORE_ENOMEM: return "out of memory";
-  case CACHE_STORE_ECORRUPT: return "not a valid store";
-  case CACHE_STORE_EBUSY: return "no free reader slot";
-  default: return "unknown error";
+  case CACHE_STORE_OK:
+    return "ok";
+  case CACHE_STORE_NOTFOUND:
+    return "not found";
+  case CACHE_STORE_EINVAL:
+    return "invalid argument";
+  case CACHE_STORE_EIO:
+    return "i/o error";
+  case CACHE_STORE_EMAPFULL:
+    return "map full";
+  case CACHE_STORE_ENOMEM:
+    return "out of memory";
+  case CACHE_STORE_ECORRUPT:
+    return "not a valid store";
+  case CACHE_STORE_EBUSY:
+    return "no free reader slot";
+  default:
+    return "unknown error";
   }
 }
 
@@ -111,17 +120,23 @@ static void ok(cache_store_err *err) {
 /* Our code for an LMDB (or errno) return code. */
 static int code_of(int rc) {
   switch (rc) {
-  case MDB_MAP_FULL: return CACHE_STORE_EMAPFULL;
-  case ENOMEM: return CACHE_STORE_ENOMEM;
-  case MDB_READERS_FULL: return CACHE_STORE_EBUSY;
+  case MDB_MAP_FULL:
+    return CACHE_STORE_EMAPFULL;
+  case ENOMEM:
+    return CACHE_STORE_ENOMEM;
+  case MDB_READERS_FULL:
+    return CACHE_STORE_EBUSY;
   case MDB_CORRUPTED:
   case MDB_PAGE_NOTFOUND:
   case MDB_INVALID:
   case MDB_VERSION_MISMATCH:
-  case MDB_INCOMPATIBLE: return CACHE_STORE_ECORRUPT;
+  case MDB_INCOMPATIBLE:
+    return CACHE_STORE_ECORRUPT;
   case MDB_BAD_VALSIZE:
-  case EINVAL: return CACHE_STORE_EINVAL;
-  default: return CACHE_STORE_EIO;
+  case EINVAL:
+    return CACHE_STORE_EINVAL;
+  default:
+    return CACHE_STORE_EIO;
   }
 }
 
@@ -152,7 +167,8 @@ static int make_dirs(const char *dir, cache_store_err *err) {
     int e = errno;
     return fail(err, CACHE_STORE_EIO, e, "store %s: %s", dir, strerror(e));
   }
-  if (!S_ISDIR(st.st_mode)) return fail(err, CACHE_STORE_EIO, ENOTDIR, "store %s: not a directory", dir);
+  if (!S_ISDIR(st.st_mode))
+    return fail(err, CACHE_STORE_EIO, ENOTDIR, "store %s: not a directory", dir);
   return 0;
 }
 
@@ -166,11 +182,13 @@ static MDB_val meta_key(const char *k) {
 }
 
 /* Read a 32-byte meta value (a sum or the stamp) inside txn. */
-static int read32(cache_store *s, MDB_txn *txn, const char *key, uint8_t out[32], cache_store_err *err) {
+static int read32(cache_store *s, MDB_txn *txn, const char *key, uint8_t out[32],
+                  cache_store_err *err) {
   MDB_val k = meta_key(key), v;
   int rc = mdb_get(txn, s->dbi[CACHE_TABLE_META], &k, &v);
   if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 32))
-    return fail(err, CACHE_STORE_ECORRUPT, rc, "store %s: meta key %s missing or not 32 bytes", s->dir, key);
+    return fail(err, CACHE_STORE_ECORRUPT, rc, "store %s: meta key %s missing or not 32 bytes",
+                s->dir, key);
   if (rc != 0) return fail_mdb(err, s, rc, key);
   memcpy(out, v.mv_data, 32);
   return 0;
@@ -215,7 +233,8 @@ static int init_dbs(cache_store *s, cache_store_err *err) {
   int r = 0;
   if (rc == 0) {
     if (v.mv_size != strlen(META_FORMAT_VAL) || memcmp(v.mv_data, META_FORMAT_VAL, v.mv_size) != 0)
-      r = fail(err, CACHE_STORE_ECORRUPT, 0, "store %s: unknown format (expected %s)", s->dir, META_FORMAT_VAL);
+      r = fail(err, CACHE_STORE_ECORRUPT, 0, "store %s: unknown format (expected %s)", s->dir,
+               META_FORMAT_VAL);
     uint8_t tmp[32];
     if (r == 0) r = read32(s, txn, META_STAMP_KEY, tmp, err);
     char key[64];
@@ -242,8 +261,8 @@ static int init_dbs(cache_store *s, cache_store_err *err) {
     if (rc != 0 || st.ms_entries != 0) {
       mdb_txn_abort(txn);
       return rc != 0 ? fail_mdb(err, s, rc, "stat")
-                     : fail(err, CACHE_STORE_ECORRUPT, 0, "store %s: rows without a format key: not a pdpd store",
-                            s->dir);
+                     : fail(err, CACHE_STORE_ECORRUPT, 0,
+                            "store %s: rows without a format key: not a pdpd store", s->dir);
     }
   }
   v = mval(META_FORMAT_VAL, strlen(META_FORMAT_VAL));
@@ -260,7 +279,8 @@ static int init_dbs(cache_store *s, cache_store_err *err) {
   return rc == 0 ? 0 : fail_mdb(err, s, rc, "commit");
 }
 
-int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out, cache_store_err *err) {
+int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out,
+                     cache_store_err *err) {
   if (out) *out = NULL;
   if (!dir || !*dir || !out) return fail(err, CACHE_STORE_EINVAL, 0, "store: no directory given");
   int r = make_dirs(dir, err);
@@ -362,8 +382,8 @@ static bool delta_add(cache_delta *d, cache_change c) {
   return true;
 }
 
-bool cache_delta_put(cache_delta *d, cache_table t, const void *key, size_t key_len, const void *val,
-                     size_t val_len) {
+bool cache_delta_put(cache_delta *d, cache_table t, const void *key, size_t key_len,
+                     const void *val, size_t val_len) {
   cache_change c = {CACHE_OP_PUT, t, key, key_len, val, val_len};
   return delta_add(d, c);
 }
@@ -380,22 +400,27 @@ static bool reserved_key(const cache_change *c) {
 
 /* Check every change before the txn begins, so a bad delta costs nothing. */
 static int check_delta(cache_store *s, const cache_delta *d, cache_store_err *err) {
-  if (!d || (d->n > 0 && !d->changes)) return fail(err, CACHE_STORE_EINVAL, 0, "store %s: no delta", s->dir);
+  if (!d || (d->n > 0 && !d->changes))
+    return fail(err, CACHE_STORE_EINVAL, 0, "store %s: no delta", s->dir);
   for (size_t i = 0; i < d->n; i++) {
     const cache_change *c = &d->changes[i];
     if ((unsigned)c->table >= CACHE_TABLE_COUNT)
-      return fail(err, CACHE_STORE_EINVAL, 0, "store %s: change %zu: no table %d", s->dir, i, (int)c->table);
+      return fail(err, CACHE_STORE_EINVAL, 0, "store %s: change %zu: no table %d", s->dir, i,
+                  (int)c->table);
     if (c->op != CACHE_OP_PUT && c->op != CACHE_OP_DEL)
-      return fail(err, CACHE_STORE_EINVAL, 0, "store %s: change %zu: unknown op %d", s->dir, i, (int)c->op);
+      return fail(err, CACHE_STORE_EINVAL, 0, "store %s: change %zu: unknown op %d", s->dir, i,
+                  (int)c->op);
     if (c->key_len == 0 || c->key_len > s->max_key || !c->key)
-      return fail(err, CACHE_STORE_EINVAL, 0, "store %s: change %zu (%s): key length %zu not in 1..%zu", s->dir,
-                  i, table_names[c->table], c->key_len, s->max_key);
+      return fail(err, CACHE_STORE_EINVAL, 0,
+                  "store %s: change %zu (%s): key length %zu not in 1..%zu", s->dir, i,
+                  table_names[c->table], c->key_len, s->max_key);
     if (c->op == CACHE_OP_PUT && c->val_len > 0 && !c->val)
       return fail(err, CACHE_STORE_EINVAL, 0, "store %s: change %zu (%s): NULL value", s->dir, i,
                   table_names[c->table]);
     if (reserved_key(c))
-      return fail(err, CACHE_STORE_EINVAL, 0, "store %s: change %zu: meta keys starting with \"%s\" are reserved",
-                  s->dir, i, CACHE_META_RESERVED_PREFIX);
+      return fail(err, CACHE_STORE_EINVAL, 0,
+                  "store %s: change %zu: meta keys starting with \"%s\" are reserved", s->dir, i,
+                  CACHE_META_RESERVED_PREFIX);
   }
   return 0;
 }
@@ -434,10 +459,11 @@ static int apply_one(cache_store *s, MDB_txn *txn, EVP_MD_CTX *ctx, const cache_
     rc = mdb_put(txn, dbi, &k, &v, 0);
   }
   if (rc == MDB_MAP_FULL)
-    return fail(err, CACHE_STORE_EMAPFULL, rc,
-                "store %s: map full (map size %zu bytes) at change %zu of the delta; nothing applied, "
-                "raise the map size",
-                s->dir, s->map_size, i);
+    return fail(
+        err, CACHE_STORE_EMAPFULL, rc,
+        "store %s: map full (map size %zu bytes) at change %zu of the delta; nothing applied, "
+        "raise the map size",
+        s->dir, s->map_size, i);
   if (rc != 0) return fail_mdb(err, s, rc, c->op == CACHE_OP_DEL ? "delete" : "put");
   return 0;
 }
@@ -460,7 +486,8 @@ int cache_store_apply(cache_store *s, const cache_delta *d, cache_store_err *err
     sum_key(key, sizeof key, t);
     r = read32(s, txn, key, sums[t], err);
   }
-  for (size_t i = 0; r == 0 && i < d->n; i++) r = apply_one(s, txn, ctx, &d->changes[i], i, sums, err);
+  for (size_t i = 0; r == 0 && i < d->n; i++)
+    r = apply_one(s, txn, ctx, &d->changes[i], i, sums, err);
   if (r == 0) r = write_sums(s, txn, sums, err);
   EVP_MD_CTX_free(ctx);
   if (r != 0) {
@@ -469,9 +496,10 @@ int cache_store_apply(cache_store *s, const cache_delta *d, cache_store_err *err
   }
   rc = mdb_txn_commit(txn); /* frees txn in every case */
   if (rc == MDB_MAP_FULL)
-    return fail(err, CACHE_STORE_EMAPFULL, rc,
-                "store %s: map full (map size %zu bytes) at commit; nothing applied, raise the map size", s->dir,
-                s->map_size);
+    return fail(
+        err, CACHE_STORE_EMAPFULL, rc,
+        "store %s: map full (map size %zu bytes) at commit; nothing applied, raise the map size",
+        s->dir, s->map_size);
   if (rc != 0) return fail_mdb(err, s, rc, "commit");
   ok(err);
   return 0;
@@ -512,8 +540,10 @@ int cache_store_recompute_stamp(cache_store *s, uint8_t out[32], cache_store_err
     }
     MDB_val k, v;
     uint8_t h[32];
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      if (!cache__stamp_record_ctx(ctx, (cache_table)t, k.mv_data, k.mv_size, v.mv_data, v.mv_size, h)) {
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (!cache__stamp_record_ctx(ctx, (cache_table)t, k.mv_data, k.mv_size, v.mv_data, v.mv_size,
+                                   h)) {
         rc = ENOMEM;
         break;
       }
@@ -553,7 +583,8 @@ void cache_store_reader_free(cache_reader *r) {
 int cache_store_read_begin(cache_reader *r, cache_store_err *err) {
   if (!r) return fail(err, CACHE_STORE_EINVAL, 0, "store: NULL reader");
   cache_store *s = r->store;
-  if (r->active) return fail(err, CACHE_STORE_EINVAL, 0, "store %s: read_begin on an active reader", s->dir);
+  if (r->active)
+    return fail(err, CACHE_STORE_EINVAL, 0, "store %s: read_begin on an active reader", s->dir);
   int rc;
   if (r->txn) {
     rc = mdb_txn_renew(r->txn);
@@ -590,8 +621,8 @@ int cache_store_get(cache_reader *r, cache_table t, const void *key, size_t key_
   if (x != 0) return x;
   cache_store *s = r->store;
   if (!key || key_len == 0 || key_len > s->max_key || !val)
-    return fail(err, CACHE_STORE_EINVAL, 0, "store %s: %s: key length %zu not in 1..%zu", s->dir, table_names[t],
-                key_len, s->max_key);
+    return fail(err, CACHE_STORE_EINVAL, 0, "store %s: %s: key length %zu not in 1..%zu", s->dir,
+                table_names[t], key_len, s->max_key);
   MDB_val k = mval(key, key_len), v;
   int rc = mdb_get(r->txn, s->dbi[t], &k, &v);
   if (rc == MDB_NOTFOUND) {
@@ -644,7 +675,9 @@ int cache_store_iter_next(cache_iter *it, cache_val *key, cache_val *val, cache_
     ok(err);
     return CACHE_STORE_NOTFOUND;
   }
-  if (rc != 0) return fail(err, code_of(rc), rc, "store: iterate %s: %s", table_names[it->table], mdb_strerror(rc));
+  if (rc != 0)
+    return fail(err, code_of(rc), rc, "store: iterate %s: %s", table_names[it->table],
+                mdb_strerror(rc));
   if (key) {
     key->data = k.mv_data;
     key->len = k.mv_size;

@@ -108,8 +108,8 @@ static void child(const char *dir, int progress) {
       change c = change_of(i, j);
       int kl = key_of(c.key, child_keys[j]);
       bool ok = c.del ? cache_delta_del(&d, (cache_table)c.table, child_keys[j], (size_t)kl)
-                      : cache_delta_put(&d, (cache_table)c.table, child_keys[j], (size_t)kl, child_vals[j],
-                                        value_of(i, j, child_vals[j]));
+                      : cache_delta_put(&d, (cache_table)c.table, child_keys[j], (size_t)kl,
+                                        child_vals[j], value_of(i, j, child_vals[j]));
       if (!ok) _exit(13);
     }
     for (int b = 0; b < 8; b++) nbuf[b] = (uint8_t)(i >> (8 * b));
@@ -124,13 +124,14 @@ static void child(const char *dir, int progress) {
 
 /* ---- the parent: the expected content, replayed from the seed ---- */
 
-static uint32_t model_delta[CACHE_TABLE_STAMPED][KEYS]; /* 0: absent; else the delta that wrote it */
+static uint32_t model_delta[CACHE_TABLE_STAMPED]
+                           [KEYS]; /* 0: absent; else the delta that wrote it */
 static uint16_t model_change[CACHE_TABLE_STAMPED][KEYS]; /* ... and the change within it */
 static uint64_t model_n;
 
 static void advance_model(uint64_t n) {
-  cr_assert_geq(n, model_n, "the committed state went back from delta %llu to %llu", (unsigned long long)model_n,
-                (unsigned long long)n);
+  cr_assert_geq(n, model_n, "the committed state went back from delta %llu to %llu",
+                (unsigned long long)model_n, (unsigned long long)n);
   for (uint64_t i = model_n + 1; i <= n; i++)
     for (int j = 0; j < PER_DELTA; j++) {
       change c = change_of(i, j);
@@ -162,15 +163,18 @@ static uint64_t check_state(cache_store *s) {
     int rc;
     while ((rc = cache_store_iter_next(&it, &kv, &vv, &err)) == 0) {
       char kbuf[16] = {0};
-      cr_assert(kv.len == 6 && ((const char *)kv.data)[0] == 'k', "unexpected key in %s", cache_table_name(t));
+      cr_assert(kv.len == 6 && ((const char *)kv.data)[0] == 'k', "unexpected key in %s",
+                cache_table_name(t));
       memcpy(kbuf, kv.data, kv.len);
       int k = atoi(kbuf + 1);
       cr_assert(k >= 0 && k < KEYS);
-      cr_assert_neq(model_delta[t][k], 0, "%s/%s present but deleted (or never written) by delta %llu",
+      cr_assert_neq(model_delta[t][k], 0,
+                    "%s/%s present but deleted (or never written) by delta %llu",
                     cache_table_name(t), kbuf, (unsigned long long)n);
       size_t wl = value_of(model_delta[t][k], model_change[t][k], want);
-      cr_assert(vv.len == wl && memcmp(vv.data, want, wl) == 0, "%s/%s holds another value than after delta %llu",
-                cache_table_name(t), kbuf, (unsigned long long)n);
+      cr_assert(vv.len == wl && memcmp(vv.data, want, wl) == 0,
+                "%s/%s holds another value than after delta %llu", cache_table_name(t), kbuf,
+                (unsigned long long)n);
       uint8_t h[32];
       cr_assert(cache_stamp_record((cache_table)t, kv.data, kv.len, vv.data, vv.len, h));
       cache_stamp_add(sums[t], h);
@@ -178,13 +182,14 @@ static uint64_t check_state(cache_store *s) {
     }
     cr_assert_eq(rc, CACHE_STORE_NOTFOUND, "%s", err.message);
     cache_store_iter_close(&it);
-    cr_assert_eq(seen, expected, "%s: %d rows, expected %d after delta %llu", cache_table_name(t), seen, expected,
-                 (unsigned long long)n);
+    cr_assert_eq(seen, expected, "%s: %d rows, expected %d after delta %llu", cache_table_name(t),
+                 seen, expected, (unsigned long long)n);
   }
   uint8_t computed[32], stored[32];
   cr_assert(cache_stamp_fold((const uint8_t(*)[32])sums, computed));
   cr_assert_eq(cache_store_read_stamp(r, stored, &err), 0, "%s", err.message);
-  cr_assert_arr_eq(computed, stored, 32, "the stamp beside delta %llu is not the stamp of its content",
+  cr_assert_arr_eq(computed, stored, 32,
+                   "the stamp beside delta %llu is not the stamp of its content",
                    (unsigned long long)n);
   cache_store_read_end(r);
   cache_store_reader_free(r);
@@ -212,8 +217,8 @@ static void sleep_ms(long ms) {
   }
 }
 
-Test(store_crash, a_writer_killed_at_random_moments_leaves_exactly_a_committed_state, .init = make_dir,
-     .fini = remove_dir, .timeout = 120) {
+Test(store_crash, a_writer_killed_at_random_moments_leaves_exactly_a_committed_state,
+     .init = make_dir, .fini = remove_dir, .timeout = 120) {
   cr_log_info("store_crash: seed 0x%llx", (unsigned long long)seed);
   uint64_t rng = mix(seed ^ 0xc0ffee);
   int live_checks = 0, advanced = 0, mid_write = 0;
@@ -244,10 +249,12 @@ Test(store_crash, a_writer_killed_at_random_moments_leaves_exactly_a_committed_s
     cr_assert_eq(kill(pid, SIGKILL), 0);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child stopped on its own (exit %d)",
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+              "the child stopped on its own (exit %d)",
               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     uint64_t started = 0, x;
-    while (read(fds[0], &x, sizeof x) == (ssize_t)sizeof x) started = x; /* EOF: the child is gone */
+    while (read(fds[0], &x, sizeof x) == (ssize_t)sizeof x)
+      started = x; /* EOF: the child is gone */
     close(fds[0]);
     /* After the kill: open (clearing the dead child's reader slot and writer lock), check. */
     cache_store *s;
@@ -262,7 +269,8 @@ Test(store_crash, a_writer_killed_at_random_moments_leaves_exactly_a_committed_s
     advanced += model_n > before;
     mid_write += started > model_n;
   }
-  cr_log_info("store_crash: %d kills (%d inside a write txn), %d live reads, %llu deltas committed, in %d rounds",
+  cr_log_info("store_crash: %d kills (%d inside a write txn), %d live reads, %llu deltas "
+              "committed, in %d rounds",
               ROUNDS, mid_write, live_checks, (unsigned long long)model_n, advanced);
   /* The test is only worth something if the child got to commit between kills. */
   cr_assert_gt(model_n, 0, "no delta was ever committed");

@@ -98,8 +98,10 @@ Test(cache_store, rows_are_put_read_back_deleted_and_iterated_in_key_order) {
   apply(s, &d);
   char buf[128];
   cr_assert_str_eq(get_str(s, CACHE_TABLE_ENTITIES, "user/alice", buf, sizeof buf), "A");
-  cr_assert_str_eq(get_str(s, CACHE_TABLE_POLICIES, "p0", buf, sizeof buf), "permit(principal, action, resource);");
-  cr_assert_null(get_str(s, CACHE_TABLE_POLICIES, "user/alice", buf, sizeof buf), "tables are separate");
+  cr_assert_str_eq(get_str(s, CACHE_TABLE_POLICIES, "p0", buf, sizeof buf),
+                   "permit(principal, action, resource);");
+  cr_assert_null(get_str(s, CACHE_TABLE_POLICIES, "user/alice", buf, sizeof buf),
+                 "tables are separate");
 
   del_str(&d, CACHE_TABLE_ENTITIES, "user/bob");
   del_str(&d, CACHE_TABLE_ENTITIES, "nobody"); /* absent: a no-op */
@@ -199,7 +201,8 @@ Test(cache_store, the_same_content_in_another_order_has_the_same_stamp) {
     put_str(&d, (cache_table)(i % CACHE_TABLE_STAMPED), k[i], v[i]);
     if (i % 10 == 9) apply(a, &d); /* five deltas */
   }
-  for (int i = 49; i >= 0; i--) put_str(&d, (cache_table)(i % CACHE_TABLE_STAMPED), k[i], v[i]); /* one delta */
+  for (int i = 49; i >= 0; i--)
+    put_str(&d, (cache_table)(i % CACHE_TABLE_STAMPED), k[i], v[i]); /* one delta */
   apply(b, &d);
   uint8_t sa[32], sb[32];
   stamp_of(a, sa);
@@ -265,7 +268,8 @@ Test(cache_store, an_overwrite_changes_the_stamp_and_restoring_the_value_restore
   uint64_t before = cache_store_hashed_rows(s);
   put_str(&d, CACHE_TABLE_ENTITIES, "e", "first");
   apply(s, &d);
-  cr_assert_eq(cache_store_hashed_rows(s) - before, 2, "an overwrite hashes the old and the new row");
+  cr_assert_eq(cache_store_hashed_rows(s) - before, 2,
+               "an overwrite hashes the old and the new row");
   stamp_of(s, s3);
   cr_assert_arr_eq(s1, s3, 32);
   before = cache_store_hashed_rows(s);
@@ -285,8 +289,8 @@ Test(cache_store, a_small_delta_on_a_big_store_hashes_only_its_rows) {
   cr_assert_not_null(keys);
   for (int i = 0; i < N; i++) {
     int n = snprintf(keys + (size_t)i * 16, 16, "row%06d", i);
-    cr_assert(cache_delta_put(&d, (cache_table)(i % 3), keys + (size_t)i * 16, (size_t)n, keys + (size_t)i * 16,
-                              (size_t)n));
+    cr_assert(cache_delta_put(&d, (cache_table)(i % 3), keys + (size_t)i * 16, (size_t)n,
+                              keys + (size_t)i * 16, (size_t)n));
   }
   uint64_t h0 = cache_store_hashed_rows(s);
   apply(s, &d);
@@ -298,8 +302,10 @@ Test(cache_store, a_small_delta_on_a_big_store_hashes_only_its_rows) {
     int n = snprintf(extra[i], sizeof extra[i], "new%d", i);
     cr_assert(cache_delta_put(&d, CACHE_TABLE_GRANTS, extra[i], (size_t)n, vals, 7));
   }
-  for (int i = 0; i < 3; i++) cr_assert(cache_delta_put(&d, (cache_table)(i % 3), keys + (size_t)i * 16, 9, vals, 7));
-  for (int i = 10; i < 13; i++) cr_assert(cache_delta_del(&d, (cache_table)(i % 3), keys + (size_t)i * 16, 9));
+  for (int i = 0; i < 3; i++)
+    cr_assert(cache_delta_put(&d, (cache_table)(i % 3), keys + (size_t)i * 16, 9, vals, 7));
+  for (int i = 10; i < 13; i++)
+    cr_assert(cache_delta_del(&d, (cache_table)(i % 3), keys + (size_t)i * 16, 9));
   uint64_t h1 = cache_store_hashed_rows(s);
   apply(s, &d);
   cr_assert_eq(cache_store_hashed_rows(s) - h1, 13);
@@ -337,7 +343,8 @@ Test(cache_store, the_incremental_stamp_equals_a_recompute_after_many_random_del
         present[t][k] = false;
       } else {
         int vl = snprintf(vbuf[i][j], 24, "v%llu", (unsigned long long)(rng_next(&rng) % 50));
-        cr_assert(cache_delta_put(&d, (cache_table)t, kbuf[i][j], (size_t)kl, vbuf[i][j], (size_t)vl));
+        cr_assert(
+            cache_delta_put(&d, (cache_table)t, kbuf[i][j], (size_t)kl, vbuf[i][j], (size_t)vl));
         memcpy(model[t][k], vbuf[i][j], 24);
         present[t][k] = true;
       }
@@ -356,7 +363,8 @@ Test(cache_store, the_incremental_stamp_equals_a_recompute_after_many_random_del
     for (int k = KEYS - 1; k >= 0; k--)
       if (present[t][k]) {
         int kl = snprintf(fk[t][k], 16, "k%d", k);
-        cr_assert(cache_delta_put(&d, (cache_table)t, fk[t][k], (size_t)kl, model[t][k], strlen(model[t][k])));
+        cr_assert(cache_delta_put(&d, (cache_table)t, fk[t][k], (size_t)kl, model[t][k],
+                                  strlen(model[t][k])));
       }
   apply(fresh, &d);
   uint8_t rebuilt[32];
