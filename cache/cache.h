@@ -55,4 +55,162 @@ void cache_holder_swap(cache_holder *h, pdpe_snapshot *next);
 /* Lowercase hex of a stamp into buf (at least 65 bytes); returns buf. */
 const char *cache_stamp_hex(const uint8_t stamp[32], char *buf);
 
+/* ---- The LMDB store (store.c) and its stamps (stamp.c) -------------------------------------
+ *
+ * One LMDB environment under a data directory holds the rows pdpd builds its snapshots from.
+ * A row is (table, key bytes, value bytes); values are opaque compact binary chosen by the
+ * caller.  Writes arrive as a delta (puts and deletes across tables) applied in one write
+ * transaction together with the new stamp, so a reader sees the old state or the new one,
+ * never a mix, and a crash leaves the last committed state.  docs/store.md has the layout, the
+ * stamp algorithm and the crash-safety argument.
+ *
+ * Every function returns 0 (CACHE_STORE_OK) or a negative CACHE_STORE_E* code, and fills the
+ * optional cache_store_err with a message naming what failed.
+ */
+
+/* The store's tables, in the fixed order the store stamp folds them. */
+typedef enum cache_table {
+  CACHE_TABLE_POLICIES = 0,
+  CACHE_TABLE_ENTITIES = 1,
+  CACHE_TABLE_GRANTS = 2,
+  CACHE_TABLE_DEFINITIONS = 3,
+  CACHE_TABLE_REVOCATIONS = 4,
+  CACHE_TABLE_META = 5, /* bookkeeping (source revision, ...); not part of the stamp */
+} cache_table;
+#define CACHE_TABLE_STAMPED 5 /* tables 0..4 are content and make up the stamp */
+#define CACHE_TABLE_COUNT 6
+
+/* The LMDB name of a table ("policies", ..., "meta"), or NULL for a number out of range. */
+const char *cache_table_name(cache_table t);
+
+/* Meta keys starting with this prefix belong to the store (format, sums, stamp): a delta may
+ * not write them, and iterating "meta" skips them. */
+#define CACHE_META_RESERVED_PREFIX "sys."
+
+#define CACHE_STORE_DEFAULT_MAP_SIZE ((size_t)1 << 30) /* 1 GiB of address space */
+
+enum {
+  CACHE_STORE_OK = 0,
+  CACHE_STORE_NOTFOUND = 1,  /* get: no such key; iterator: no more rows (not an error) */
+  CACHE_STORE_EINVAL = -1,   /* bad argument: table, key length, reserved key, reader state */
+  CACHE_STORE_EIO = -2,      /* the directory or LMDB failed (permissions, disk, ...) */
+  CACHE_STORE_EMAPFULL = -3, /* the delta does not fit in the map; nothing was applied */
+  CACHE_STORE_ENOMEM = -4,   /* out of memory */
+  CACHE_STORE_ECORRUPT = -5, /* not a pdpd store, other format, or damaged meta */
+  CACHE_STORE_EBUSY = -6     /* no free reader slot */
+};
+
+/* Short English name of a CACHE_STORE_* code ("map full"). */
+const char *cache_store_strerror(int code);
+
+/* An error as a value: the code and a message naming the directory, table or change. */
+typedef struct cache_store_err {
+  int code;          /* 0 or CACHE_STORE_E* */
+  int lmdb_rc;       /* LMDB's (or errno's) code behind it, 0 when none */
+  char message[256]; /* e.g. "store ./var/pdpd: map full (map size 1048576 bytes) ..." */
+} cache_store_err;
+
+typedef struct cache_store cache_store;   /* one open environment; thread-safe */
+typedef struct cache_reader cache_reader; /* a reusable read txn; one thread at a time */
+
+/* Open (creating `dir` with mode 0700 and a fresh store inside when missing) the store under
+ * `dir`.  map_size_bytes 0 means CACHE_STORE_DEFAULT_MAP_SIZE.  Stale reader slots left by
+ * dead processes are cleared.  On success *out is the store; on error *out is NULL. */
+int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out,
+                     cache_store_err *err);
+/* Close the store.  Every reader of it must have been freed.  NULL is ignored. */
+void cache_store_close(cache_store *store);
+/* Clear reader slots held by dead processes (call on a timer); *cleared (optional) gets how
+ * many were cleared. */
+int cache_store_reader_check(cache_store *store, int *cleared, cache_store_err *err);
+
+/* One change of a delta.  key/val are borrowed: they must stay valid until apply returns. */
+typedef enum cache_op { CACHE_OP_PUT = 0, CACHE_OP_DEL = 1 } cache_op;
+typedef struct cache_change {
+  cache_op op;
+  cache_table table;
+  const void *key; /* 1..cache_store_max_key_len() bytes */
+  size_t key_len;
+  const void *val; /* PUT only; may be NULL when val_len is 0 */
+  size_t val_len;
+} cache_change;
+
+/* A delta: changes applied in order (a later change to the same key wins).  A delete of an
+ * absent key and a put of the value already stored are no-ops.  The array is owned by the
+ * delta (cache_delta_init/_close), the bytes it points to are not. */
+typedef struct cache_delta {
+  cache_change *changes;
+  size_t n;
+  size_t cap;
+} cache_delta;
+
+void cache_delta_init(cache_delta *d);
+void cache_delta_close(cache_delta *d);
+void cache_delta_clear(cache_delta *d); /* n = 0, keeps the array */
+/* Append a change; false when out of memory (the delta is unchanged). */
+bool cache_delta_put(cache_delta *d, cache_table t, const void *key, size_t key_len,
+                     const void *val, size_t val_len);
+bool cache_delta_del(cache_delta *d, cache_table t, const void *key, size_t key_len);
+
+/* Largest key length the store accepts (LMDB's limit, 511 by default). */
+size_t cache_store_max_key_len(const cache_store *store);
+
+/* Apply the delta in ONE write transaction that also updates the per-table sums and the
+ * store stamp.  All or nothing: on any error nothing of the delta is visible, ever.  Writers
+ * are serialised (by LMDB's writer lock, also across processes). */
+int cache_store_apply(cache_store *store, const cache_delta *d, cache_store_err *err);
+
+/* The committed store stamp (O(1): read from meta). */
+int cache_store_stamp(cache_store *store, uint8_t out[32], cache_store_err *err);
+/* The stamp recomputed from every row, in one read txn (O(n); verification and tests). */
+int cache_store_recompute_stamp(cache_store *store, uint8_t out[32], cache_store_err *err);
+/* Number of record hashes the store computed since open (apply and recompute): lets tests
+ * prove that a delta of k rows hashes O(k) rows, not the table. */
+uint64_t cache_store_hashed_rows(const cache_store *store);
+
+/* Readers.  A reader owns one LMDB read txn that is reset, not freed, between uses, so
+ * read_begin/read_end cost a few atomic stores.  Keep one reader per thread (the store is
+ * opened MDB_NOTLS, so a reader may move between threads, but never be used by two at
+ * once).  Between read_begin and read_end the reader pins the state it sees: keep that short,
+ * since LMDB cannot reuse pages a pinned state still refers to. */
+int cache_store_reader_new(cache_store *store, cache_reader **out, cache_store_err *err);
+void cache_store_reader_free(cache_reader *r); /* ends an active read; NULL is ignored */
+int cache_store_read_begin(cache_reader *r, cache_store_err *err);
+void cache_store_read_end(cache_reader *r); /* every value and iterator of the read dies */
+
+/* Bytes borrowed from the map: valid until cache_store_read_end() on their reader. */
+typedef struct cache_val {
+  const void *data;
+  size_t len;
+} cache_val;
+
+/* Zero-copy lookup: CACHE_STORE_OK with *val, or CACHE_STORE_NOTFOUND. */
+int cache_store_get(cache_reader *r, cache_table t, const void *key, size_t key_len, cache_val *val,
+                    cache_store_err *err);
+/* The store stamp as seen by this read (consistent with every row read in it). */
+int cache_store_read_stamp(cache_reader *r, uint8_t out[32], cache_store_err *err);
+
+/* A cursor over one table in key order (bytewise), inside an active read. */
+typedef struct cache_iter {
+  void *cursor; /* MDB_cursor; NULL when closed */
+  cache_table table;
+  bool started; /* first next() positions on the first row */
+} cache_iter;
+
+int cache_store_iter_init(cache_iter *it, cache_reader *r, cache_table t, cache_store_err *err);
+/* CACHE_STORE_OK with the next row (borrowed like cache_store_get's), CACHE_STORE_NOTFOUND
+ * after the last one, or an error. */
+int cache_store_iter_next(cache_iter *it, cache_val *key, cache_val *val, cache_store_err *err);
+void cache_store_iter_close(cache_iter *it); /* before read_end; twice is harmless */
+
+/* The stamp algorithm, usable without a store (stamp.c; docs/store.md).
+ * Record hash h = SHA-256(u64be len(name) | name | u64be len(key) | key | u64be len(val) | val),
+ * name the table's name.  A table's sum is the 256-bit sum (big-endian, mod 2^256) of its
+ * records' hashes; the store stamp = SHA-256("pdpd-store-stamp-1" | sum[0] | ... | sum[4]). */
+bool cache_stamp_record(cache_table t, const void *key, size_t key_len, const void *val,
+                        size_t val_len, uint8_t out[32]);
+void cache_stamp_add(uint8_t sum[32], const uint8_t h[32]); /* sum += h mod 2^256 */
+void cache_stamp_sub(uint8_t sum[32], const uint8_t h[32]); /* sum -= h mod 2^256 */
+bool cache_stamp_fold(const uint8_t sums[CACHE_TABLE_STAMPED][32], uint8_t out[32]);
+
 #endif

@@ -14,4 +14,10 @@
 bool cache__links_from_json(pu_arena *arena, const json_t *json, const char *file, pdpe_link **out,
                             uint32_t *n_out, cache_diag *diag);
 
+/* stamp.c: the record hash with a caller's reusable digest context (EVP_MD_CTX), so that a
+ * delta or a recompute does not allocate one per row. */
+struct evp_md_ctx_st;
+bool cache__stamp_record_ctx(struct evp_md_ctx_st *ctx, cache_table t, const void *key,
+                             size_t key_len, const void *val, size_t val_len, uint8_t out[32]);
+
 #endif
