@@ -13,7 +13,7 @@ const c_flags = [_][]const u8{ "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", 
 const gen_flags = [_][]const u8{ "-std=c11", "-D_GNU_SOURCE" };
 
 // Debian's packages, through pkg-config.
-const core_libs = [_][]const u8{ "jansson", "libcrypto", "libprotobuf-c" };
+const core_libs = [_][]const u8{ "jansson", "libcrypto", "libprotobuf-c", "lmdb" };
 const server_libs = [_][]const u8{ "libuv", "lmdb", "libjwt" };
 
 pub fn build(b: *std.Build) !void {

@@ -436,17 +436,16 @@ static void print_table(const bench_opts *o, const bench_scenario *sc, const ben
       printf("| %s | %.1f | %.1f | %.2f |\n", rows[i].name, rows[i].pdpd, rows[i].echo,
              rows[i].echo > 0 ? rows[i].pdpd / rows[i].echo : 0);
     if (sc->batch)
-      printf("| throughput (checks/s) | %.1f | %.1f | %.2f |\n",
-             rows[0].pdpd * (double)sc->batch, rows[0].echo * (double)sc->batch,
-             rows[0].echo > 0 ? rows[0].pdpd / rows[0].echo : 0);
+      printf("| throughput (checks/s) | %.1f | %.1f | %.2f |\n", rows[0].pdpd * (double)sc->batch,
+             rows[0].echo * (double)sc->batch, rows[0].echo > 0 ? rows[0].pdpd / rows[0].echo : 0);
   } else {
     printf("| metric | pdpd |\n|---|---:|\n");
     for (int i = 0; i < 7; i++) printf("| %s | %.1f |\n", rows[i].name, rows[i].pdpd);
-    if (sc->batch)
-      printf("| throughput (checks/s) | %.1f |\n", rows[0].pdpd * (double)sc->batch);
+    if (sc->batch) printf("| throughput (checks/s) | %.1f |\n", rows[0].pdpd * (double)sc->batch);
   }
-  printf("\nverified %s: %llu, wrong: %llu%s%s\n", sc->batch ? "checks" : "answers", (unsigned long long)p->verified,
-         (unsigned long long)p->bad, p->bad ? " -- first: " : "", p->bad ? p->first_bad : "");
+  printf("\nverified %s: %llu, wrong: %llu%s%s\n", sc->batch ? "checks" : "answers",
+         (unsigned long long)p->verified, (unsigned long long)p->bad, p->bad ? " -- first: " : "",
+         p->bad ? p->first_bad : "");
   if (p->rss_rest_kb >= 0 && p->rss_load_kb > 0)
     printf("pdpd memory: RSS %ld kB at rest, %ld kB under load (%ld kB private)\n", p->rss_rest_kb,
            p->rss_load_kb, p->rss_private_kb);

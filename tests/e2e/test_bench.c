@@ -124,7 +124,8 @@ Test(bench, batched_run_verifies_every_item_and_reports_checks_per_second) {
   cr_assert_eq(json_integer_value(json_object_get(r, "batch")), 5);
   /* Each connection verifies one pass of ceil(n / 5) batches of 5 items each. */
   size_t n = count_checks(d.source);
-  cr_assert_eq(json_integer_value(json_object_get(r, "verified")), (json_int_t)(2 * ((n + 4) / 5) * 5));
+  cr_assert_eq(json_integer_value(json_object_get(r, "verified")),
+               (json_int_t)(2 * ((n + 4) / 5) * 5));
   json_t *p = json_object_get(r, "pdpd");
   cr_assert_eq(json_real_value(json_object_get(p, "answers")), 300.0);
   double rps = json_real_value(json_object_get(p, "throughput_rps"));
