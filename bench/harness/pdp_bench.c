@@ -447,8 +447,8 @@ static void print_table(const bench_opts *o, const bench_scenario *sc, const ben
          (unsigned long long)p->verified, (unsigned long long)p->bad, p->bad ? " -- first: " : "",
          p->bad ? p->first_bad : "");
   if (p->rss_rest_kb >= 0 && p->rss_load_kb > 0)
-    printf("pdpd memory: RSS %ld kB at rest, %ld kB under load (%ld kB private)\n", p->rss_rest_kb,
-           p->rss_load_kb, p->rss_private_kb);
+    printf("pdpd memory: RSS %ld kB at rest, %ld kB under load (%ld kB private, %ld kB shared)\n",
+           p->rss_rest_kb, p->rss_load_kb, p->rss_private_kb, p->rss_load_kb - p->rss_private_kb);
   if (e)
     printf("\nratio p50=%.2f p99=%.2f throughput=%.2f\n",
            rows[1].echo > 0 ? rows[1].pdpd / rows[1].echo : 0,
@@ -477,8 +477,10 @@ static bool write_json(const char *file, const bench_opts *o, const bench_scenar
           per_request(sc), o->compare_echo ? o->rounds : 1);
   fprintf(f, "  \"verified\": %llu,\n  \"wrong\": %llu,\n", (unsigned long long)p->verified,
           (unsigned long long)p->bad);
-  fprintf(f, "  \"rss_rest_kb\": %ld,\n  \"rss_load_kb\": %ld,\n  \"rss_private_kb\": %ld,\n",
-          p->rss_rest_kb, p->rss_load_kb, p->rss_private_kb);
+  fprintf(f,
+          "  \"rss_rest_kb\": %ld,\n  \"rss_load_kb\": %ld,\n  \"rss_private_kb\": %ld,\n"
+          "  \"rss_shared_kb\": %ld,\n",
+          p->rss_rest_kb, p->rss_load_kb, p->rss_private_kb, p->rss_load_kb - p->rss_private_kb);
   for (int side = 0; side < (e ? 2 : 1); side++) {
     fprintf(f, "  \"%s\": {", side == 0 ? "pdpd" : "echo");
     for (int i = 0; i < 7; i++)
