@@ -2,10 +2,12 @@
  *
  * Everything converted is allocated from the request's arena.  Every error names the field
  * path as a client wrote it ("check.entities[2].attrs.owner: duplicate key") so the
- * BAD_REQUEST message points at the problem.  Nesting: a record or set enclosed by k
- * other records/sets has depth k + 1; context, entity attributes and tags count as the
- * first record, and depth past max_value_depth is refused here (the wire walk in
- * wiredepth.c only protects the decoder's stack).
+ * BAD_REQUEST message points at the problem.  The path is a chain of stack nodes passed down
+ * the recursion and rendered into text only when a message names it (formatting it for every
+ * value on the success path cost a fifth of a request's CPU).  Nesting: a record or set
+ * enclosed by k other records/sets has depth k + 1; context, entity attributes and tags
+ * count as the first record, and depth past max_value_depth is refused here (the wire walk
+ * in wiredepth.c only protects the decoder's stack).
  */
 #include "srv_int.h"
 
@@ -14,8 +16,57 @@
 #include <string.h>
 
 #define PATH_CAP 256 /* paths longer than this are cut short; they still name the field */
+#define KEY_CAP 64   /* a record key names at most this many bytes of the path */
 
-static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
+/* One step of a field path, on the stack of the function that takes it. */
+typedef enum { CV_ROOT, CV_FIELD, CV_KEY, CV_INDEX } cv_path_kind;
+typedef struct cv_path {
+  const struct cv_path *parent; /* NULL only for the root */
+  const char *name;             /* CV_ROOT: the caller's path; CV_FIELD/CV_KEY: the name */
+  size_t index;                 /* CV_INDEX */
+  cv_path_kind kind;
+} cv_path;
+
+static size_t path_put(char *buf, size_t o, const char *s, size_t n) {
+  size_t room = PATH_CAP - 1 - o;
+  if (n > room) n = room;
+  memcpy(buf + o, s, n);
+  return o + n;
+}
+
+static size_t path_write(const cv_path *p, char *buf) {
+  size_t o = p->parent ? path_write(p->parent, buf) : 0;
+  switch (p->kind) {
+  case CV_ROOT:
+    return path_put(buf, o, p->name, strlen(p->name));
+  case CV_FIELD:
+    o = path_put(buf, o, ".", 1);
+    return path_put(buf, o, p->name, strlen(p->name));
+  case CV_KEY:
+    o = path_put(buf, o, ".", 1);
+    return path_put(buf, o, p->name, strnlen(p->name, KEY_CAP));
+  case CV_INDEX: {
+    char t[32];
+    int n = snprintf(t, sizeof t, "[%zu]", p->index);
+    return path_put(buf, o, t, n > 0 ? (size_t)n : 0);
+  }
+  }
+  return o;
+}
+
+/* The path as text: the root as the caller gave it, anything longer cut to PATH_CAP - 1
+ * bytes (what formatting each level into a PATH_CAP buffer used to give). */
+static const char *path_str(const cv_path *p, char buf[PATH_CAP]) {
+  if (!p->parent) return p->name;
+  buf[path_write(p, buf)] = '\0';
+  return buf;
+}
+
+/* The named field below `up`, as an initializer. */
+#define P_FIELD(up, nm)                                                                            \
+  { .parent = (up), .name = (nm), .kind = CV_FIELD }
+
+static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const cv_path *path,
                           uint32_t depth, pdpe_value *out);
 
 static bool fail(srv_convert *cv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -27,9 +78,26 @@ static bool fail(srv_convert *cv, const char *fmt, ...) {
   return false;
 }
 
-static bool oom(srv_convert *cv, const char *path) {
+/* "<path>: <msg>" where msg is printf-formatted after the path. */
+static bool fail_at(srv_convert *cv, const cv_path *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool fail_at(srv_convert *cv, const cv_path *path, const char *fmt, ...) {
+  char pb[PATH_CAP];
+  const char *ps = path_str(path, pb);
+  int n = snprintf(cv->err, cv->err_cap, "%s", ps);
+  size_t o = n < 0 ? 0 : (size_t)n;
+  if (o < cv->err_cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cv->err + o, cv->err_cap - o, fmt, ap);
+    va_end(ap);
+  }
+  return false;
+}
+
+static bool oom(srv_convert *cv, const cv_path *path) {
   cv->overloaded = true;
-  return fail(cv, "%s: request memory budget exceeded", path);
+  return fail_at(cv, path, ": request memory budget exceeded");
 }
 
 /* An error from the engine's builders: out of memory there is the request budget too. */
@@ -38,58 +106,66 @@ static bool engine_fail(srv_convert *cv, const char *err) {
   return fail(cv, "%s", err);
 }
 
+/* The engine's value builders were given "" for the path, so their message starts ": ...";
+ * put the rendered path in front, cut where the engine's own 256-byte buffer cut it. */
+static bool engine_fail_at(srv_convert *cv, const cv_path *path, const char *tail) {
+  char pb[PATH_CAP], err[256];
+  snprintf(err, sizeof err, "%s%s", path_str(path, pb), tail);
+  return engine_fail(cv, err);
+}
+
 /* n more parent links for the request's entity sets; refused past max-parent-links. */
-static bool count_links(srv_convert *cv, uint64_t n, const char *path) {
+static bool count_links(srv_convert *cv, uint64_t n, const cv_path *path) {
   if (n > cv->max_parent_links || cv->parent_links > cv->max_parent_links - n)
-    return fail(cv, "%s: more than %u parent links in this request (max-request-parent-links)",
-                path, cv->max_parent_links);
+    return fail_at(cv, path,
+                   ": more than %u parent links in this request (max-request-parent-links)",
+                   cv->max_parent_links);
   cv->parent_links += n;
   return true;
 }
 
-static bool convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const char *path,
+static bool convert_uid(srv_convert *cv, const Pdp__V1__EntityUid *in, const cv_path *path,
                         pdpe_uid *out) {
-  if (!in) return fail(cv, "%s: missing", path);
-  if (!in->type || in->type[0] == '\0') return fail(cv, "%s.type: empty", path);
-  if (!in->id || in->id[0] == '\0') return fail(cv, "%s.id: empty", path);
+  if (!in) return fail_at(cv, path, ": missing");
+  if (!in->type || in->type[0] == '\0') return fail_at(cv, path, ".type: empty");
+  if (!in->id || in->id[0] == '\0') return fail_at(cv, path, ".id: empty");
   out->type = pu_str_c(in->type);
   out->id = pu_str_c(in->id);
   return true;
 }
 
-static bool too_deep(srv_convert *cv, const char *path) {
-  return fail(cv, "%s: nesting deeper than max-value-depth %u", path, cv->max_value_depth);
+static bool too_deep(srv_convert *cv, const cv_path *path) {
+  return fail_at(cv, path, ": nesting deeper than max-value-depth %u", cv->max_value_depth);
 }
 
 static bool convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
-                          const char *path, uint32_t depth, pdpe_value *out) {
+                          const cv_path *path, uint32_t depth, pdpe_value *out) {
   if (depth + 1 > cv->max_value_depth) return too_deep(cv, path);
-  if (n > UINT32_MAX) return fail(cv, "%s: too many fields", path);
+  if (n > UINT32_MAX) return fail_at(cv, path, ": too many fields");
   pu_str *keys = n ? pu_arena_alloc(cv->arena, n * sizeof(*keys)) : NULL;
   pdpe_value *values = n ? pu_arena_alloc(cv->arena, n * sizeof(*values)) : NULL;
   if (n && (!keys || !values)) return oom(cv, path);
-  char sub[PATH_CAP];
   for (size_t i = 0; i < n; i++) {
     const Pdp__V1__Attribute *a = attrs[i];
     const char *key = a->key ? a->key : "";
-    snprintf(sub, sizeof(sub), "%s.%.64s", path, key);
-    if (!a->value) return fail(cv, "%s: missing value", sub);
+    cv_path sub = {.parent = path, .name = key, .kind = CV_KEY};
+    if (!a->value) return fail_at(cv, &sub, ": missing value");
     keys[i] = pu_str_c(key);
-    if (!convert_value(cv, a->value, sub, depth + 1, &values[i])) return false;
+    if (!convert_value(cv, a->value, &sub, depth + 1, &values[i])) return false;
   }
   char err[256];
-  if (!pdpe_value_make_record(cv->arena, keys, values, (uint32_t)n, path, out, err, sizeof(err)))
-    return engine_fail(cv, err);
+  if (!pdpe_value_make_record(cv->arena, keys, values, (uint32_t)n, "", out, err, sizeof(err)))
+    return engine_fail_at(cv, path, err);
   return true;
 }
 
-static bool convert_record(srv_convert *cv, const Pdp__V1__Record *in, const char *path,
+static bool convert_record(srv_convert *cv, const Pdp__V1__Record *in, const cv_path *path,
                            uint32_t depth, pdpe_value *out) {
   if (!in) return convert_attrs(cv, NULL, 0, path, depth, out);
   return convert_attrs(cv, in->fields, in->n_fields, path, depth, out);
 }
 
-static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char *path,
+static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const cv_path *path,
                           uint32_t depth, pdpe_value *out) {
   memset(out, 0, sizeof(*out));
   switch (in->kind_case) {
@@ -111,13 +187,12 @@ static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char 
   case PDP__V1__VALUE__KIND_SET: {
     if (depth + 1 > cv->max_value_depth) return too_deep(cv, path);
     size_t n = in->set ? in->set->n_items : 0;
-    if (n > UINT32_MAX) return fail(cv, "%s: too many items", path);
+    if (n > UINT32_MAX) return fail_at(cv, path, ": too many items");
     pdpe_value *items = n ? pu_arena_alloc(cv->arena, n * sizeof(*items)) : NULL;
     if (n && !items) return oom(cv, path);
-    char sub[PATH_CAP];
     for (size_t i = 0; i < n; i++) {
-      snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-      if (!convert_value(cv, in->set->items[i], sub, depth + 1, &items[i])) return false;
+      cv_path sub = {.parent = path, .index = i, .kind = CV_INDEX};
+      if (!convert_value(cv, in->set->items[i], &sub, depth + 1, &items[i])) return false;
     }
     if (!pdpe_value_make_set(cv->arena, items, (uint32_t)n, out)) return oom(cv, path);
     return true;
@@ -126,61 +201,65 @@ static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const char 
     return convert_record(cv, in->record, path, depth, out);
   case PDP__V1__VALUE__KIND_EXTENSION: {
     const Pdp__V1__ExtensionCall *x = in->extension;
-    if (!x || !x->fn || x->fn[0] == '\0') return fail(cv, "%s.fn: empty", path);
+    if (!x || !x->fn || x->fn[0] == '\0') return fail_at(cv, path, ".fn: empty");
     char err[256];
-    if (!pdpe_value_make_ext(cv->arena, pu_str_c(x->fn), pu_str_c(x->arg), path, out, err,
+    if (!pdpe_value_make_ext(cv->arena, pu_str_c(x->fn), pu_str_c(x->arg), "", out, err,
                              sizeof(err)))
-      return engine_fail(cv, err);
+      return engine_fail_at(cv, path, err);
     return true;
   }
   default:
-    return fail(cv, "%s: value has no kind", path);
+    return fail_at(cv, path, ": value has no kind");
   }
 }
 
-static bool convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const char *path,
+static bool convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const cv_path *path,
                            pdpe_entity *out) {
   memset(out, 0, sizeof(*out));
-  char sub[PATH_CAP];
-  snprintf(sub, sizeof(sub), "%s.uid", path);
-  if (!convert_uid(cv, in->uid, sub, &out->uid)) return false;
-  snprintf(sub, sizeof(sub), "%s.attrs", path);
-  if (!convert_attrs(cv, in->attrs, in->n_attrs, sub, 0, &out->attrs)) return false;
-  snprintf(sub, sizeof(sub), "%s.tags", path);
-  if (!convert_attrs(cv, in->tags, in->n_tags, sub, 0, &out->tags)) return false;
+  cv_path uid = P_FIELD(path, "uid"), attrs = P_FIELD(path, "attrs"), tags = P_FIELD(path, "tags");
+  if (!convert_uid(cv, in->uid, &uid, &out->uid)) return false;
+  if (!convert_attrs(cv, in->attrs, in->n_attrs, &attrs, 0, &out->attrs)) return false;
+  if (!convert_attrs(cv, in->tags, in->n_tags, &tags, 0, &out->tags)) return false;
   if (in->n_parents > cv->max_entity_parents)
-    return fail(cv, "%s.parents: %zu parents, limit %u (max-entity-parents)", path, in->n_parents,
-                cv->max_entity_parents);
+    return fail_at(cv, path, ".parents: %zu parents, limit %u (max-entity-parents)", in->n_parents,
+                   cv->max_entity_parents);
   if (!count_links(cv, in->n_parents, path)) return false;
   out->n_parents = (uint32_t)in->n_parents;
   if (in->n_parents) {
     out->parents = pu_arena_alloc(cv->arena, in->n_parents * sizeof(*out->parents));
     if (!out->parents) return oom(cv, path);
+    cv_path parents = P_FIELD(path, "parents");
     for (size_t i = 0; i < in->n_parents; i++) {
-      snprintf(sub, sizeof(sub), "%s.parents[%zu]", path, i);
-      if (!convert_uid(cv, in->parents[i], sub, &out->parents[i])) return false;
+      cv_path sub = {.parent = &parents, .index = i, .kind = CV_INDEX};
+      if (!convert_uid(cv, in->parents[i], &sub, &out->parents[i])) return false;
     }
   }
   return true;
 }
 
-bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n, const char *path,
-                          pdpe_entity **out, uint32_t *out_n) {
+static bool convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
+                             const cv_path *path, pdpe_entity **out, uint32_t *out_n) {
   *out = NULL;
   *out_n = 0;
   if (n > cv->max_entities)
-    return fail(cv, "%s: %zu entities, limit %u (max-request-entities)", path, n, cv->max_entities);
+    return fail_at(cv, path, ": %zu entities, limit %u (max-request-entities)", n,
+                   cv->max_entities);
   if (n == 0) return true;
   pdpe_entity *items = pu_arena_alloc(cv->arena, n * sizeof(*items));
   if (!items) return oom(cv, path);
-  char sub[PATH_CAP];
   for (size_t i = 0; i < n; i++) {
-    snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-    if (!convert_entity(cv, in[i], sub, &items[i])) return false;
+    cv_path sub = {.parent = path, .index = i, .kind = CV_INDEX};
+    if (!convert_entity(cv, in[i], &sub, &items[i])) return false;
   }
   *out = items;
   *out_n = (uint32_t)n;
   return true;
+}
+
+bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n, const char *path,
+                          pdpe_entity **out, uint32_t *out_n) {
+  cv_path root = {.name = path, .kind = CV_ROOT};
+  return convert_entities(cv, in, n, &root, out, out_n);
 }
 
 bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n, const char *path,
@@ -194,7 +273,7 @@ bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
   return engine_fail(cv, full);
 }
 
-static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
+static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const cv_path *path,
                           const pdpe_entity *shared, uint32_t n_shared,
                           const pdpe_entities *shared_es, pdpe_request *out,
                           Pdp__V1__Status__Code *code);
@@ -205,42 +284,42 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
   memset(out, 0, sizeof(*out));
   *code = PDP__V1__STATUS__CODE__BAD_REQUEST;
   cv->overloaded = false;
-  if (convert_check(cv, in, path, shared, n_shared, shared_es, out, code)) return true;
+  cv_path root = {.name = path, .kind = CV_ROOT};
+  if (convert_check(cv, in, &root, shared, n_shared, shared_es, out, code)) return true;
   if (cv->overloaded) *code = PDP__V1__STATUS__CODE__OVERLOADED;
   return false;
 }
 
-static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
+static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const cv_path *path,
                           const pdpe_entity *shared, uint32_t n_shared,
                           const pdpe_entities *shared_es, pdpe_request *out,
                           Pdp__V1__Status__Code *code) {
-  char sub[PATH_CAP];
   bool has_token = in->token && in->token[0] != '\0';
-  if (has_token && in->principal) return fail(cv, "%s: give principal or token, not both", path);
+  if (has_token && in->principal) return fail_at(cv, path, ": give principal or token, not both");
   if (has_token) {
     *code = PDP__V1__STATUS__CODE__UNIMPLEMENTED;
-    return fail(cv, "%s.token: JWT principals arrive with a later release", path);
+    return fail_at(cv, path, ".token: JWT principals arrive with a later release");
   }
-  snprintf(sub, sizeof(sub), "%s.principal", path);
-  if (!convert_uid(cv, in->principal, sub, &out->principal)) return false;
-  snprintf(sub, sizeof(sub), "%s.action", path);
-  if (!convert_uid(cv, in->action, sub, &out->action)) return false;
-  snprintf(sub, sizeof(sub), "%s.resource", path);
-  if (!convert_uid(cv, in->resource, sub, &out->resource)) return false;
-  snprintf(sub, sizeof(sub), "%s.context", path);
-  if (!convert_record(cv, in->context, sub, 0, &out->context)) return false;
+  cv_path principal = P_FIELD(path, "principal"), action = P_FIELD(path, "action"),
+          resource = P_FIELD(path, "resource"), context = P_FIELD(path, "context"),
+          entities = P_FIELD(path, "entities");
+  if (!convert_uid(cv, in->principal, &principal, &out->principal)) return false;
+  if (!convert_uid(cv, in->action, &action, &out->action)) return false;
+  if (!convert_uid(cv, in->resource, &resource, &out->resource)) return false;
+  if (!convert_record(cv, in->context, &context, 0, &out->context)) return false;
 
-  snprintf(sub, sizeof(sub), "%s.entities", path);
   if ((uint64_t)in->n_entities + n_shared > cv->max_entities)
-    return fail(cv, "%s: %zu entities plus %u shared, limit %u (max-request-entities)", sub,
-                in->n_entities, n_shared, cv->max_entities);
+    return fail_at(cv, &entities, ": %zu entities plus %u shared, limit %u (max-request-entities)",
+                   in->n_entities, n_shared, cv->max_entities);
   pdpe_entity *own;
   uint32_t n_own;
-  if (!srv_convert_entities(cv, in->entities, in->n_entities, sub, &own, &n_own)) return false;
+  if (!convert_entities(cv, in->entities, in->n_entities, &entities, &own, &n_own)) return false;
   if (n_own == 0) {
     out->entities = shared_es;
     return true;
   }
+  char sub[PATH_CAP]; /* the entity-set builder takes its path as text */
+  path_str(&entities, sub);
   pdpe_entities *own_es;
   if (!srv_convert_build_entities(cv, own, n_own, sub, &own_es)) return false;
   if (n_shared == 0) {
@@ -249,7 +328,7 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
   }
   /* Own entities first, then every shared entity the check did not override. */
   pdpe_entity *all = pu_arena_alloc(cv->arena, ((size_t)n_own + n_shared) * sizeof(*all));
-  if (!all) return oom(cv, sub);
+  if (!all) return oom(cv, &entities);
   memcpy(all, own, n_own * sizeof(*all));
   uint32_t n = n_own;
   uint64_t links = 0; /* every link of the merged set is built again */
@@ -259,7 +338,7 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
       all[n++] = shared[i];
       links += shared[i].n_parents;
     }
-  if (!count_links(cv, links, sub)) return false;
+  if (!count_links(cv, links, &entities)) return false;
   pdpe_entities *es;
   if (!srv_convert_build_entities(cv, all, n, sub, &es)) return false;
   out->entities = es;

@@ -494,3 +494,54 @@ Test(convert, parent_links_per_request_are_limited_and_shared_ones_count_per_che
       srv_convert_check(&cv, c, "batch_check.checks[1]", shared, n_shared, shared_es, &req, &code));
   cr_assert(strncmp(err, "batch_check.checks[1].entities", 30) == 0, "%s", err);
 }
+
+Test(convert, a_large_valid_request_converts_every_entity_attribute_and_parent) {
+  enum { N = 200 };
+  static char ids[N][16], depts[N][16];
+  const char *k[] = {"dept", "level", "roles", "meta"};
+  Pdp__V1__Entity *es[N];
+  for (size_t i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof ids[i], "u%zu", i);
+    snprintf(depts[i], sizeof depts[i], "dept%zu", i % 7);
+    const char *mk[] = {"idx", "odd"};
+    Pdp__V1__Value *mv[] = {v_long((int64_t)i), v_bool(i % 2)};
+    Pdp__V1__Value *roles[] = {v_str("reader"), v_entity("Role", depts[i])};
+    Pdp__V1__Value *vals[] = {v_str(depts[i]), v_long((int64_t)i * 3), v_set(2, roles),
+                              v_rec(2, mk, mv)};
+    es[i] = entity("User", ids[i], 4, k, vals);
+    es[i]->parents = pu_arena_alloc(&arena, 2 * sizeof(*es[i]->parents));
+    es[i]->parents[0] = uid("Group", depts[i]);
+    es[i]->parents[1] = uid("Group", "all");
+    es[i]->n_parents = 2;
+  }
+  const char *ck[] = {"ip"};
+  Pdp__V1__Value *cvals[] = {v_ext("ip", "10.0.0.1")};
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.body_case = PDP__V1__REQUEST__BODY_CHECK;
+  rq.check = check_of(rec(1, ck, cvals));
+  rq.check->entities = es;
+  rq.check->n_entities = N;
+  Pdp__V1__Request *in = round_trip(&rq);
+
+  pdpe_request out;
+  Pdp__V1__Status__Code code;
+  cr_assert(srv_convert_check(&cv, in->check, "check", NULL, 0, NULL, &out, &code), "%s", err);
+  cr_assert_eq(cv.parent_links, 2 * N);
+  cr_assert_not_null(out.entities);
+  for (size_t i = 0; i < N; i++) {
+    const pdpe_entity *e =
+        pdpe_entities_find(out.entities, (pdpe_uid){pu_str_c("User"), pu_str_c(ids[i])});
+    cr_assert_not_null(e, "entity %s missing", ids[i]);
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"dept\": \"%s\", \"level\": %zu, \"roles\": [\"reader\", {\"__entity\": "
+             "{\"type\": \"Role\", \"id\": \"%s\"}}], \"meta\": {\"idx\": %zu, \"odd\": %s}}",
+             depts[i], i * 3, depts[i], i, i % 2 ? "true" : "false");
+    expect_json(&e->attrs, want);
+    cr_assert_eq(e->n_parents, 2);
+    cr_assert(pu_str_eq(e->parents[0].id, pu_str_c(depts[i])));
+    cr_assert(pu_str_eq(e->parents[1].id, pu_str_c("all")));
+  }
+  expect_json(&out.context, "{\"ip\": {\"__extn\": {\"fn\": \"ip\", \"arg\": \"10.0.0.1\"}}}");
+  pdp__v1__request__free_unpacked(in, NULL);
+}
