@@ -112,7 +112,8 @@ uint32_t srv_wire_max_levels(uint32_t max_value_depth);
 
 /* ---- conversion ---------------------------------------------------------------------- */
 
-/* Limits and memory for converting one request.  `path` buffers are built on the fly. */
+/* Limits and memory for converting one request.  Field paths are rendered only when an
+ * error names them (convert.c, cv_path). */
 typedef struct srv_convert {
   pu_arena *arena;             /* per-request arena: everything converted lives here */
   uint32_t max_value_depth;    /* deepest set/record nesting accepted */
