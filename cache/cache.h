@@ -1,8 +1,12 @@
-/* cache.h - where pdpd's data comes from and how it is kept: sources and snapshots.
+/* cache.h - where pdpd's data comes from and how it is kept: sources, snapshots, the store.
  *
- * This first cut has the directory source only: a bundle folder with policies/<name>.cedar and
- * entities.json, loaded into a new immutable pdpe_snapshot.  Later issues add the LMDB
- * store, stamps maintained incrementally, staleness checks and the PostgreSQL source here.
+ * - The directory source: a bundle folder (policies/<name>.cedar, template-links.json,
+ *   entities.json) loaded into a new immutable pdpe_snapshot (dir.c, links.c).
+ * - The snapshot holder: the one published snapshot, swapped atomically (holder.c).
+ * - The LMDB store: tables of opaque rows changed by deltas in one write transaction, with a
+ *   content stamp maintained incrementally (store.c, stamp.c; docs/store.md).  Built and
+ *   tested; pdpd does not use it yet (the stamped-cache issue wires it in, with staleness
+ *   checks and the PostgreSQL source).
  * cache/ knows nothing of the wire protocol.
  */
 #ifndef PDP_CACHE_CACHE_H
@@ -10,7 +14,6 @@
 
 #include "../pdp/eval/pdpe.h"
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
