@@ -234,13 +234,18 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
 
 /* ---- health and status --------------------------------------------------------------- */
 
+/* How long ago the snapshot was built (0 if the clock went back). */
+static uint64_t snapshot_age_ms(const pdpe_snapshot *snap) {
+  int64_t age = now_ms() - snap->loaded_unix_ms;
+  return age > 0 ? (uint64_t)age : 0;
+}
+
 static bool handle_health(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out) {
   Pdp__V1__HealthResponse h = PDP__V1__HEALTH_RESPONSE__INIT;
   if (snap) {
     h.state = PDP__V1__HEALTH_RESPONSE__STATE__SERVING;
     h.stamp = stamp_of(snap);
-    int64_t age = now_ms() - snap->loaded_unix_ms;
-    h.snapshot_age_ms = age > 0 ? (uint64_t)age : 0;
+    h.snapshot_age_ms = snapshot_age_ms(snap);
   } else {
     h.state = PDP__V1__HEALTH_RESPONSE__STATE__NO_POLICY;
     h.reason = "no policy loaded";
@@ -267,8 +272,7 @@ static bool handle_status(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, 
     s.source = (char *)(snap->source ? snap->source : "");
     s.last_check_unix_ms = snap->loaded_unix_ms;
     s.last_change_unix_ms = snap->loaded_unix_ms;
-    int64_t age = now_ms() - snap->loaded_unix_ms;
-    s.snapshot_age_ms = age > 0 ? (uint64_t)age : 0;
+    s.snapshot_age_ms = snapshot_age_ms(snap);
     s.policies = snap->policies ? pdpe_policy_set_count(snap->policies) : 0;
     s.entities = snap->entities ? pdpe_entities_count(snap->entities) : 0;
   } else {
