@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #define CACHE_MAX_DIAG 200
+#define CACHE_DEGRADED_MAX 512
 
 /* Diagnostics of a load: every error found, each "file:line:col: message" or
  * "file: message". */
@@ -46,6 +47,7 @@ bool cache_dir_load(const char *dir, pdpe_snapshot **out, cache_diag *diag);
 typedef struct cache_holder {
   pthread_mutex_t lock;
   pdpe_snapshot *current; /* NULL until the first load */
+  char degraded[CACHE_DEGRADED_MAX]; /* "" when current; else why it is not (under lock) */
 } cache_holder;
 
 void cache_holder_init(cache_holder *h);
@@ -54,6 +56,11 @@ void cache_holder_close(cache_holder *h); /* drops the current snapshot */
 pdpe_snapshot *cache_holder_acquire(cache_holder *h);
 /* Publish `next` (the holder takes over the caller's reference) and drop the old one. */
 void cache_holder_swap(cache_holder *h, pdpe_snapshot *next);
+/* Mark the published snapshot as not current (the source failed), or current again with
+ * NULL or "".  The reason is cut to CACHE_DEGRADED_MAX - 1 bytes. */
+void cache_holder_set_degraded(cache_holder *h, const char *reason);
+/* True when degraded; the reason ("" when not) is copied into buf (cap may be 0). */
+bool cache_holder_degraded(cache_holder *h, char *buf, size_t cap);
 
 /* Lowercase hex of a stamp into buf (at least 65 bytes); returns buf. */
 const char *cache_stamp_hex(const uint8_t stamp[32], char *buf);
@@ -215,5 +222,34 @@ bool cache_stamp_record(cache_table t, const void *key, size_t key_len, const vo
 void cache_stamp_add(uint8_t sum[32], const uint8_t h[32]); /* sum += h mod 2^256 */
 void cache_stamp_sub(uint8_t sum[32], const uint8_t h[32]); /* sum -= h mod 2^256 */
 bool cache_stamp_fold(const uint8_t sums[CACHE_TABLE_STAMPED][32], uint8_t out[32]);
+
+/* ---- Sources into the store, the store into snapshots (sync.c; docs/store.md) -------------
+ *
+ * A bundle as rows: table policies holds "file:<name>.cedar" -> the file's bytes and "links"
+ * -> template-links.json's bytes (no row when absent); table entities holds one row per
+ * entity, key the uid in Cedar syntax (`Type::"id"`), value the entity's canonical JSON
+ * (compact, keys sorted).  Meta key CACHE_META_SOURCE names the source last synced. */
+#define CACHE_META_SOURCE "source"
+
+/* What a sync did. */
+typedef struct cache_sync_info {
+  uint32_t puts, dels;   /* rows written and deleted (0 and 0: the store was already equal) */
+  uint8_t stamp[32];     /* the bundle's content stamp (= the store stamp after the sync) */
+  pdpe_snapshot *snapshot; /* the bundle's rows as a snapshot (stamp above); the caller unrefs */
+} cache_sync_info;
+
+/* Load the bundle in `dir` (every error to `diag`, as cache_dir_load: a bundle with any error
+ * changes nothing), turn it into rows and apply ONE delta holding only the differences from
+ * the store's rows, together with meta CACHE_META_SOURCE = "dir:<dir>".  An unchanged bundle
+ * writes nothing.  `info` (optional) says what changed.  True on success. */
+bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *info,
+                         cache_diag *diag);
+/* True when a sync has committed a snapshot to the store (meta CACHE_META_SOURCE exists) and,
+ * unless `source` is NULL, that snapshot came from `source` ("dir:<dir>"). */
+bool cache_store_has_snapshot(cache_store *store, const char *source);
+/* Build a snapshot from the store's rows in one read: stamp = the store stamp, source =
+ * "store:<dir> (from dir:<bundle>)" ("store:<dir>" when no sync recorded its source).  False
+ * with diagnostics when a row does not parse. */
+bool cache_snapshot_from_store(cache_store *store, pdpe_snapshot **out, cache_diag *diag);
 
 #endif

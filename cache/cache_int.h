@@ -20,4 +20,23 @@ struct evp_md_ctx_st;
 bool cache__stamp_record_ctx(struct evp_md_ctx_st *ctx, cache_table t, const void *key,
                              size_t key_len, const void *val, size_t val_len, uint8_t out[32]);
 
+/* dir.c: a whole file into the arena (NUL-terminated, at most 64 MiB); false with a
+ * diagnostic naming `path`. */
+bool cache__read_file(pu_arena *a, const char *path, char **out, size_t *len, cache_diag *diag);
+/* dir.c: names of the *.cedar files in `dir`, sorted bytewise; arena-owned.  -1 with a
+ * diagnostic on error. */
+int cache__list_policy_files(pu_arena *a, const char *dir, char ***out, cache_diag *diag);
+
+/* store.c: the directory the store was opened at (for messages and snapshot sources). */
+const char *cache__store_dir(const cache_store *s);
+
+/* sync.c: the rows of the policies and entities tables, sorted by key bytewise (LMDB's
+ * order), borrowed from wherever they were read. */
+typedef struct cache__row {
+  const char *key;
+  size_t key_len;
+  const char *val;
+  size_t val_len;
+} cache__row;
+
 #endif

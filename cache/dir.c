@@ -65,8 +65,7 @@ const char *cache_stamp_hex(const uint8_t stamp[32], char *buf) {
   return buf;
 }
 
-/* Read a whole file into the arena (NUL-terminated).  Returns false with a diagnostic. */
-static bool read_file(pu_arena *a, const char *path, char **out, size_t *len, cache_diag *diag) {
+bool cache__read_file(pu_arena *a, const char *path, char **out, size_t *len, cache_diag *diag) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     cache_diag_addf(diag, "%s: cannot open: %s", path, strerror(errno));
@@ -108,8 +107,7 @@ static int cmp_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Names of the *.cedar files in dir, sorted; arena-owned.  -1 with a diagnostic on error. */
-static int list_policy_files(pu_arena *a, const char *dir, char ***out, cache_diag *diag) {
+int cache__list_policy_files(pu_arena *a, const char *dir, char ***out, cache_diag *diag) {
   DIR *d = opendir(dir);
   if (!d) {
     cache_diag_addf(diag, "%s: cannot open policy folder: %s", dir, strerror(errno));
@@ -161,7 +159,7 @@ static bool load_json(pu_arena *a, const char *path, const char *tag, EVP_MD_CTX
   }
   char *text = NULL;
   size_t len = 0;
-  if (!read_file(a, path, &text, &len, diag)) return false;
+  if (!cache__read_file(a, path, &text, &len, diag)) return false;
   hash_part(md, tag, text, len);
   json_error_t jerr;
   *json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -192,7 +190,7 @@ static bool load_policies(pdpe_snapshot *s, const char *dir, EVP_MD_CTX *md, cac
   pu_arena *a = &s->arena;
   char *pdir = pu_arena_printf(a, "%s/policies", dir);
   char **names = NULL;
-  int n = pdir ? list_policy_files(a, pdir, &names, diag) : -1;
+  int n = pdir ? cache__list_policy_files(a, pdir, &names, diag) : -1;
   if (n < 0) return false;
   pdpl_policies all = {0};
   uint32_t index = 0;
@@ -206,7 +204,7 @@ static bool load_policies(pdpe_snapshot *s, const char *dir, EVP_MD_CTX *md, cac
     char *path = pu_arena_printf(a, "%s/%s", pdir, names[i]);
     char *text = NULL;
     size_t len = 0;
-    if (!path || !read_file(a, path, &text, &len, diag)) {
+    if (!path || !cache__read_file(a, path, &text, &len, diag)) {
       errors++;
       continue;
     }

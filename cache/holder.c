@@ -8,9 +8,12 @@
  */
 #include "cache.h"
 
+#include <stdio.h>
+
 void cache_holder_init(cache_holder *h) {
   pthread_mutex_init(&h->lock, NULL);
   h->current = NULL;
+  h->degraded[0] = '\0';
 }
 
 void cache_holder_close(cache_holder *h) {
@@ -32,4 +35,18 @@ void cache_holder_swap(cache_holder *h, pdpe_snapshot *next) {
   h->current = next;
   pthread_mutex_unlock(&h->lock);
   pdpe_snapshot_unref(old);
+}
+
+void cache_holder_set_degraded(cache_holder *h, const char *reason) {
+  pthread_mutex_lock(&h->lock);
+  snprintf(h->degraded, sizeof(h->degraded), "%s", reason ? reason : "");
+  pthread_mutex_unlock(&h->lock);
+}
+
+bool cache_holder_degraded(cache_holder *h, char *buf, size_t cap) {
+  pthread_mutex_lock(&h->lock);
+  bool degraded = h->degraded[0] != '\0';
+  if (cap) snprintf(buf, cap, "%s", h->degraded);
+  pthread_mutex_unlock(&h->lock);
+  return degraded;
 }

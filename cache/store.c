@@ -350,6 +350,10 @@ size_t cache_store_max_key_len(const cache_store *s) {
   return s->max_key;
 }
 
+const char *cache__store_dir(const cache_store *s) {
+  return s->dir;
+}
+
 uint64_t cache_store_hashed_rows(const cache_store *s) {
   return atomic_load_explicit(&((cache_store *)s)->hashed_rows, memory_order_relaxed);
 }

@@ -1,8 +1,12 @@
 /* daemon.c - pdpd's life: load the source, listen, serve, stop cleanly.
  *
- * srv_run() owns the loop, the snapshot holder and the listener.  Without a snapshot there
- * is nothing to serve, so a source that does not load stops pdpd with every diagnostic on
- * stderr (exit 1).  SIGTERM and SIGINT stop accepting, stop reading, let every answer to
+ * srv_run() owns the loop, the snapshot holder and the listener.  At start the LMDB store
+ * under --data-dir is opened; a snapshot it holds is published at once, then --source is
+ * synced into the store (only the rows that differ are written) and the store's snapshot
+ * published.  When the source fails but a stored snapshot is served, pdpd keeps serving it,
+ * logs every diagnostic and reports DEGRADED with the reason.  With nothing stored and a
+ * source that does not load there is nothing to serve: every diagnostic goes to stderr and
+ * pdpd exits 1.  SIGTERM and SIGINT stop accepting, stop reading, let every answer to
  * what was already read be written, close the connections and the listener (libuv removes
  * the socket file when the bound pipe closes), and return 0 when the loop runs dry.  A client
  * that never reads its answers cannot hold shutdown up: after SRV_DRAIN_MS its connection is
@@ -58,13 +62,18 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_unref((uv_handle_t *)&srv->drain_timer);
 }
 
-static bool load_source(const srv_config *cfg, cache_holder *holder) {
+static void log_diag(const cache_diag *diag) {
+  for (uint32_t i = 0; i < diag->n; i++) fprintf(stderr, "%s\n", diag->lines[i]);
+  if (diag->dropped) fprintf(stderr, "... and %u more errors\n", diag->dropped);
+}
+
+/* No store: the bundle straight into the holder, as before the store existed. */
+static bool load_dir_only(const srv_config *cfg, cache_holder *holder) {
   cache_diag diag;
   cache_diag_init(&diag);
   pdpe_snapshot *snap = NULL;
   bool ok = cache_dir_load(cfg->source, &snap, &diag);
-  for (uint32_t i = 0; i < diag.n; i++) fprintf(stderr, "%s\n", diag.lines[i]);
-  if (diag.dropped) fprintf(stderr, "... and %u more errors\n", diag.dropped);
+  log_diag(&diag);
   cache_diag_close(&diag);
   if (!ok) {
     fprintf(stderr, "pdpd: cannot load %s; nothing to serve\n", cfg->source);
@@ -72,6 +81,88 @@ static bool load_source(const srv_config *cfg, cache_holder *holder) {
   }
   cache_holder_swap(holder, snap);
   return true;
+}
+
+/* Publish the store's snapshot when it holds one; true when something is now served. */
+static bool serve_stored(const srv_config *cfg, cache_store *store, cache_holder *holder) {
+  char from[SRV_PATH_MAX + 8];
+  snprintf(from, sizeof(from), "dir:%s", cfg->source);
+  if (!cache_store_has_snapshot(store, from)) return false; /* none, or of another source */
+  cache_diag diag;
+  cache_diag_init(&diag);
+  pdpe_snapshot *snap = NULL;
+  bool ok = cache_snapshot_from_store(store, &snap, &diag);
+  log_diag(&diag);
+  cache_diag_close(&diag);
+  if (!ok) {
+    srv_log(SRV_LOG_WARN, "pdpd: the stored snapshot in %s does not load; ignoring it",
+            cfg->data_dir);
+    return false;
+  }
+  char hex[65];
+  srv_log(SRV_LOG_INFO, "pdpd: serving the stored snapshot %.8s while loading %s",
+          cache_stamp_hex(snap->stamp, hex), cfg->source);
+  cache_holder_swap(holder, snap);
+  return true;
+}
+
+/* Sync the source into the store and publish the store's snapshot.  When the source fails
+ * and a stored snapshot is served, keep it and mark the holder degraded with the reason. */
+static bool sync_source(const srv_config *cfg, cache_store *store, cache_holder *holder,
+                        bool serving) {
+  cache_diag diag;
+  cache_diag_init(&diag);
+  cache_sync_info info;
+  if (!cache_sync_from_dir(store, cfg->source, &info, &diag)) {
+    log_diag(&diag);
+    if (serving) {
+      char reason[CACHE_DEGRADED_MAX];
+      snprintf(reason, sizeof(reason), "source %s: %s", cfg->source,
+               diag.n ? diag.lines[0] : "cannot load");
+      cache_holder_set_degraded(holder, reason);
+      srv_log(SRV_LOG_WARN, "pdpd: cannot load %s; still serving the stored snapshot",
+              cfg->source);
+    } else {
+      fprintf(stderr, "pdpd: cannot load %s; nothing to serve\n", cfg->source);
+    }
+    cache_diag_close(&diag);
+    return serving;
+  }
+  log_diag(&diag);
+  cache_diag_close(&diag);
+  cache_diag_init(&diag);
+  pdpe_snapshot *snap = NULL;
+  if (cache_snapshot_from_store(store, &snap, &diag) && memcmp(snap->stamp, info.stamp, 32) == 0) {
+    pdpe_snapshot_unref(info.snapshot);
+  } else {
+    /* another writer changed the store since the sync: serve what the source said */
+    log_diag(&diag);
+    srv_log(SRV_LOG_WARN, "pdpd: the store %s changed under the sync; serving %s as loaded",
+            cfg->data_dir, cfg->source);
+    pdpe_snapshot_unref(snap);
+    snap = info.snapshot;
+  }
+  cache_diag_close(&diag);
+  if (info.puts || info.dels)
+    srv_log(SRV_LOG_INFO, "pdpd: stored %u changed rows, %u deleted from %s", info.puts, info.dels,
+            cfg->source);
+  cache_holder_set_degraded(holder, NULL);
+  cache_holder_swap(holder, snap);
+  return true;
+}
+
+/* Start-up: the stored snapshot at once, then the source through the store. */
+static bool load_source(const srv_config *cfg, cache_holder *holder) {
+  cache_store *store = NULL;
+  cache_store_err err;
+  if (cache_store_open(cfg->data_dir, 0, &store, &err) != 0) {
+    srv_log(SRV_LOG_WARN, "pdpd: %s; loading %s without a store", err.message, cfg->source);
+    return load_dir_only(cfg, holder);
+  }
+  bool serving = serve_stored(cfg, store, holder);
+  bool ok = sync_source(cfg, store, holder, serving);
+  cache_store_close(store);
+  return ok;
 }
 
 int srv_run(const srv_config *cfg) {

@@ -242,8 +242,13 @@ static uint64_t snapshot_age_ms(const pdpe_snapshot *snap) {
 
 static bool handle_health(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out) {
   Pdp__V1__HealthResponse h = PDP__V1__HEALTH_RESPONSE__INIT;
+  char reason[CACHE_DEGRADED_MAX];
   if (snap) {
     h.state = PDP__V1__HEALTH_RESPONSE__STATE__SERVING;
+    if (cache_holder_degraded(ctx->holder, reason, sizeof(reason))) {
+      h.state = PDP__V1__HEALTH_RESPONSE__STATE__DEGRADED;
+      h.reason = reason;
+    }
     h.stamp = stamp_of(snap);
     h.snapshot_age_ms = snapshot_age_ms(snap);
   } else {
@@ -263,6 +268,7 @@ static bool handle_health(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, 
 
 static bool handle_status(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out) {
   Pdp__V1__StatusResponse s = PDP__V1__STATUS_RESPONSE__INIT;
+  char reason[CACHE_DEGRADED_MAX];
   s.version = SRV_VERSION;
   s.connections = ctx->connections;
   ctx->requests_total++;
@@ -275,6 +281,7 @@ static bool handle_status(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, 
     s.snapshot_age_ms = snapshot_age_ms(snap);
     s.policies = snap->policies ? pdpe_policy_set_count(snap->policies) : 0;
     s.entities = snap->entities ? pdpe_entities_count(snap->entities) : 0;
+    if (cache_holder_degraded(ctx->holder, reason, sizeof(reason))) s.degraded_reason = reason;
   } else {
     s.degraded_reason = "no policy loaded";
   }

@@ -1,0 +1,315 @@
+/* test_cache_sync.c - a bundle folder synced into a real LMDB store, and the store back into a
+ * snapshot.
+ *
+ * A sync writes only the rows that differ (an unchanged bundle writes nothing and keeps the
+ * stamp; one changed entity is one row; a removed policy file is one delete), a broken bundle
+ * changes nothing, the same content has the same stamp in any store, and the snapshot built
+ * from the store decides every request exactly as the snapshot loaded from the folder.
+ */
+#include <criterion/criterion.h>
+
+#include "../../cache/cache.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp[64];
+static char bundle[128], data[128];
+
+static void make_dir(void) {
+  strcpy(tmp, "/tmp/pdpd-sync-XXXXXX");
+  cr_assert_not_null(mkdtemp(tmp));
+  snprintf(bundle, sizeof bundle, "%s/bundle", tmp);
+  snprintf(data, sizeof data, "%s/data", tmp);
+}
+
+static void remove_dir(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+  cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(cache_sync, .init = make_dir, .fini = remove_dir);
+
+static void put(const char *base, const char *rel, const char *text) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/policies", base);
+  mkdir(base, 0755);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/%s", base, rel);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f, "%s", path);
+  fputs(text, f);
+  fclose(f);
+}
+
+static const char *diag_all(const cache_diag *d) {
+  static char buf[4096];
+  buf[0] = '\0';
+  for (uint32_t i = 0; i < d->n; i++) {
+    strncat(buf, d->lines[i], sizeof buf - strlen(buf) - 2);
+    strncat(buf, "\n", sizeof buf - strlen(buf) - 1);
+  }
+  return buf;
+}
+
+#define POLICY_A                                                                                   \
+  "permit (principal == User::\"alice\", action == Action::\"view\", resource);\n"                \
+  "permit (principal == ?principal, action == Action::\"edit\", resource == ?resource);\n"
+#define POLICY_B "forbid (principal, action, resource) when { resource.locked };\n"
+#define LINKS                                                                                      \
+  "[{\"templateId\": \"policy1\", \"newId\": \"bob-edits-d1\", \"values\": {\"?principal\": "      \
+  "{\"type\": \"User\", \"id\": \"bob\"}, \"?resource\": {\"type\": \"Doc\", \"id\": \"d1\"}}}]"
+#define ENTITIES                                                                                   \
+  "[{\"uid\": {\"type\": \"User\", \"id\": \"alice\"}, \"attrs\": {}, \"parents\": []},\n"         \
+  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d1\"}, \"attrs\": {\"locked\": false}, \"parents\": []},\n" \
+  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d2\"}, \"attrs\": {\"locked\": true}, \"parents\": []}]\n"
+
+static void write_bundle(const char *base) {
+  put(base, "policies/a.cedar", POLICY_A);
+  put(base, "policies/b.cedar", POLICY_B);
+  put(base, "template-links.json", LINKS);
+  put(base, "entities.json", ENTITIES);
+}
+
+static cache_store *open_store(const char *d) {
+  cache_store *s = NULL;
+  cache_store_err err;
+  cr_assert_eq(cache_store_open(d, 0, &s, &err), 0, "%s", err.message);
+  return s;
+}
+
+static void sync_ok(cache_store *s, const char *dir, cache_sync_info *info) {
+  cache_diag d;
+  cache_diag_init(&d);
+  cr_assert(cache_sync_from_dir(s, dir, info, &d), "%s", diag_all(&d));
+  cache_diag_close(&d);
+  pdpe_snapshot_unref(info->snapshot);
+  info->snapshot = NULL;
+}
+
+static void stamp_of(cache_store *s, uint8_t out[32]) {
+  cache_store_err err;
+  cr_assert_eq(cache_store_stamp(s, out, &err), 0, "%s", err.message);
+}
+
+static bool has_row(cache_store *s, cache_table t, const char *key) {
+  cache_reader *r = NULL;
+  cache_store_err err;
+  cr_assert_eq(cache_store_reader_new(s, &r, &err), 0);
+  cr_assert_eq(cache_store_read_begin(r, &err), 0);
+  cache_val v;
+  int rc = cache_store_get(r, t, key, strlen(key), &v, &err);
+  cr_assert(rc == CACHE_STORE_OK || rc == CACHE_STORE_NOTFOUND, "%s", err.message);
+  cache_store_read_end(r);
+  cache_store_reader_free(r);
+  return rc == CACHE_STORE_OK;
+}
+
+Test(cache_sync, a_second_sync_of_an_unchanged_bundle_writes_nothing) {
+  write_bundle(bundle);
+  cache_store *s = open_store(data);
+  cr_assert_not(cache_store_has_snapshot(s, NULL));
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  cr_assert(cache_store_has_snapshot(s, NULL));
+  char from[160];
+  snprintf(from, sizeof from, "dir:%s", bundle);
+  cr_assert(cache_store_has_snapshot(s, from));
+  cr_assert_not(cache_store_has_snapshot(s, "dir:/elsewhere"));
+  cr_assert_eq(info.puts, 6, "2 files + links + 3 entities, got %u", info.puts);
+  cr_assert_eq(info.dels, 0);
+  uint8_t st1[32], st2[32], re[32];
+  stamp_of(s, st1);
+  cr_assert_arr_eq(st1, info.stamp, 32, "the sync's stamp is the store's");
+  cache_store_err err;
+  cr_assert_eq(cache_store_recompute_stamp(s, re, &err), 0);
+  cr_assert_arr_eq(st1, re, 32);
+  cr_assert(has_row(s, CACHE_TABLE_POLICIES, "file:a.cedar"));
+  cr_assert(has_row(s, CACHE_TABLE_POLICIES, "links"));
+  cr_assert(has_row(s, CACHE_TABLE_ENTITIES, "Doc::\"d2\""));
+
+  uint64_t hashed = cache_store_hashed_rows(s);
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(info.puts, 0);
+  cr_assert_eq(info.dels, 0);
+  cr_assert_eq(cache_store_hashed_rows(s), hashed, "no row was hashed, so none was written");
+  stamp_of(s, st2);
+  cr_assert_arr_eq(st1, st2, 32);
+  cache_store_close(s);
+}
+
+Test(cache_sync, one_changed_entity_is_one_changed_row_whatever_the_file_layout) {
+  write_bundle(bundle);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  uint8_t before[32], after[32];
+  stamp_of(s, before);
+  /* d2 unlocked; entities reordered, keys reordered, spacing changed: still one row */
+  put(bundle, "entities.json",
+      "[{\"uid\":{\"id\":\"d2\",\"type\":\"Doc\"},\"parents\":[],\"attrs\":{\"locked\":false}},"
+      "{\"parents\": [], \"attrs\": {\"locked\": false}, \"uid\": {\"type\": \"Doc\", \"id\": "
+      "\"d1\"}},"
+      "{\"uid\": {\"type\": \"User\", \"id\": \"alice\"}, \"attrs\": {}, \"parents\": []}]");
+  uint64_t hashed = cache_store_hashed_rows(s);
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(info.puts, 1);
+  cr_assert_eq(info.dels, 0);
+  cr_assert_eq(cache_store_hashed_rows(s) - hashed, 2, "old and new hash of the one row");
+  stamp_of(s, after);
+  cr_assert_arr_neq(before, after, 32);
+  cache_store_close(s);
+}
+
+Test(cache_sync, a_removed_policy_file_deletes_its_row) {
+  write_bundle(bundle);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  char path[256];
+  snprintf(path, sizeof path, "%s/policies/b.cedar", bundle);
+  cr_assert_eq(unlink(path), 0);
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(info.puts, 0);
+  cr_assert_eq(info.dels, 1);
+  cr_assert_not(has_row(s, CACHE_TABLE_POLICIES, "file:b.cedar"));
+  cr_assert(has_row(s, CACHE_TABLE_POLICIES, "file:a.cedar"));
+  cache_store_close(s);
+}
+
+Test(cache_sync, a_broken_bundle_changes_nothing_and_names_the_position) {
+  write_bundle(bundle);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  uint8_t before[32], after[32];
+  stamp_of(s, before);
+  put(bundle, "policies/b.cedar", "forbid (principal, action, resource) when { ;\n");
+  put(bundle, "policies/c.cedar", POLICY_B);
+  uint64_t hashed = cache_store_hashed_rows(s);
+  cache_diag d;
+  cache_diag_init(&d);
+  cr_assert_not(cache_sync_from_dir(s, bundle, &info, &d));
+  cr_assert_gt(d.n, 0);
+  cr_assert(strstr(d.lines[0], "b.cedar:1:"), "%s", diag_all(&d));
+  cache_diag_close(&d);
+  cr_assert_eq(cache_store_hashed_rows(s), hashed);
+  stamp_of(s, after);
+  cr_assert_arr_eq(before, after, 32);
+  cr_assert_not(has_row(s, CACHE_TABLE_POLICIES, "file:c.cedar"));
+  cache_store_close(s);
+}
+
+Test(cache_sync, the_same_content_has_the_same_stamp_in_any_store) {
+  char b2[160], d2[160];
+  snprintf(b2, sizeof b2, "%s/elsewhere", tmp);
+  snprintf(d2, sizeof d2, "%s/data2", tmp);
+  write_bundle(bundle);
+  write_bundle(b2);
+  cache_store *s1 = open_store(data), *s2 = open_store(d2);
+  cache_sync_info i1, i2;
+  sync_ok(s1, bundle, &i1);
+  sync_ok(s2, b2, &i2);
+  uint8_t a[32], b[32];
+  stamp_of(s1, a);
+  stamp_of(s2, b);
+  cr_assert_arr_eq(a, b, 32);
+  put(b2, "policies/b.cedar", "forbid (principal, action, resource);\n");
+  sync_ok(s2, b2, &i2);
+  stamp_of(s2, b);
+  cr_assert_arr_neq(a, b, 32);
+  cache_store_close(s1);
+  cache_store_close(s2);
+}
+
+/* Every uid of entities.json whose type is `type` (malloc'd strings in out). */
+static size_t uids_of(const char *file, const char *type, char **out, size_t cap) {
+  json_error_t e;
+  json_t *j = json_load_file(file, 0, &e);
+  cr_assert_not_null(j, "%s: %s", file, e.text);
+  size_t n = 0, i;
+  json_t *it;
+  json_array_foreach(j, i, it) {
+    json_t *uid = json_object_get(it, "uid");
+    if (strcmp(json_string_value(json_object_get(uid, "type")), type) == 0 && n < cap)
+      out[n++] = strdup(json_string_value(json_object_get(uid, "id")));
+  }
+  json_decref(j);
+  return n;
+}
+
+static pdpe_decision decide(const pdpe_snapshot *s, pu_arena *a, const char *p, const char *act,
+                            const char *r) {
+  pdpe_request rq;
+  memset(&rq, 0, sizeof(rq));
+  rq.principal = (pdpe_uid){pu_str_c("User"), pu_str_c(p)};
+  rq.action = (pdpe_uid){pu_str_c("Action"), pu_str_c(act)};
+  rq.resource = (pdpe_uid){pu_str_c("Document"), pu_str_c(r)};
+  pdpe_decision d;
+  cr_assert(pdpe_authorize(s, &rq, a, &d));
+  return d;
+}
+
+Test(cache_sync, the_store_snapshot_decides_like_the_folder_snapshot) {
+  const char *root = getenv("PDP_SOURCE_ROOT");
+  cr_assert(root, "PDP_SOURCE_ROOT is not set");
+  char src[1024], cmd[1200];
+  snprintf(src, sizeof src, "%s/examples/quickstart", root);
+  snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, bundle);
+  cr_assert_eq(system(cmd), 0);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+
+  cache_diag d;
+  cache_diag_init(&d);
+  pdpe_snapshot *from_dir = NULL, *from_store = NULL;
+  cr_assert(cache_dir_load(bundle, &from_dir, &d), "%s", diag_all(&d));
+  cr_assert(cache_snapshot_from_store(s, &from_store, &d), "%s", diag_all(&d));
+  cache_diag_close(&d);
+  uint8_t st[32];
+  stamp_of(s, st);
+  cr_assert_arr_eq(from_store->stamp, st, 32);
+  cr_assert(strncmp(from_store->source, "store:", 6) == 0 && strstr(from_store->source, data),
+            "%s", from_store->source);
+  cr_assert_eq(pdpe_policy_set_count(from_store->policies),
+               pdpe_policy_set_count(from_dir->policies));
+  cr_assert_eq(pdpe_entities_count(from_store->entities),
+               pdpe_entities_count(from_dir->entities));
+
+  char path[1200];
+  snprintf(path, sizeof path, "%s/entities.json", bundle);
+  char *users[64], *actions[64], *docs[64];
+  size_t nu = uids_of(path, "User", users, 64), na = uids_of(path, "Action", actions, 64),
+         nd = uids_of(path, "Document", docs, 64);
+  cr_assert(nu && na && nd);
+  pu_arena a;
+  pu_arena_init(&a, 1 << 16, 0);
+  unsigned allows = 0, denies = 0;
+  for (size_t i = 0; i < nu; i++)
+    for (size_t j = 0; j < na; j++)
+      for (size_t k = 0; k < nd; k++) {
+        pdpe_decision x = decide(from_dir, &a, users[i], actions[j], docs[k]);
+        pdpe_decision y = decide(from_store, &a, users[i], actions[j], docs[k]);
+        cr_assert_eq(x.decision, y.decision, "%s %s %s", users[i], actions[j], docs[k]);
+        cr_assert_eq(x.n_reason, y.n_reason);
+        for (uint32_t r = 0; r < x.n_reason; r++) cr_assert(pu_str_eq(x.reason[r], y.reason[r]));
+        cr_assert_eq(x.n_errors, y.n_errors);
+        x.decision == PDPE_ALLOW ? allows++ : denies++;
+        pu_arena_reset(&a);
+      }
+  cr_assert_gt(allows, 0);
+  cr_assert_gt(denies, 0);
+  pu_arena_close(&a);
+  for (size_t i = 0; i < nu; i++) free(users[i]);
+  for (size_t i = 0; i < na; i++) free(actions[i]);
+  for (size_t i = 0; i < nd; i++) free(docs[i]);
+  pdpe_snapshot_unref(from_dir);
+  pdpe_snapshot_unref(from_store);
+  cache_store_close(s);
+}
