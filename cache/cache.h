@@ -4,9 +4,10 @@
  *   entities.json) loaded into a new immutable pdpe_snapshot (dir.c, links.c).
  * - The snapshot holder: the one published snapshot, swapped atomically (holder.c).
  * - The LMDB store: tables of opaque rows changed by deltas in one write transaction, with a
- *   content stamp maintained incrementally (store.c, stamp.c; docs/store.md).  Built and
- *   tested; pdpd does not use it yet (the stamped-cache issue wires it in, with staleness
- *   checks and the PostgreSQL source).
+ *   content stamp maintained incrementally (store.c, stamp.c; docs/store.md).
+ * - Sync: a bundle folder into the store as rows (one delta with only the differences), and
+ *   the store's rows back into a snapshot (sync.c).  pdpd serves the stored snapshot at start
+ *   and keeps it when the source fails (staleness checks and PostgreSQL come later).
  * cache/ knows nothing of the wire protocol.
  */
 #ifndef PDP_CACHE_CACHE_H
