@@ -47,7 +47,7 @@ bool cache_dir_load(const char *dir, pdpe_snapshot **out, cache_diag *diag);
  * written.  The mutex is held only for a pointer copy and a reference increment. */
 typedef struct cache_holder {
   pthread_mutex_t lock;
-  pdpe_snapshot *current; /* NULL until the first load */
+  pdpe_snapshot *current;            /* NULL until the first load */
   char degraded[CACHE_DEGRADED_MAX]; /* "" when current; else why it is not (under lock) */
 } cache_holder;
 
@@ -234,8 +234,8 @@ bool cache_stamp_fold(const uint8_t sums[CACHE_TABLE_STAMPED][32], uint8_t out[3
 
 /* What a sync did. */
 typedef struct cache_sync_info {
-  uint32_t puts, dels;   /* rows written and deleted (0 and 0: the store was already equal) */
-  uint8_t stamp[32];     /* the bundle's content stamp (= the store stamp after the sync) */
+  uint32_t puts, dels;     /* rows written and deleted (0 and 0: the store was already equal) */
+  uint8_t stamp[32];       /* the bundle's content stamp (= the store stamp after the sync) */
   pdpe_snapshot *snapshot; /* the bundle's rows as a snapshot (stamp above); the caller unrefs */
 } cache_sync_info;
 

@@ -385,8 +385,8 @@ bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *i
     }
   }
   cache_val v;
-  int g = cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &v,
-                          &err);
+  int g =
+      cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &v, &err);
   if (g < 0) goto store_err;
   if (g == CACHE_STORE_NOTFOUND || v.len != strlen(source) || memcmp(v.data, source, v.len) != 0) {
     if (!cache_delta_put(&delta, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE),
@@ -443,7 +443,8 @@ bool cache_snapshot_from_store(cache_store *store, pdpe_snapshot **out, cache_di
   }
   cache_val from;
   if (cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &from,
-                      &err) == CACHE_STORE_OK && from.len < 4096)
+                      &err) == CACHE_STORE_OK &&
+      from.len < 4096)
     s->source = pu_arena_printf(&s->arena, "store:%s (from %.*s)", dir, (int)from.len,
                                 (const char *)from.data);
   else

@@ -120,8 +120,7 @@ static bool sync_source(const srv_config *cfg, cache_store *store, cache_holder 
       snprintf(reason, sizeof(reason), "source %s: %s", cfg->source,
                diag.n ? diag.lines[0] : "cannot load");
       cache_holder_set_degraded(holder, reason);
-      srv_log(SRV_LOG_WARN, "pdpd: cannot load %s; still serving the stored snapshot",
-              cfg->source);
+      srv_log(SRV_LOG_WARN, "pdpd: cannot load %s; still serving the stored snapshot", cfg->source);
     } else {
       fprintf(stderr, "pdpd: cannot load %s; nothing to serve\n", cfg->source);
     }

@@ -148,6 +148,16 @@ static inline pid_t du_spawn(du_daemon *d, const char *const *extra) {
   argv[n++] = d->sock;
   argv[n++] = "--source";
   argv[n++] = (char *)(d->source ? d->source : d->bundle);
+  /* Each daemon keeps its store in its own temp dir unless the test names one, so no
+   * test writes into the source tree's ./var or sees another test's snapshot. */
+  bool has_data_dir = false;
+  for (int i = 0; extra && extra[i]; i++) has_data_dir |= strncmp(extra[i], "--data-dir", 10) == 0;
+  static char data_dir[128];
+  if (!has_data_dir) {
+    snprintf(data_dir, sizeof(data_dir), "%s/data", d->dir);
+    argv[n++] = "--data-dir";
+    argv[n++] = data_dir;
+  }
   for (int i = 0; extra && extra[i] && n < 62; i++) argv[n++] = (char *)extra[i];
   argv[n] = NULL;
   execvp(argv[0], argv);

@@ -58,7 +58,7 @@ static const char *diag_all(const cache_diag *d) {
 }
 
 #define POLICY_A                                                                                   \
-  "permit (principal == User::\"alice\", action == Action::\"view\", resource);\n"                \
+  "permit (principal == User::\"alice\", action == Action::\"view\", resource);\n"                 \
   "permit (principal == ?principal, action == Action::\"edit\", resource == ?resource);\n"
 #define POLICY_B "forbid (principal, action, resource) when { resource.locked };\n"
 #define LINKS                                                                                      \
@@ -66,8 +66,10 @@ static const char *diag_all(const cache_diag *d) {
   "{\"type\": \"User\", \"id\": \"bob\"}, \"?resource\": {\"type\": \"Doc\", \"id\": \"d1\"}}}]"
 #define ENTITIES                                                                                   \
   "[{\"uid\": {\"type\": \"User\", \"id\": \"alice\"}, \"attrs\": {}, \"parents\": []},\n"         \
-  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d1\"}, \"attrs\": {\"locked\": false}, \"parents\": []},\n" \
-  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d2\"}, \"attrs\": {\"locked\": true}, \"parents\": []}]\n"
+  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d1\"}, \"attrs\": {\"locked\": false}, \"parents\": "  \
+  "[]},\n"                                                                                         \
+  " {\"uid\": {\"type\": \"Doc\", \"id\": \"d2\"}, \"attrs\": {\"locked\": true}, \"parents\": "   \
+  "[]}]\n"
 
 static void write_bundle(const char *base) {
   put(base, "policies/a.cedar", POLICY_A);
@@ -275,12 +277,11 @@ Test(cache_sync, the_store_snapshot_decides_like_the_folder_snapshot) {
   uint8_t st[32];
   stamp_of(s, st);
   cr_assert_arr_eq(from_store->stamp, st, 32);
-  cr_assert(strncmp(from_store->source, "store:", 6) == 0 && strstr(from_store->source, data),
-            "%s", from_store->source);
+  cr_assert(strncmp(from_store->source, "store:", 6) == 0 && strstr(from_store->source, data), "%s",
+            from_store->source);
   cr_assert_eq(pdpe_policy_set_count(from_store->policies),
                pdpe_policy_set_count(from_dir->policies));
-  cr_assert_eq(pdpe_entities_count(from_store->entities),
-               pdpe_entities_count(from_dir->entities));
+  cr_assert_eq(pdpe_entities_count(from_store->entities), pdpe_entities_count(from_dir->entities));
 
   char path[1200];
   snprintf(path, sizeof path, "%s/entities.json", bundle);
