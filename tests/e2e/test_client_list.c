@@ -5,9 +5,12 @@
  * per body, the expect_* functions under "today's answers": when pdpd serves them, change
  * those (and give the bundle permission definitions); the tests around them check what
  * stays true either way: the answer is read cleanly, the connection stays in sync (a check
- * on it still gets its own answer), and invalid requests never reach pdpd.
+ * on it still gets its own answer), and invalid requests never reach pdpd.  pdpctl's
+ * output for an answer with actions is checked against a fake server that lists some.
  */
 #include "pdpctl_util.h"
+
+#include <pthread.h>
 
 static void up(void) {
   e2e_setup();
@@ -274,5 +277,150 @@ Test(pdpctl_list, help_is_shown_by_the_command_and_by_pdpctl_help) {
   e2e_run_free(&r);
   r = e2e_pdpctl("--help", NULL);
   cr_assert_not_null(strstr(r.out, "list-allowed"), "%s", r.out);
+  e2e_run_free(&r);
+}
+
+/* ---- pdpctl list-allowed and an answer with actions ---------------------------------------- */
+
+/* pdpd does not list actions yet, so a fake server on a socket in the test's temp dir answers
+ * one ListAllowed with a list, and remembers the prefix it was asked for. */
+typedef struct fake_list {
+  int listen_fd;
+  pthread_t thread;
+  char prefix[64];  /* the request's action_prefix */
+  int body_case;    /* the request's body */
+  char *const *ids; /* Action ids to answer with */
+  size_t n_ids;
+} fake_list;
+
+static void *fake_list_main(void *arg) {
+  fake_list *f = arg;
+  int fd = accept(f->listen_fd, NULL, NULL);
+  if (fd < 0) return NULL;
+  uint8_t h[4];
+  if (du_read_all(fd, h, 4)) {
+    uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    uint8_t *body = malloc(n ? n : 1);
+    Pdp__V1__Request *rq =
+        body && du_read_all(fd, body, n) ? pdp__v1__request__unpack(NULL, n, body) : NULL;
+    free(body);
+    if (rq) {
+      f->body_case = (int)rq->body_case;
+      if (rq->body_case == PDP__V1__REQUEST__BODY_LIST_ALLOWED)
+        snprintf(f->prefix, sizeof f->prefix, "%s", rq->list_allowed->action_prefix);
+      Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+      Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+      Pdp__V1__ListAllowedResponse list = PDP__V1__LIST_ALLOWED_RESPONSE__INIT;
+      Pdp__V1__EntityUid uids[8], *uidp[8];
+      uint8_t stamp[32];
+      for (size_t i = 0; i < f->n_ids && i < 8; i++) {
+        pdp__v1__entity_uid__init(&uids[i]);
+        uids[i].type = "Action";
+        uids[i].id = f->ids[i];
+        uidp[i] = &uids[i];
+      }
+      memset(stamp, 0xab, sizeof stamp);
+      list.actions = uidp;
+      list.n_actions = f->n_ids;
+      list.stamp.data = stamp;
+      list.stamp.len = 32;
+      st.code = PDP__V1__STATUS__CODE__OK;
+      resp.id = rq->id;
+      resp.status = &st;
+      resp.body_case = PDP__V1__RESPONSE__BODY_LIST_ALLOWED;
+      resp.list_allowed = &list;
+      size_t len = pdp__v1__response__get_packed_size(&resp);
+      uint8_t *out = malloc(4 + len);
+      if (out) {
+        out[0] = (uint8_t)(len >> 24), out[1] = (uint8_t)(len >> 16), out[2] = (uint8_t)(len >> 8);
+        out[3] = (uint8_t)len;
+        pdp__v1__response__pack(&resp, out + 4);
+        du_write_all(fd, out, 4 + len);
+      }
+      free(out);
+      pdp__v1__request__free_unpacked(rq, NULL);
+    }
+  }
+  close(fd);
+  return NULL;
+}
+
+/* Start the fake on e2e_daemon.dir/fake.sock; its path goes to sock. */
+static void fake_list_start(fake_list *f, char *const *ids, size_t n, char *sock, size_t cap) {
+  memset(f, 0, sizeof *f);
+  f->ids = ids;
+  f->n_ids = n;
+  f->body_case = -1;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sock, cap, "%s/fake.sock", e2e_daemon.dir);
+  cr_assert_lt(strlen(sock), sizeof sa.sun_path);
+  memcpy(sa.sun_path, sock, strlen(sock));
+  f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cr_assert_geq(f->listen_fd, 0);
+  cr_assert_eq(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
+  cr_assert_eq(listen(f->listen_fd, 4), 0);
+  cr_assert_eq(pthread_create(&f->thread, NULL, fake_list_main, f), 0);
+}
+
+static void fake_list_join(fake_list *f) {
+  pthread_join(f->thread, NULL);
+  close(f->listen_fd);
+}
+
+static void fake_setup(void) {
+  e2e_setup();
+}
+
+TestSuite(pdpctl_list_answer, .init = fake_setup, .fini = e2e_teardown);
+
+Test(pdpctl_list_answer, each_action_is_printed_on_its_own_line_with_its_id_escaped) {
+  char *ids[] = {"doc.view", "doc.edit", "we\"ird\nid\\"};
+  char sock[128];
+  fake_list f;
+  fake_list_start(&f, ids, 3, sock, sizeof sock);
+  e2e_run r = e2e_pdpctl("list-allowed", "-s", sock, "-p", "User::\"alice\"", "-r",
+                         "Document::\"d1\"", "--prefix", "doc.", NULL);
+  fake_list_join(&f);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert_str_eq(r.out, "Action::\"doc.view\"\n"
+                          "Action::\"doc.edit\"\n"
+                          "Action::\"we\\\"ird\\nid\\\\\"\n");
+  cr_assert_str_eq(r.err, "");
+  cr_assert_eq(f.body_case, PDP__V1__REQUEST__BODY_LIST_ALLOWED);
+  cr_assert_str_eq(f.prefix, "doc.");
+  e2e_run_free(&r);
+}
+
+Test(pdpctl_list_answer, json_output_has_the_uids_in_cedar_json_and_the_stamp) {
+  char *ids[] = {"doc.view", "we\"ird"};
+  char sock[128];
+  fake_list f;
+  fake_list_start(&f, ids, 2, sock, sizeof sock);
+  e2e_run r = e2e_pdpctl("list-allowed", "-s", sock, "-p", "User::\"alice\"", "-r",
+                         "Document::\"d1\"", "--json", NULL);
+  fake_list_join(&f);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  char want[512];
+  char stamp[65];
+  memset(stamp, 0, sizeof stamp);
+  for (int i = 0; i < 32; i++) memcpy(stamp + 2 * i, "ab", 2);
+  snprintf(want, sizeof want,
+           "{\"actions\":[{\"type\":\"Action\",\"id\":\"doc.view\"},"
+           "{\"type\":\"Action\",\"id\":\"we\\\"ird\"}],\"stamp\":\"%s\"}\n",
+           stamp);
+  cr_assert_str_eq(r.out, want);
+  cr_assert_str_eq(f.prefix, "", "no --prefix asks for every action");
+  e2e_run_free(&r);
+}
+
+Test(pdpctl_list_answer, an_empty_list_prints_nothing_and_exits_0) {
+  char sock[128];
+  fake_list f;
+  fake_list_start(&f, NULL, 0, sock, sizeof sock);
+  e2e_run r = e2e_pdpctl("list-allowed", "-s", sock, "-p", "User::\"alice\"", "-r",
+                         "Document::\"d1\"", NULL);
+  fake_list_join(&f);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert_str_eq(r.out, "");
   e2e_run_free(&r);
 }
