@@ -33,6 +33,10 @@ int ctl_parse_timeout(const char *cmd, const char *arg, int *out);
 /* Print the error for getopt's '?' or ':' and return CTL_EXIT_ERROR. */
 int ctl_bad_option(const char *cmd, int opt, char **argv);
 
+/* ---- list.c ------------------------------------------------------------------------------ */
+
+int ctl_list_allowed(int argc, char **argv);
+
 /* ---- json2proto.c ------------------------------------------------------------------------ */
 
 /* An owned entity uid. */
@@ -74,6 +78,11 @@ void ctl_entities_close(ctl_entities *es);
 /* Parse a JSON text / file, with "file:line:col: message" on failure. */
 json_t *ctl_json_load_file(const char *file, char *err, size_t cap);
 json_t *ctl_json_load_string(const char *what, const char *text, char *err, size_t cap);
+
+/* options.c: a --context argument (Cedar JSON text, or @FILE) into a record, and an
+ * --entities FILE into entities; -1 with the reason in err on failure. */
+int ctl_load_context(const char *arg, pdpc_value **out, char *err, size_t cap);
+int ctl_load_entities(const char *file, ctl_entities *out, char *err, size_t cap);
 
 /* ---- checks.c: the checks.json format (docs/checks.md) ------------------------------ */
 
