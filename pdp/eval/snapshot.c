@@ -1,10 +1,13 @@
 /* snapshot.c - the immutable, reference-counted snapshot a decision reads.
  *
- * A snapshot owns one arena holding its policies, entities and everything they point to.
- * Readers take a reference (pdpe_snapshot_ref) for the length of a request; the holder
- * publishes a new snapshot with one pointer store and drops its own reference to the old
- * one.  The last pdpe_snapshot_unref frees the arena and the struct.  The count is atomic
- * so worker threads may share a snapshot without a lock.
+ * A snapshot owns one arena holding its policies, entities, permission definitions
+ * (pdpe_snapshot_set_data, defs.c) and everything they point to; its grants are a lookup
+ * into storage its loader pins (pdpe_grants), released with the snapshot.  Readers take a
+ * reference (pdpe_snapshot_ref) for the length of a request; the holder publishes a new
+ * snapshot with one pointer store and drops its own reference to the old one.  The last
+ * pdpe_snapshot_unref calls grants.release (once: the count reaches zero once), then frees
+ * the arena and the struct.  The count is atomic so worker threads may share a snapshot
+ * without a lock.
  */
 #include "pdpe.h"
 
@@ -30,6 +33,7 @@ void pdpe_snapshot_unref(pdpe_snapshot *s) {
   if (!s) return;
   /* Release our writes; the thread that frees acquires everyone else's. */
   if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  if (s->grants.release) s->grants.release(s->grants.ctx);
   pu_arena_close(&s->arena);
   free(s);
 }
