@@ -223,4 +223,20 @@ typedef struct pdpe_decision {
 bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
                     pdpe_decision *out);
 
+/* ---- permission definitions (spec-5 contract; the engine branch implements the rest) ---- */
+
+typedef enum pdpe_provider { PDPE_PROVIDER_ROLE = 1, PDPE_PROVIDER_USER = 2,
+                             PDPE_PROVIDER_CLIENT = 3 } pdpe_provider;   /* = proto numbers */
+#define PDPE_PROVIDER_BIT(p) (1u << (p))
+typedef enum pdpe_tenancy { PDPE_TENANCY_BOTH = 0, PDPE_TENANCY_HOST = 1,
+                            PDPE_TENANCY_TENANT = 2 } pdpe_tenancy;          /* = proto numbers */
+
+typedef struct pdpe_definition {
+  pu_str name, display_name, group, parent, service;
+  bool disabled;
+  pdpe_tenancy tenancy;
+  uint32_t providers;      /* PDPE_PROVIDER_BIT set; 0 = every provider */
+  pdpe_value properties;   /* a record */
+} pdpe_definition;
+
 #endif
