@@ -1,54 +1,26 @@
 /* defs.c - permission definitions in a dir source: permissions/<service>.json parsed and
- * validated, their canonical form (the rows of table definitions), the rows back into
- * pdpe_definitions for a snapshot, and DefinePermissions (the ABP algorithm, corrected).
+ * validated, their canonical form (the rows of table definitions), and the rows back into
+ * pdpe_definitions for a snapshot.  Editing the files is define.c's.
  *
- * One parser (parse_array) validates every definitions array, whatever it came from: a file
- * (errors "permissions/<file>:LINE:COL: definitions[I].FIELD: message"), a request, or a
- * stored row.  The canonical form is built from the parsed structs, never from the input, so
- * key order, spacing, set order inside properties and the order of the definitions do not
- * matter: the array sorted by name, every field explicit, json_dumps(JSON_COMPACT |
- * JSON_SORT_KEYS).  "Same definitions" means the same canonical bytes, and the hash a define
- * reports is SHA-256 of them.
- *
- * Define: validate what was sent, take the source lock, read the service's file, merge (add
- * or replace by name, remove only the names listed as deleted), compare canonical bytes, and
- * replace the file only when they differ.  The caller syncs the store afterwards, so the stamp
- * changes only once the write has committed (ABP changed it before: a reader could see the new
- * stamp with the old definitions).  docs/definitions.md tells the whole story.
- */
-#include "cache_int.h"
+ * One parser (cache__defs_parse_array) validates every definitions array, whatever it came
+ * from: a file (errors "permissions/<file>:LINE:COL: definitions[I].FIELD: message"), a
+ * request, or a stored row.  The canonical form is built from the parsed structs, never from
+ * the input, so key order, spacing, set order inside properties and the order of the
+ * definitions do not matter: the array sorted by name, every field explicit, json_dumps(
+ * JSON_COMPACT | JSON_SORT_KEYS).  "Same definitions" means the same canonical bytes.
+ * docs/definitions.md tells the whole story. */
+#include "defs_int.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-/* Where a definitions array came from, for messages. */
-typedef struct src {
-  const char *name; /* "permissions/orders.json", "request", "definitions row orders" */
-  const char *text; /* the JSON text for positions, or NULL */
-  size_t len;
-  bool under_key; /* the array is the "definitions" member of the top-level object */
-} src;
-
-/* A parsed definition and its index in the array it came from. */
-typedef struct item {
-  pdpe_definition d;
-  uint32_t index;
-  const src *from;
-} item;
-
-typedef struct defs {
-  item *items; /* sorted by name once parsed */
-  uint32_t n;
-} defs;
-
-static const char *const TENANCY[] = {"both", "host", "tenant"};
-static const char PROVIDER_CH[] = {0, 'R', 'U', 'C'}; /* by pdpe_provider */
+const char *const cache__defs_tenancy[3] = {"both", "host", "tenant"};
+const char cache__defs_provider_ch[4] = {0, 'R', 'U', 'C'};
 
 bool cache_service_name_ok(const char *s) {
   size_t n = s ? strlen(s) : 0;
@@ -94,10 +66,8 @@ static void emit(cache_diag *diag, const src *s, const cache__jseg *segs, size_t
 }
 
 /* An error about definitions[i] (field NULL) or definitions[i].field. */
-static void field_err(cache_diag *diag, const src *s, size_t i, const char *field, bool at_key,
-                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void field_err(cache_diag *diag, const src *s, size_t i, const char *field, bool at_key,
-                      const char *fmt, ...) {
+void cache__defs_field_err(cache_diag *diag, const src *s, size_t i, const char *field, bool at_key,
+                           const char *fmt, ...) {
   char msg[512], path[300], shown[160];
   va_list ap;
   va_start(ap, fmt);
@@ -117,22 +87,23 @@ static void field_err(cache_diag *diag, const src *s, size_t i, const char *fiel
 static bool str_field(pu_arena *a, const json_t *v, const src *s, size_t i, const char *field,
                       pu_str *out, cache_diag *diag) {
   if (!json_is_string(v)) {
-    field_err(diag, s, i, field, false, "expected a string");
+    cache__defs_field_err(diag, s, i, field, false, "expected a string");
     return false;
   }
   const char *p = json_string_value(v);
   size_t n = json_string_length(v);
   if (n > CACHE_DEFINITION_FIELD_MAX) {
-    field_err(diag, s, i, field, false, "%zu bytes, at most %d", n, CACHE_DEFINITION_FIELD_MAX);
+    cache__defs_field_err(diag, s, i, field, false, "%zu bytes, at most %d", n,
+                          CACHE_DEFINITION_FIELD_MAX);
     return false;
   }
   if (memchr(p, 0, n)) {
-    field_err(diag, s, i, field, false, "must not contain NUL");
+    cache__defs_field_err(diag, s, i, field, false, "must not contain NUL");
     return false;
   }
   *out = pu_arena_str(a, (pu_str){p, n});
   if (!out->ptr) {
-    field_err(diag, s, i, field, false, "out of memory");
+    cache__defs_field_err(diag, s, i, field, false, "out of memory");
     return false;
   }
   return true;
@@ -160,14 +131,14 @@ static bool has_nul(const json_t *j, unsigned depth) {
 static bool parse_properties(pu_arena *a, const json_t *v, const src *s, size_t i, pdpe_value *out,
                              cache_diag *diag) {
   if (!json_is_object(v)) {
-    field_err(diag, s, i, "properties", false, "expected an object of Cedar values");
+    cache__defs_field_err(diag, s, i, "properties", false, "expected an object of Cedar values");
     return false;
   }
   size_t n = json_object_size(v);
   pu_str *keys = n ? pu_arena_alloc(a, n * sizeof(*keys)) : NULL;
   pdpe_value *vals = n ? pu_arena_alloc(a, n * sizeof(*vals)) : NULL;
   if (n && (!keys || !vals)) {
-    field_err(diag, s, i, "properties", false, "out of memory");
+    cache__defs_field_err(diag, s, i, "properties", false, "out of memory");
     return false;
   }
   const char *k;
@@ -202,7 +173,8 @@ static bool parse_properties(pu_arena *a, const json_t *v, const src *s, size_t 
 static bool parse_providers(const json_t *v, const src *s, size_t i, uint32_t *out,
                             cache_diag *diag) {
   if (!json_is_array(v)) {
-    field_err(diag, s, i, "allowed_providers", false, "expected an array of \"R\", \"U\", \"C\"");
+    cache__defs_field_err(diag, s, i, "allowed_providers", false,
+                          "expected an array of \"R\", \"U\", \"C\"");
     return false;
   }
   *out = 0;
@@ -238,7 +210,7 @@ static bool parse_one(pu_arena *a, const json_t *e, const src *s, size_t i, pu_s
   d->service = service;
   d->properties.kind = PDPE_RECORD;
   if (!json_is_object(e)) {
-    field_err(diag, s, i, NULL, false, "expected an object");
+    cache__defs_field_err(diag, s, i, NULL, false, "expected an object");
     return false;
   }
   const char *k;
@@ -251,7 +223,7 @@ static bool parse_one(pu_arena *a, const json_t *e, const src *s, size_t i, pu_s
       if (!str_field(a, v, s, i, k, &d->name, diag))
         ok = false;
       else if (d->name.len == 0) {
-        field_err(diag, s, i, k, false, "must not be empty");
+        cache__defs_field_err(diag, s, i, k, false, "must not be empty");
         ok = false;
       }
     } else if (!strcmp(k, "display_name")) {
@@ -262,7 +234,7 @@ static bool parse_one(pu_arena *a, const json_t *e, const src *s, size_t i, pu_s
       ok = str_field(a, v, s, i, k, &d->parent, diag) && ok;
     } else if (!strcmp(k, "disabled")) {
       if (!json_is_boolean(v)) {
-        field_err(diag, s, i, k, false, "expected true or false");
+        cache__defs_field_err(diag, s, i, k, false, "expected true or false");
         ok = false;
       }
       d->disabled = json_is_true(v);
@@ -270,9 +242,11 @@ static bool parse_one(pu_arena *a, const json_t *e, const src *s, size_t i, pu_s
       const char *t = json_is_string(v) ? json_string_value(v) : NULL;
       int which = -1;
       for (int x = 0; t && x < 3; x++)
-        if (json_string_length(v) == strlen(TENANCY[x]) && !strcmp(t, TENANCY[x])) which = x;
+        if (json_string_length(v) == strlen(cache__defs_tenancy[x]) &&
+            !strcmp(t, cache__defs_tenancy[x]))
+          which = x;
       if (which < 0) {
-        field_err(diag, s, i, k, false, "expected \"both\", \"host\" or \"tenant\"");
+        cache__defs_field_err(diag, s, i, k, false, "expected \"both\", \"host\" or \"tenant\"");
         ok = false;
       }
       d->tenancy = which < 0 ? PDPE_TENANCY_BOTH : (pdpe_tenancy)which;
@@ -281,37 +255,37 @@ static bool parse_one(pu_arena *a, const json_t *e, const src *s, size_t i, pu_s
     } else if (!strcmp(k, "properties")) {
       ok = parse_properties(a, v, s, i, &d->properties, diag) && ok;
     } else {
-      field_err(diag, s, i, k, true,
-                "unknown field (known: name, display_name, group, parent, "
-                "disabled, tenancy, allowed_providers, properties)");
+      cache__defs_field_err(diag, s, i, k, true,
+                            "unknown field (known: name, display_name, group, parent, "
+                            "disabled, tenancy, allowed_providers, properties)");
       ok = false;
     }
     (void)kl;
   }
   if (!named) {
-    field_err(diag, s, i, "name", false, "missing (every definition needs a name)");
+    cache__defs_field_err(diag, s, i, "name", false, "missing (every definition needs a name)");
     return false;
   }
   if (ok && d->group.len && pu_str_eq(d->group, d->name)) {
-    field_err(diag, s, i, "group", false, "a definition cannot be its own group");
+    cache__defs_field_err(diag, s, i, "group", false, "a definition cannot be its own group");
     ok = false;
   }
   if (ok && d->parent.len && pu_str_eq(d->parent, d->name)) {
-    field_err(diag, s, i, "parent", false, "a definition cannot be its own parent");
+    cache__defs_field_err(diag, s, i, "parent", false, "a definition cannot be its own parent");
     ok = false;
   }
   return ok;
 }
 
-static int cmp_items(const void *x, const void *y) {
+int cache__defs_cmp_items(const void *x, const void *y) {
   const item *a = x, *b = y;
   int c = pu_str_cmp(a->d.name, b->d.name);
   return c ? c : (a->index > b->index) - (a->index < b->index);
 }
 
 /* Parse and validate a definitions array of `service` into out (sorted by name). */
-static bool parse_array(pu_arena *a, const json_t *arr, const src *s, pu_str service, defs *out,
-                        cache_diag *diag) {
+bool cache__defs_parse_array(pu_arena *a, const json_t *arr, const src *s, pu_str service,
+                             defs *out, cache_diag *diag) {
   out->items = NULL;
   out->n = 0;
   if (!json_is_array(arr)) {
@@ -335,14 +309,15 @@ static bool parse_array(pu_arena *a, const json_t *arr, const src *s, pu_str ser
     ok = parse_one(a, json_array_get(arr, i), s, i, service, &items[i].d, diag) && ok;
   }
   if (!ok) return false;
-  if (n > 1) qsort(items, n, sizeof(*items), cmp_items);
+  if (n > 1) qsort(items, n, sizeof(*items), cache__defs_cmp_items);
   for (size_t i = 1; i < n; i++) {
     if (pu_str_eq(items[i - 1].d.name, items[i].d.name)) {
       char shown[160];
-      field_err(diag, s, items[i].index, "name", false,
-                "\"%s\" is defined twice (definitions[%u] and definitions[%u])",
-                cache__show(items[i].d.name.ptr, items[i].d.name.len, shown, sizeof shown),
-                items[i - 1].index, items[i].index);
+      cache__defs_field_err(
+          diag, s, items[i].index, "name", false,
+          "\"%s\" is defined twice (definitions[%u] and definitions[%u])",
+          cache__show(items[i].d.name.ptr, items[i].d.name.len, shown, sizeof shown),
+          items[i - 1].index, items[i].index);
       ok = false;
     }
   }
@@ -352,7 +327,7 @@ static bool parse_array(pu_arena *a, const json_t *arr, const src *s, pu_str ser
 }
 
 /* A permissions file's text: {"service": S (optional, = stem), "definitions": [...]}. */
-static bool parse_file(pu_arena *a, src *s, const char *service, defs *out, cache_diag *diag) {
+bool cache__defs_parse_file(pu_arena *a, src *s, const char *service, defs *out, cache_diag *diag) {
   json_error_t jerr;
   out->items = NULL;
   out->n = 0;
@@ -366,7 +341,7 @@ static bool parse_file(pu_arena *a, src *s, const char *service, defs *out, cach
   if (!ok) cache_diag_addf(diag, "%s: out of memory", s->name);
   if (ok && json_is_array(j)) {
     s->under_key = false; /* a bare array (accepted from pdpctl define --file) */
-    ok = parse_array(a, j, s, svc, out, diag);
+    ok = cache__defs_parse_array(a, j, s, svc, out, diag);
   } else if (ok && !json_is_object(j)) {
     s->under_key = false;
     emit(diag, s, NULL, 0, false, NULL,
@@ -398,7 +373,7 @@ static bool parse_file(pu_arena *a, src *s, const char *service, defs *out, cach
       ok = false;
     } else {
       s->under_key = true;
-      ok = parse_array(a, arr, s, svc, out, diag) && ok;
+      ok = cache__defs_parse_array(a, arr, s, svc, out, diag) && ok;
     }
   }
   json_decref(j);
@@ -410,14 +385,14 @@ static bool parse_file(pu_arena *a, src *s, const char *service, defs *out, cach
 /* The canonical JSON array of n sorted definitions; NULL when a string is not UTF-8 or memory
  * ran out.  Properties go through pdpe_value_to_json, so sets come out sorted and deduplicated
  * and extension values in their normal form. */
-static json_t *canonical_json(pu_arena *scratch, const item *items, uint32_t n) {
+json_t *cache__defs_canonical_json(pu_arena *scratch, const item *items, uint32_t n) {
   json_t *arr = json_array();
   for (uint32_t i = 0; arr && i < n; i++) {
     const pdpe_definition *d = &items[i].d;
     json_t *prov = json_array();
     for (int p = 1; prov && p <= 3; p++)
       if (d->providers & PDPE_PROVIDER_BIT(p))
-        json_array_append_new(prov, json_stringn(&PROVIDER_CH[p], 1));
+        json_array_append_new(prov, json_stringn(&cache__defs_provider_ch[p], 1));
     pu_str props = pdpe_value_to_json(scratch, &d->properties);
     json_t *pj = props.ptr ? json_loadb(props.ptr, props.len, 0, NULL) : NULL;
     json_t *o = json_object();
@@ -427,7 +402,7 @@ static json_t *canonical_json(pu_arena *scratch, const item *items, uint32_t n) 
         json_stringn(d->group.ptr ? d->group.ptr : "", d->group.len),
         json_stringn(d->parent.ptr ? d->parent.ptr : "", d->parent.len),
         json_boolean(d->disabled),
-        json_string(TENANCY[d->tenancy <= 2 ? d->tenancy : 0]),
+        json_string(cache__defs_tenancy[d->tenancy <= 2 ? d->tenancy : 0]),
         prov,
         pj};
     static const char *const names[] = {
@@ -453,19 +428,14 @@ static json_t *canonical_json(pu_arena *scratch, const item *items, uint32_t n) 
 }
 
 /* The canonical bytes of n sorted definitions (arena-owned, NUL-terminated). */
-static char *canonical_bytes(pu_arena *a, const item *items, uint32_t n, size_t *len) {
-  json_t *arr = canonical_json(a, items, n);
+char *cache__defs_canonical_bytes(pu_arena *a, const item *items, uint32_t n, size_t *len) {
+  json_t *arr = cache__defs_canonical_json(a, items, n);
   char *s = arr ? json_dumps(arr, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(arr);
   char *out = s ? pu_arena_strdup(a, s) : NULL;
   free(s);
   if (out) *len = strlen(out);
   return out;
-}
-
-static bool sha256(const void *p, size_t n, uint8_t out[32]) {
-  unsigned int len = 0;
-  return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
 }
 
 /* ---- rows ---------------------------------------------------------------------------------- */
@@ -490,25 +460,26 @@ static bool merge_services(pu_arena *a, const defs *per, uint32_t n_services, de
   }
   for (uint32_t i = 0; i < n_services; i++)
     for (uint32_t k = 0; k < per[i].n; k++) all->items[all->n++] = per[i].items[k];
-  if (total > 1) qsort(all->items, total, sizeof(item), cmp_items);
+  if (total > 1) qsort(all->items, total, sizeof(item), cache__defs_cmp_items);
   bool ok = true;
   for (size_t i = 1; i < total; i++) {
     const item *x = &all->items[i - 1], *y = &all->items[i];
     if (!pu_str_eq(x->d.name, y->d.name)) continue;
     char shown[160];
-    field_err(diag, y->from, y->index, "name", false,
-              "\"%s\" is already defined by service \"%.*s\" (%s); a name belongs to one "
-              "service",
-              cache__show(y->d.name.ptr, y->d.name.len, shown, sizeof shown), (int)x->d.service.len,
-              x->d.service.ptr, x->from->name);
+    cache__defs_field_err(
+        diag, y->from, y->index, "name", false,
+        "\"%s\" is already defined by service \"%.*s\" (%s); a name belongs to one "
+        "service",
+        cache__show(y->d.name.ptr, y->d.name.len, shown, sizeof shown), (int)x->d.service.len,
+        x->d.service.ptr, x->from->name);
     ok = false;
   }
   return ok;
 }
 
 /* Parse every permissions/<service>.json of dir into per[] (services[] are their names). */
-static int read_services(pu_arena *a, const char *dir, defs **per_out, char ***services_out,
-                         cache_diag *diag) {
+int cache__defs_read_services(pu_arena *a, const char *dir, defs **per_out, char ***services_out,
+                              cache_diag *diag) {
   char *pdir = pu_arena_printf(a, "%s/permissions", dir);
   char **names = NULL;
   int n = pdir ? cache__list_files(a, pdir, ".json", &names, diag) : -1;
@@ -549,7 +520,7 @@ static int read_services(pu_arena *a, const char *dir, defs **per_out, char ***s
       continue;
     }
     s->text = text;
-    ok = parse_file(a, s, stem, &per[i], diag) && ok;
+    ok = cache__defs_parse_file(a, s, stem, &per[i], diag) && ok;
   }
   *per_out = per;
   *services_out = services;
@@ -562,7 +533,7 @@ bool cache__defs_rows_from_dir(pu_arena *a, const char *dir, cache__row **rows, 
   *n = 0;
   defs *per = NULL;
   char **services = NULL;
-  int ns = read_services(a, dir, &per, &services, diag);
+  int ns = cache__defs_read_services(a, dir, &per, &services, diag);
   if (ns <= 0) return ns == 0;
   defs all;
   if (!merge_services(a, per, (uint32_t)ns, &all, diag)) return false;
@@ -575,7 +546,7 @@ bool cache__defs_rows_from_dir(pu_arena *a, const char *dir, cache__row **rows, 
   for (int i = 0; i < ns; i++) {
     if (per[i].n == 0) continue; /* no definitions, no row: the same as no file */
     size_t len = 0;
-    char *val = canonical_bytes(a, per[i].items, per[i].n, &len);
+    char *val = cache__defs_canonical_bytes(a, per[i].items, per[i].n, &len);
     if (!val) {
       cache_diag_addf(diag, "permissions/%s.json: cannot encode the canonical form", services[i]);
       return false;
@@ -622,7 +593,7 @@ bool cache__defs_from_rows(pu_arena *a, const cache__row *rows, uint32_t n, pdpe
       ok = false;
       continue;
     }
-    ok = parse_array(a, j, s, (pu_str){service, rows[i].key_len}, &per[i], diag) && ok;
+    ok = cache__defs_parse_array(a, j, s, (pu_str){service, rows[i].key_len}, &per[i], diag) && ok;
     json_decref(j);
   }
   defs all;
@@ -636,317 +607,4 @@ bool cache__defs_from_rows(pu_arena *a, const cache__row *rows, uint32_t n, pdpe
   *out = d;
   *n_out = all.n;
   return true;
-}
-
-/* ---- define --------------------------------------------------------------------------------- */
-
-static const item *find(const defs *d, pu_str name) {
-  size_t lo = 0, hi = d->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    int c = pu_str_cmp(d->items[mid].d.name, name);
-    if (c == 0) return &d->items[mid];
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return NULL;
-}
-
-static bool listed(const char *const *names, size_t n, pu_str name) {
-  for (size_t i = 0; i < n; i++)
-    if (pu_str_eq(pu_str_c(names[i]), name)) return true;
-  return false;
-}
-
-/* The file text written for a service: its canonical definitions one per line. */
-static char *file_text(pu_arena *a, const char *service, const item *items, uint32_t n,
-                       size_t *len) {
-  json_t *arr = canonical_json(a, items, n);
-  size_t cap = 64 + strlen(service), used = 0;
-  char **parts = arr && n ? pu_arena_alloc(a, n * sizeof(char *)) : NULL;
-  bool ok = arr && (n == 0 || parts);
-  for (uint32_t i = 0; ok && i < n; i++) {
-    char *p = json_dumps(json_array_get(arr, i), JSON_COMPACT | JSON_SORT_KEYS);
-    parts[i] = p ? pu_arena_strdup(a, p) : NULL;
-    free(p);
-    if (!parts[i])
-      ok = false;
-    else
-      cap += strlen(parts[i]) + 4;
-  }
-  json_decref(arr);
-  char *out = ok ? pu_arena_alloc(a, cap) : NULL;
-  if (!out) return NULL;
-  used = (size_t)snprintf(out, cap, "{\"service\": \"%s\",\n \"definitions\": [", service);
-  for (uint32_t i = 0; i < n; i++)
-    used += (size_t)snprintf(out + used, cap - used, "%s\n  %s", i ? "," : "", parts[i]);
-  used += (size_t)snprintf(out + used, cap - used, "%s]}\n", n ? "\n " : "");
-  *len = used;
-  return out;
-}
-
-/* Steps 2.. of a define: `sent` is validated; everything else happens under the lock. */
-static bool define_locked(pu_arena *a, const char *dir, const char *service, const defs *sent,
-                          const char *const *deleted, size_t n_deleted, bool *changed,
-                          uint8_t hash_out[32], cache_diag *diag) {
-  char err[512];
-  char *pdir = pu_arena_printf(a, "%s/permissions", dir);
-  char *path = pu_arena_printf(a, "%s/permissions/%s.json", dir, service);
-  if (!pdir || !path) {
-    cache_diag_addf(diag, "%s: out of memory", dir);
-    return false;
-  }
-  struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    cache_diag_addf(diag, "%s: not a source directory", dir);
-    return false;
-  }
-  if (mkdir(pdir, 0755) != 0 && errno != EEXIST) {
-    cache_diag_addf(diag, "%s: cannot create: %s", pdir, strerror(errno));
-    return false;
-  }
-  int lock = cache__source_lock(dir, err, sizeof err);
-  if (lock < 0) {
-    cache_diag_addf(diag, "%s", err);
-    return false;
-  }
-  bool ok = false;
-  /* Every service's file: ours to merge into, the others to keep names unique. */
-  defs *per = NULL;
-  char **services = NULL;
-  int ns = read_services(a, dir, &per, &services, diag);
-  if (ns < 0) {
-    cache_diag_addf(diag, "%s: fix the permission files above before defining", pdir);
-    goto out;
-  }
-  const defs *mine = NULL;
-  for (int i = 0; i < ns; i++) {
-    if (!strcmp(services[i], service)) {
-      mine = &per[i];
-      continue;
-    }
-    for (uint32_t k = 0; k < sent->n; k++) {
-      const item *it = &sent->items[k];
-      if (!find(&per[i], it->d.name)) continue;
-      char shown[160];
-      field_err(diag, it->from, it->index, "name", false,
-                "\"%s\" is already defined by service \"%s\" (permissions/%s.json); a name "
-                "belongs to one service",
-                cache__show(it->d.name.ptr, it->d.name.len, shown, sizeof shown), services[i],
-                services[i]);
-    }
-  }
-  if (diag->n) goto out;
-  defs none = {NULL, 0};
-  if (!mine) mine = &none;
-  /* merged = existing - replaced - deleted + sent */
-  defs merged = {pu_arena_alloc(a, ((size_t)mine->n + sent->n + 1) * sizeof(item)), 0};
-  if (!merged.items) {
-    cache_diag_addf(diag, "%s: out of memory", path);
-    goto out;
-  }
-  for (uint32_t i = 0; i < mine->n; i++) {
-    pu_str nm = mine->items[i].d.name;
-    if (!find(sent, nm) && !listed(deleted, n_deleted, nm))
-      merged.items[merged.n++] = mine->items[i];
-  }
-  for (uint32_t i = 0; i < sent->n; i++) merged.items[merged.n++] = sent->items[i];
-  if (merged.n > CACHE_DEFINITIONS_MAX) {
-    cache_diag_addf(diag, "%s: more than %d definitions", path, CACHE_DEFINITIONS_MAX);
-    goto out;
-  }
-  if (merged.n > 1) qsort(merged.items, merged.n, sizeof(item), cmp_items);
-  size_t old_len = 0, new_len = 0;
-  char *old = canonical_bytes(a, mine->items, mine->n, &old_len);
-  char *nw = canonical_bytes(a, merged.items, merged.n, &new_len);
-  if (!old || !nw || !sha256(nw, new_len, hash_out)) {
-    cache_diag_addf(diag, "%s: cannot encode the canonical form", path);
-    goto out;
-  }
-  /* Same bytes: nothing is written.  (No file and nothing to define is the same as an empty
-   * file: neither has a row.) */
-  if (old_len == new_len && memcmp(old, nw, new_len) == 0) {
-    *changed = false;
-    ok = true;
-    goto out;
-  }
-  size_t text_len = 0;
-  char *text = file_text(a, service, merged.items, merged.n, &text_len);
-  if (!text) {
-    cache_diag_addf(diag, "%s: out of memory", path);
-    goto out;
-  }
-  if (!cache__write_atomic(path, text, text_len, err, sizeof err)) {
-    cache_diag_addf(diag, "%s", err);
-    goto out;
-  }
-  *changed = true;
-  ok = true;
-out:
-  cache__source_unlock(lock);
-  return ok;
-}
-
-/* Checks shared by every define entry point, then the locked part. */
-static bool define(pu_arena *a, const char *dir, const char *service, const defs *sent,
-                   const char *const *deleted, size_t n_deleted, bool *changed, uint8_t hash[32],
-                   cache_diag *diag) {
-  for (size_t i = 0; i < n_deleted; i++) {
-    char shown[160];
-    if (!deleted[i] || !deleted[i][0]) {
-      cache_diag_addf(diag, "deleted[%zu]: must be a non-empty name", i);
-      return false;
-    }
-    const item *it = find(sent, pu_str_c(deleted[i]));
-    if (it) {
-      field_err(diag, it->from, it->index, "name", false,
-                "\"%s\" is both sent and listed as deleted (deleted[%zu])",
-                cache__show(deleted[i], strlen(deleted[i]), shown, sizeof shown), i);
-      return false;
-    }
-  }
-  return define_locked(a, dir, service, sent, deleted, n_deleted, changed, hash, diag);
-}
-
-static bool service_ok(const char *service, char *err, size_t err_cap) {
-  if (cache_service_name_ok(service)) return true;
-  char shown[160];
-  snprintf(
-      err, err_cap, "service \"%s\": expected 1..%d bytes of [A-Za-z0-9._-], not starting with '.'",
-      service ? cache__show(service, strlen(service), shown, sizeof shown) : "", CACHE_SERVICE_MAX);
-  return false;
-}
-
-/* Run a define whose input `parse` fills `sent`; reports the first diagnostic in err. */
-typedef struct input {
-  const json_t *json;      /* cache_define_permissions */
-  const char *name, *text; /* cache_define_permissions_text */
-  size_t len;
-} input;
-
-static bool run(const char *dir, const char *service, const input *in, const char *const *deleted,
-                size_t n_deleted, bool *changed, uint8_t hash_out[32], char *err, size_t err_cap) {
-  bool dummy_changed;
-  uint8_t dummy_hash[32];
-  if (!changed) changed = &dummy_changed;
-  if (!hash_out) hash_out = dummy_hash;
-  *changed = false;
-  if (!service_ok(service, err, err_cap)) return false;
-  if (!dir || (n_deleted && !deleted)) {
-    snprintf(err, err_cap, "define: no source directory or no deleted list");
-    return false;
-  }
-  pu_arena a;
-  pu_arena_init(&a, 1 << 16, 0);
-  cache_diag diag;
-  cache_diag_init(&diag);
-  src s = {in->text ? in->name : "request", in->text, in->len, false};
-  defs sent;
-  pu_str svc = pu_str_c(service);
-  bool ok = in->text ? parse_file(&a, &s, service, &sent, &diag)
-                     : parse_array(&a, in->json, &s, svc, &sent, &diag);
-  ok = ok && define(&a, dir, service, &sent, deleted, n_deleted, changed, hash_out, &diag);
-  if (!ok) cache__diag_first(&diag, err, err_cap);
-  cache_diag_close(&diag);
-  pu_arena_close(&a);
-  return ok;
-}
-
-bool cache_define_permissions(const char *dir, const char *service,
-                              const struct json_t *definitions, const char *const *deleted,
-                              size_t n_deleted, bool *changed, uint8_t hash_out[32], char *err,
-                              size_t err_cap) {
-  input in = {definitions, NULL, NULL, 0};
-  return run(dir, service, &in, deleted, n_deleted, changed, hash_out, err, err_cap);
-}
-
-bool cache_define_permissions_text(const char *dir, const char *service, const char *name,
-                                   const char *text, size_t len, const char *const *deleted,
-                                   size_t n_deleted, bool *changed, uint8_t hash_out[32], char *err,
-                                   size_t err_cap) {
-  if (!text) {
-    snprintf(err, err_cap, "%s: no text", name ? name : "definitions");
-    return false;
-  }
-  input in = {NULL, name ? name : "definitions", text, len};
-  return run(dir, service, &in, deleted, n_deleted, changed, hash_out, err, err_cap);
-}
-
-/* A C definition as the JSON a file would hold (validated again by parse_array). */
-static json_t *def_to_json(pu_arena *a, const pdpe_definition *d, size_t i, char *err,
-                           size_t err_cap) {
-  const pdpe_value *pv = &d->properties;
-  bool zero = pv->kind == PDPE_BOOL && !pv->u.b;
-  if (pv->kind != PDPE_RECORD && !zero) {
-    snprintf(err, err_cap, "request: definitions[%zu].properties: expected a record", i);
-    return NULL;
-  }
-  if ((unsigned)d->tenancy > 2) {
-    snprintf(err, err_cap, "request: definitions[%zu].tenancy: unknown value %d", i,
-             (int)d->tenancy);
-    return NULL;
-  }
-  if (d->providers & ~(PDPE_PROVIDER_BIT(1) | PDPE_PROVIDER_BIT(2) | PDPE_PROVIDER_BIT(3))) {
-    snprintf(err, err_cap, "request: definitions[%zu].allowed_providers: unknown provider", i);
-    return NULL;
-  }
-  const pu_str strs[] = {d->name, d->display_name, d->group, d->parent};
-  static const char *const names[] = {"name", "display_name", "group", "parent"};
-  json_t *o = json_object();
-  for (int f = 0; o && f < 4; f++) {
-    json_t *s = json_stringn(strs[f].ptr ? strs[f].ptr : "", strs[f].len);
-    if (!s) {
-      snprintf(err, err_cap, "request: definitions[%zu].%s: not valid UTF-8", i, names[f]);
-      json_decref(o);
-      return NULL;
-    }
-    json_object_set_new(o, names[f], s);
-  }
-  json_t *prov = json_array();
-  for (int p = 1; prov && p <= 3; p++)
-    if (d->providers & PDPE_PROVIDER_BIT(p))
-      json_array_append_new(prov, json_stringn(&PROVIDER_CH[p], 1));
-  pu_str props = zero ? PU_STR_LIT("{}") : pdpe_value_to_json(a, pv);
-  json_t *pj = props.ptr ? json_loadb(props.ptr, props.len, JSON_ALLOW_NUL, NULL) : NULL;
-  if (!o || !prov || !pj) {
-    snprintf(err, err_cap, "request: definitions[%zu].properties: not valid UTF-8", i);
-    json_decref(o);
-    json_decref(prov);
-    json_decref(pj);
-    return NULL;
-  }
-  json_object_set_new(o, "disabled", json_boolean(d->disabled));
-  json_object_set_new(o, "tenancy", json_string(TENANCY[d->tenancy]));
-  json_object_set_new(o, "allowed_providers", prov);
-  json_object_set_new(o, "properties", pj);
-  return o;
-}
-
-bool cache_define_permissions_defs(const char *dir, const char *service,
-                                   const pdpe_definition *defs_in, size_t n_defs,
-                                   const char *const *deleted, size_t n_deleted, bool *changed,
-                                   uint8_t hash_out[32], char *err, size_t err_cap) {
-  if (n_defs > CACHE_DEFINITIONS_MAX || (n_defs && !defs_in)) {
-    snprintf(err, err_cap, "request: more than %d definitions", CACHE_DEFINITIONS_MAX);
-    return false;
-  }
-  pu_arena a;
-  pu_arena_init(&a, 1 << 14, 0);
-  json_t *arr = json_array();
-  bool ok = arr != NULL;
-  if (!ok) snprintf(err, err_cap, "request: out of memory");
-  for (size_t i = 0; ok && i < n_defs; i++) {
-    json_t *o = def_to_json(&a, &defs_in[i], i, err, err_cap);
-    if (!o || json_array_append_new(arr, o) != 0) {
-      if (o) snprintf(err, err_cap, "request: out of memory");
-      ok = false;
-    }
-  }
-  pu_arena_close(&a);
-  ok = ok && cache_define_permissions(dir, service, arr, deleted, n_deleted, changed, hash_out, err,
-                                      err_cap);
-  json_decref(arr);
-  return ok;
 }
