@@ -280,6 +280,7 @@ static bool parse_one(pu_arena *a, const json_t *e, const src *s, size_t i, pu_s
 int cache__defs_cmp_items(const void *x, const void *y) {
   const item *a = x, *b = y;
   int c = pu_str_cmp(a->d.name, b->d.name);
+  if (!c) c = pu_str_cmp(a->d.service, b->d.service);
   return c ? c : (a->index > b->index) - (a->index < b->index);
 }
 

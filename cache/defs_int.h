@@ -34,7 +34,7 @@ extern const char cache__defs_provider_ch[4];    /* 'R', 'U', 'C' by pdpe_provid
  * message" (without L:C when s has no text).  at_key: point at the member's key. */
 void cache__defs_field_err(cache_diag *diag, const src *s, size_t i, const char *field, bool at_key,
                            const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* Items by name, then by index. */
+/* Items by name, then service, then index. */
 int cache__defs_cmp_items(const void *x, const void *y);
 /* Validate a definitions array of `service` into out (sorted by name; strings and values in
  * a).  Every error to diag. */
