@@ -295,7 +295,9 @@ bool cache__defs_parse_array(pu_arena *a, const json_t *arr, const src *s, pu_st
   }
   size_t n = json_array_size(arr);
   if (n > CACHE_DEFINITIONS_MAX) {
-    emit(diag, s, NULL, 0, false, "definitions", "more than 100000 definitions");
+    char msg[64];
+    snprintf(msg, sizeof msg, "more than %d definitions", CACHE_DEFINITIONS_MAX);
+    emit(diag, s, NULL, 0, false, "definitions", msg);
     return false;
   }
   item *items = n ? pu_arena_alloc(a, n * sizeof(*items)) : NULL;
