@@ -18,11 +18,13 @@ static const char main_usage[] =
     "Talk to pdpd, the policy decision point, and check policy bundles.\n"
     "\n"
     "commands:\n"
-    "  check      ask a running pdpd one authorization question\n"
-    "  test       run the checks of DIR/checks.json against a running pdpd\n"
-    "  validate   load a bundle directory and report every error\n"
-    "  status     show a running pdpd's health and status\n"
-    "  list-allowed  list the actions a principal may do on a resource\n"
+    "  check          ask a running pdpd one authorization question\n"
+    "  test           run the checks of DIR/checks.json against a running pdpd\n"
+    "  validate       load a bundle directory and report every error\n"
+    "  status         show a running pdpd's health and status\n"
+    "  list-allowed   list the actions a principal may do on a resource\n"
+    "  define         register a service's permission definitions in a dir source\n"
+    "  revoke-token   revoke a token (by jti) or a subject's tokens in a dir source\n"
     "\n"
     "Run 'pdpctl COMMAND --help' for a command's options.\n"
     "exit status: 0 success, 1 deny / failures / invalid bundle, 2 usage or runtime error\n";
@@ -42,6 +44,8 @@ int main(int argc, char **argv) {
       if (!strcmp(name, "validate")) return ctl_validate(2, sub);
       if (!strcmp(name, "status")) return ctl_status(2, sub);
       if (!strcmp(name, "list-allowed")) return ctl_list_allowed(2, sub);
+      if (!strcmp(name, "define")) return ctl_define(2, sub);
+      if (!strcmp(name, "revoke-token")) return ctl_revoke_token(2, sub);
       fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", name);
       return CTL_EXIT_ERROR;
     }
@@ -57,6 +61,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "validate")) return ctl_validate(argc - 1, argv + 1);
   if (!strcmp(cmd, "status")) return ctl_status(argc - 1, argv + 1);
   if (!strcmp(cmd, "list-allowed")) return ctl_list_allowed(argc - 1, argv + 1);
+  if (!strcmp(cmd, "define")) return ctl_define(argc - 1, argv + 1);
+  if (!strcmp(cmd, "revoke-token")) return ctl_revoke_token(argc - 1, argv + 1);
   fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", cmd);
   return CTL_EXIT_ERROR;
 }

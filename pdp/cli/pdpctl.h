@@ -25,6 +25,8 @@ int ctl_check(int argc, char **argv);
 int ctl_validate(int argc, char **argv);
 int ctl_test(int argc, char **argv);
 int ctl_status(int argc, char **argv);
+int ctl_define(int argc, char **argv);       /* define.c */
+int ctl_revoke_token(int argc, char **argv); /* revoke.c */
 
 /* options.c: helpers every subcommand shares. */
 const char *ctl_socket_default(void); /* $PDPD_SOCKET or CTL_DEFAULT_SOCKET */
