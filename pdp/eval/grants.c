@@ -71,19 +71,45 @@ static bool provider_of(pu_str type, pdpe_provider *p, char *letter) {
   return true;
 }
 
-/* `grant:<P>/<key>/<permission>[@<tenant>]`, byte-exact (ids may hold any byte). */
+/* Bytes that separate the parts of a grant id, escaped inside a part as %XX. */
+static bool id_special(char c) {
+  return c == '%' || c == '/' || c == '@';
+}
+
+static size_t id_part_len(pu_str s) {
+  size_t n = s.len;
+  for (size_t i = 0; i < s.len; i++) n += id_special(s.ptr[i]) ? 2 : 0;
+  return n;
+}
+
+static char *id_part_put(char *w, pu_str s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < s.len; i++) {
+    char c = s.ptr[i];
+    if (id_special(c)) {
+      *w++ = '%', *w++ = hex[(unsigned char)c >> 4], *w++ = hex[(unsigned char)c & 15];
+    } else {
+      *w++ = c;
+    }
+  }
+  return w;
+}
+
+/* `grant:<P>/<key>/<permission>[@<tenant>]` with '%', '/' and '@' inside key, permission and
+ * tenant written as %25, %2F and %40, so that different grants never share an id. */
 static pu_str grant_id(pu_arena *a, char letter, const pdpe_grant_key *k) {
-  size_t n = 8 + k->key.len + 1 + k->permission.len + (k->tenant.len ? 1 + k->tenant.len : 0);
+  size_t n = 8 + id_part_len(k->key) + 1 + id_part_len(k->permission) +
+             (k->tenant.len ? 1 + id_part_len(k->tenant) : 0);
   char *s = pu_arena_alloc(a, n + 1), *w = s;
   if (!s) return (pu_str){NULL, 0};
   memcpy(w, "grant:", 6), w += 6;
   *w++ = letter, *w++ = '/';
-  if (k->key.len) memcpy(w, k->key.ptr, k->key.len), w += k->key.len;
+  w = id_part_put(w, k->key);
   *w++ = '/';
-  if (k->permission.len) memcpy(w, k->permission.ptr, k->permission.len), w += k->permission.len;
+  w = id_part_put(w, k->permission);
   if (k->tenant.len) {
     *w++ = '@';
-    memcpy(w, k->tenant.ptr, k->tenant.len), w += k->tenant.len;
+    w = id_part_put(w, k->tenant);
   }
   *w = '\0';
   return (pu_str){s, n};

@@ -8,6 +8,15 @@ TestSuite(eval_grants, .init = setup, .fini = teardown);
 
 /* ---- grants ---- */
 
+Test(eval_grants, grant_ids_escape_separators_so_two_grants_never_share_an_id) {
+  /* key "a/b" + permission "c" and key "a" + permission "b/c" would both read R/a/b/c */
+  grants("U:a/b:c::G U:a:b/c::G U:m@x%:p::G");
+  load(NULL, "[]", NULL, 0);
+  cr_assert(allows(check("User", "a/b", "c", NULL), "grant:U/a%2Fb/c"));
+  cr_assert(allows(check("User", "a", "b/c", NULL), "grant:U/a/b%2Fc"));
+  cr_assert(allows(check("User", "m@x%", "p", NULL), "grant:U/m%40x%25/p"));
+}
+
 Test(eval_grants, user_role_and_client_grants_allow_their_principals) {
   grants("U:bob:orders.view::G R:clerk:orders.edit:acme:G C:app:orders.sync::G "
          "R:clerk:orders.host::G");
