@@ -34,6 +34,7 @@ pub fn build(b: *std.Build) !void {
     try addDir(b, core.root_module, "pdp/util");
     try addDir(b, core.root_module, "pdp/lang");
     try addDir(b, core.root_module, "pdp/eval");
+    try addDir(b, core.root_module, "pdp/authn");
     try addDir(b, core.root_module, "cache");
     core.root_module.addCSourceFile(.{ .file = gen_dir.path(b, "pdp.pb-c.c"), .flags = &gen_flags });
     core.root_module.addIncludePath(gen_dir);
