@@ -171,8 +171,8 @@ static bool fail(pa_key *k, char *err, size_t err_cap, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  snprintf(k->problem, sizeof(k->problem), "key %s (%s): %s", k->cfg->kid ? k->cfg->kid : "-",
-           k->cfg->file, msg);
+  snprintf(k->problem, sizeof(k->problem), "key %.64s (%.160s): %.160s",
+           k->cfg->kid ? k->cfg->kid : "-", k->cfg->file, msg);
   snprintf(err, err_cap, "%s", k->problem);
   k->usable = false;
   ERR_clear_error();
@@ -280,7 +280,8 @@ bool pa__key_load(pa_key *k, char *err, size_t err_cap) {
   char *buf = pa__read_file(k->cfg->file, PA_MAX_KEY_FILE, &n, rerr, sizeof(rerr));
   if (!buf) {
     memset(k->content_hash, 0, sizeof(k->content_hash));
-    snprintf(k->problem, sizeof(k->problem), "key %s: %s", k->cfg->kid ? k->cfg->kid : "-", rerr);
+    snprintf(k->problem, sizeof(k->problem), "key %.64s: %.200s", k->cfg->kid ? k->cfg->kid : "-",
+             rerr);
     snprintf(err, err_cap, "%s", k->problem);
     return false;
   }

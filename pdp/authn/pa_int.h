@@ -31,7 +31,7 @@ char *pa__read_file(const char *path, size_t max, size_t *len, char *err, size_t
 typedef struct pa_key {
   const pa_key_config *cfg; /* in the pa_authn's config */
   bool usable;              /* parsed; false = file missing or bad (tokens refused) */
-  char problem[200];        /* why not usable */
+  char problem[400];        /* why not usable */
   uint64_t gen;
   pa_fingerprint fp;
   uint8_t content_hash[32]; /* SHA-256 of the file: a touch without change keeps the key */
