@@ -37,13 +37,13 @@ typedef struct tkey {
 
 static char tdir[256];
 
-static void tu_dir(void) {
+static __attribute__((unused)) void tu_dir(void) {
   if (tdir[0]) return;
   snprintf(tdir, sizeof(tdir), "/tmp/pa-test-XXXXXX");
   cr_assert_not_null(mkdtemp(tdir));
 }
 
-static void tu_rmdir(void) {
+static __attribute__((unused)) void tu_rmdir(void) {
   if (!tdir[0]) return;
   char cmd[300];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
@@ -60,7 +60,7 @@ static char *tu_path(const char *name) {
   return p;
 }
 
-static void tu_write(const char *name, const void *data, size_t n) {
+static __attribute__((unused)) void tu_write(const char *name, const void *data, size_t n) {
   const char *p = tu_path(name);
   char tmp[420];
   snprintf(tmp, sizeof(tmp), "%s.tmp", p);
@@ -71,7 +71,7 @@ static void tu_write(const char *name, const void *data, size_t n) {
   cr_assert_eq(rename(tmp, p), 0); /* a new inode, like an atomic deploy */
 }
 
-static void tu_writes(const char *name, const char *text) {
+static __attribute__((unused)) void tu_writes(const char *name, const char *text) {
   tu_write(name, text, strlen(text));
 }
 
@@ -107,7 +107,7 @@ static const char *curve_of(pa_alg alg) {
 }
 
 /* A fresh key for alg; RSA keys are 2048 bits. */
-static tkey tu_key(pa_alg alg) {
+static __attribute__((unused)) tkey tu_key(pa_alg alg) {
   tkey k = {.alg = alg};
   if (alg <= PA_ALG_HS512) {
     k.secret_len = alg == PA_ALG_HS256 ? 32 : alg == PA_ALG_HS384 ? 48 : 64;
@@ -120,7 +120,7 @@ static tkey tu_key(pa_alg alg) {
   return k;
 }
 
-static void tu_key_free(tkey *k) {
+static __attribute__((unused)) void tu_key_free(tkey *k) {
   EVP_PKEY_free(k->priv);
   free(k->pub_pem);
   free(k->priv_pem);
@@ -128,7 +128,7 @@ static void tu_key_free(tkey *k) {
 }
 
 /* Write the key's verification side (secret bytes or public PEM) as `name`. */
-static void tu_write_key(const tkey *k, const char *name) {
+static __attribute__((unused)) void tu_write_key(const tkey *k, const char *name) {
   if (k->alg <= PA_ALG_HS512)
     tu_write(name, k->secret, k->secret_len);
   else
@@ -230,12 +230,13 @@ static const char *tu_fmt(const char *fmt, ...) {
 
 /* ---- libjwt ---- */
 
-static jwt_alg_t tu_jwt_alg(pa_alg alg) {
+static __attribute__((unused)) jwt_alg_t tu_jwt_alg(pa_alg alg) {
   return (jwt_alg_t)(JWT_ALG_HS256 + (alg - PA_ALG_HS256));
 }
 
 /* Mint with libjwt: `grants_json` is the payload object. */
-static char *tu_mint_libjwt(const tkey *k, const char *kid, const char *grants_json) {
+static __attribute__((unused)) char *tu_mint_libjwt(const tkey *k, const char *kid,
+                                                    const char *grants_json) {
   jwt_t *j = NULL;
   cr_assert_eq(jwt_new(&j), 0);
   const unsigned char *key =
@@ -251,7 +252,7 @@ static char *tu_mint_libjwt(const tkey *k, const char *kid, const char *grants_j
 }
 
 /* libjwt's verdict on a token with k's verification key: 0 = it accepts. */
-static int tu_libjwt_decode(const tkey *k, const char *token) {
+static __attribute__((unused)) int tu_libjwt_decode(const tkey *k, const char *token) {
   jwt_t *j = NULL;
   const unsigned char *key = k->alg <= PA_ALG_HS512 ? k->secret : (const unsigned char *)k->pub_pem;
   int len = k->alg <= PA_ALG_HS512 ? (int)k->secret_len : (int)strlen(k->pub_pem);
@@ -280,7 +281,8 @@ typedef struct tres {
 
 static pu_arena tu_arena;
 
-static tres tu_check_at(pa_authn *a, const char *token, int64_t now, const pa_revocations *rev) {
+static __attribute__((unused)) tres tu_check_at(pa_authn *a, const char *token, int64_t now,
+                                                const pa_revocations *rev) {
   tres r;
   memset(&r, 0, sizeof(r));
   if (!tu_arena.block_size) pu_arena_init(&tu_arena, 4096, 1 << 24);
@@ -289,7 +291,7 @@ static tres tu_check_at(pa_authn *a, const char *token, int64_t now, const pa_re
   return r;
 }
 
-static tres tu_check(pa_authn *a, const char *token) {
+static __attribute__((unused)) tres tu_check(pa_authn *a, const char *token) {
   return tu_check_at(a, token, NOW, NULL);
 }
 
@@ -304,19 +306,20 @@ static tres tu_check(pa_authn *a, const char *token) {
               (r).err, pa_status_reason(want));                                                    \
   } while (0)
 
-static bool tu_has_parent(const pdpe_entity *e, const char *type, const char *id) {
+static __attribute__((unused)) bool tu_has_parent(const pdpe_entity *e, const char *type,
+                                                  const char *id) {
   for (uint32_t i = 0; i < e->n_parents; i++)
     if (pu_str_eq_c(e->parents[i].type, type) && pu_str_eq_c(e->parents[i].id, id)) return true;
   return false;
 }
 
-static const pdpe_value *tu_attr(const pdpe_entity *e, const char *name) {
+static __attribute__((unused)) const pdpe_value *tu_attr(const pdpe_entity *e, const char *name) {
   for (uint32_t i = 0; i < e->attrs.u.rec.n; i++)
     if (pu_str_eq_c(e->attrs.u.rec.keys[i], name)) return &e->attrs.u.rec.values[i];
   return NULL;
 }
 
-static bool tu_set_has(const pdpe_value *set, const char *s) {
+static __attribute__((unused)) bool tu_set_has(const pdpe_value *set, const char *s) {
   if (!set || set->kind != PDPE_SET) return false;
   for (uint32_t i = 0; i < set->u.set.n; i++)
     if (set->u.set.items[i].kind == PDPE_STRING && pu_str_eq_c(set->u.set.items[i].u.s, s))
