@@ -26,6 +26,12 @@
 
 #define NOW ((int64_t)1800000000)
 
+static void *xmalloc(size_t n) {
+  void *p = malloc(n);
+  if (!p) abort();
+  return p;
+}
+
 typedef struct tkey {
   pa_alg alg;
   EVP_PKEY *priv;     /* RS/ES */
@@ -139,7 +145,7 @@ static __attribute__((unused)) void tu_write_key(const tkey *k, const char *name
 
 static char *b64url(const uint8_t *p, size_t n) {
   static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  char *out = malloc(n * 4 / 3 + 4), *o = out;
+  char *out = xmalloc(n * 4 / 3 + 4), *o = out;
   size_t i = 0;
   for (; i + 2 < n; i += 3) {
     uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -195,17 +201,18 @@ static char *tu_token_raw(const tkey *k, pa_alg alg, const char *header, const c
   char *h = b64url((const uint8_t *)header, strlen(header));
   char *p = b64url((const uint8_t *)payload, strlen(payload));
   size_t n = strlen(h) + strlen(p) + 2;
-  char *input = malloc(n);
+  char *input = xmalloc(n);
   snprintf(input, n, "%s.%s", h, p);
   char *s = tu_sign_input(k, alg, input);
-  char *tok = malloc(n + strlen(s) + 1);
-  sprintf(tok, "%s.%s", input, s);
+  size_t tn = n + strlen(s) + 1;
+  char *tok = xmalloc(tn);
+  snprintf(tok, tn, "%s.%s", input, s);
   free(h), free(p), free(input), free(s);
   return tok;
 }
 
 /* A token with header {"alg": <k's alg>, "typ": "JWT"[, "kid": kid]} and `payload`. */
-static char *tu_token(const tkey *k, const char *kid, const char *payload) {
+static __attribute__((unused)) char *tu_token(const tkey *k, const char *kid, const char *payload) {
   char header[160];
   if (kid)
     snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
