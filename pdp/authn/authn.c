@@ -120,7 +120,9 @@ pa_authn *pa_authn_new(const char *config_path, char *err, size_t err_cap) {
   }
   install(a, &l);
   a->cache = pa__cache_new(a->cfg.cache_max_entries, a->cfg.cache_max_bytes);
-  if (!a->cache) {
+  a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  a->sha_ctx = EVP_MD_CTX_new();
+  if (!a->cache || !a->sha256 || !a->sha_ctx) {
     snprintf(err, err_cap, "out of memory");
     pa_authn_free(a);
     return NULL;
@@ -133,6 +135,8 @@ void pa_authn_free(pa_authn *a) {
   pa__cache_free(a->cache);
   unload_keys(a->keys, a->cfg.n_keys);
   pa_config_close(&a->cfg);
+  EVP_MD_CTX_free(a->sha_ctx);
+  EVP_MD_free(a->sha256);
   free(a->config_path);
   free(a->base_dir);
   free(a);
@@ -252,7 +256,10 @@ pa_status pa_authn_check(pa_authn *a, pu_str token, int64_t now, const pa_revoca
   if (token.len > a->cfg.max_token_bytes)
     return pa__verify(a, token, now, arena, principal, info, NULL, err, err_cap);
   uint8_t hash[32];
-  SHA256((const unsigned char *)token.ptr, token.len, hash);
+  if (EVP_DigestInit_ex2(a->sha_ctx, a->sha256, NULL) != 1 ||
+      EVP_DigestUpdate(a->sha_ctx, token.ptr, token.len) != 1 ||
+      EVP_DigestFinal_ex(a->sha_ctx, hash, NULL) != 1)
+    return pa__refuse(err, err_cap, PA_ERR_INTERNAL, "SHA-256 failed");
   pa_entry *e = pa__cache_find(a->cache, hash, now);
   if (e) {
     const pa_token_info *ei = pa__entry_info(e);
@@ -262,7 +269,10 @@ pa_status pa_authn_check(pa_authn *a, pu_str token, int64_t now, const pa_revoca
       if (s != PA_OK) return s;
       pa__entry_set_checked(a->cache, e, rev->stamp);
     }
-    if (!pa__copy_entity(arena, pa__entry_principal(e), principal) ||
+    const void *block;
+    size_t size;
+    pa__entry_block(e, &block, &size);
+    if (!pa__clone_block(arena, block, size, pa__entry_principal(e), principal) ||
         (info && !copy_info(arena, ei, info)))
       return pa__refuse(err, err_cap, PA_ERR_NOMEM, "copying the cached principal");
     return PA_OK;

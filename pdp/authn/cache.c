@@ -22,6 +22,7 @@ struct pa_entry {
   bool rev_checked;      /* rev_stamp is meaningful */
   pa_entry *prev, *next; /* LRU: head = most recent */
   size_t bytes;          /* the whole block */
+  size_t body;           /* the principal's bytes, right after the header */
   uint32_t slot;         /* index in the table */
   pa_token_info info;    /* strings point into this block */
   pdpe_entity principal; /* likewise */
@@ -158,6 +159,7 @@ bool pa__cache_put(pa_cache *c, const uint8_t hash[32], int64_t valid_until, uin
   if (rev_stamp) memcpy(e->rev_stamp, rev_stamp, 32);
   e->rev_checked = rev_stamp != NULL;
   e->bytes = bytes;
+  e->body = body;
   e->info = *info;
   e->info.cached = true;
   uint8_t *p = (uint8_t *)e + head + body, *end = (uint8_t *)e + bytes;
@@ -218,6 +220,11 @@ void pa__cache_stats(const pa_cache *c, pa_cache_stats *out) {
 
 const pa_token_info *pa__entry_info(const pa_entry *e) {
   return &e->info;
+}
+
+void pa__entry_block(const pa_entry *e, const void **block, size_t *size) {
+  *block = (const uint8_t *)e + ((sizeof(pa_entry) + 15) & ~(size_t)15);
+  *size = e->body;
 }
 
 const pdpe_entity *pa__entry_principal(const pa_entry *e) {

@@ -237,16 +237,17 @@ pa_status pa__map_claims(const pa_config *cfg, const json_t *payload, pu_arena *
   for (uint32_t i = 0; i < cfg->n_attributes; i++) {
     const json_t *v = pa__claim(payload, cfg->attributes[i].claim);
     if (!v || json_is_null(v)) continue;
-    keys[n] = pu_str_c(cfg->attributes[i].attribute);
+    /* Copied: the principal must not borrow from a config a reload may free. */
+    keys[n] = pu_arena_str(arena, pu_str_c(cfg->attributes[i].attribute));
+    if (!keys[n].ptr) return nomem(&m);
     if ((s = to_cedar(&m, v, cfg->attributes[i].claim, &vals[n++])) != PA_OK) return s;
   }
   char e[128];
-  pdpe_value attrs;
-  if (!pdpe_value_make_record(arena, keys, vals, n, "principal", &attrs, e, sizeof(e)))
+  if (!pdpe_value_make_record(arena, keys, vals, n, "principal", &out->attrs, e, sizeof(e)))
     return pa__refuse(err, err_cap, PA_ERR_CLAIM, "%s", e);
-  /* Keys above borrow from the config and literals: copy them so the principal owns all. */
-  pdpe_entity tmp = {out->uid, attrs, {.kind = PDPE_RECORD}, m.parents, m.n_parents};
-  if (!pa__copy_entity(arena, &tmp, out)) return nomem(&m);
+  out->tags.kind = PDPE_RECORD;
+  out->parents = m.parents;
+  out->n_parents = m.n_parents;
   return PA_OK;
 }
 
@@ -371,4 +372,60 @@ bool pa__copy_entity(pu_arena *arena, const pdpe_entity *src, pdpe_entity *out) 
 bool pa__copy_entity_into(void *buf, size_t cap, const pdpe_entity *src, pdpe_entity *out) {
   dst d = {.buf = buf, .cap = cap};
   return copy_entity(&d, src, out);
+}
+
+/* ---- cloning a cache entry's block ---- */
+
+/* The block pa__copy_entity_into filled is self-contained: every pointer of the entity
+ * points inside it.  A hit copies it with one memcpy and shifts each pointer by the
+ * distance between the blocks (unsigned arithmetic: the blocks are distinct objects). */
+#define SHIFT(p, d) ((p) = (__typeof__(p))((uintptr_t)(p) + (d)))
+
+static void shift_str(pu_str *s, uintptr_t d) {
+  if (s->ptr) SHIFT(s->ptr, d);
+}
+
+static void shift_value(pdpe_value *v, uintptr_t d) {
+  switch (v->kind) {
+  case PDPE_STRING:
+    shift_str(&v->u.s, d);
+    return;
+  case PDPE_ENTITY:
+    shift_str(&v->u.uid.type, d);
+    shift_str(&v->u.uid.id, d);
+    return;
+  case PDPE_SET:
+    SHIFT(v->u.set.items, d);
+    for (uint32_t i = 0; i < v->u.set.n; i++) shift_value(&v->u.set.items[i], d);
+    return;
+  case PDPE_RECORD:
+    SHIFT(v->u.rec.keys, d);
+    SHIFT(v->u.rec.values, d);
+    for (uint32_t i = 0; i < v->u.rec.n; i++) {
+      shift_str(&v->u.rec.keys[i], d);
+      shift_value(&v->u.rec.values[i], d);
+    }
+    return;
+  default:
+    return;
+  }
+}
+
+bool pa__clone_block(pu_arena *arena, const void *block, size_t size, const pdpe_entity *src,
+                     pdpe_entity *out) {
+  uint8_t *nb = pu_arena_alloc(arena, size);
+  if (!nb) return false;
+  memcpy(nb, block, size);
+  uintptr_t d = (uintptr_t)nb - (uintptr_t)block;
+  *out = *src;
+  shift_str(&out->uid.type, d);
+  shift_str(&out->uid.id, d);
+  SHIFT(out->parents, d);
+  for (uint32_t i = 0; i < out->n_parents; i++) {
+    shift_str(&out->parents[i].type, d);
+    shift_str(&out->parents[i].id, d);
+  }
+  shift_value(&out->attrs, d);
+  shift_value(&out->tags, d);
+  return true;
 }

@@ -183,6 +183,10 @@ void pa__key_unload(pa_key *k) {
   EVP_PKEY_CTX_free(k->vctx);
   EVP_PKEY_free(k->pkey);
   EVP_MAC_CTX_free(k->mac);
+  EVP_MD_CTX_free(k->md_ctx);
+  EVP_MD_free(k->md);
+  k->md_ctx = NULL;
+  k->md = NULL;
   k->vctx = NULL;
   k->pkey = NULL;
   k->mac = NULL;
@@ -261,12 +265,12 @@ static bool load_public(pa_key *k, const char *buf, size_t n, char *err, size_t 
     k->coord_len = alg == PA_ALG_ES256 ? 32 : alg == PA_ALG_ES384 ? 48 : 66;
     k->sig_len = 2 * k->coord_len;
   }
-  EVP_MD *md = EVP_MD_fetch(NULL, alg_digest(alg), NULL);
+  k->md = EVP_MD_fetch(NULL, alg_digest(alg), NULL);
+  k->md_ctx = EVP_MD_CTX_new();
   k->vctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
-  bool ok = md && k->vctx && EVP_PKEY_verify_init(k->vctx) > 0 &&
-            EVP_PKEY_CTX_set_signature_md(k->vctx, md) > 0 &&
+  bool ok = k->md && k->md_ctx && k->vctx && EVP_PKEY_verify_init(k->vctx) > 0 &&
+            EVP_PKEY_CTX_set_signature_md(k->vctx, k->md) > 0 &&
             (!rsa || EVP_PKEY_CTX_set_rsa_padding(k->vctx, RSA_PKCS1_PADDING) > 0);
-  EVP_MD_free(md);
   if (!ok) return fail(k, err, err_cap, "OpenSSL could not set up verification");
   return true;
 }
@@ -341,14 +345,14 @@ int pa__key_verify(pa_key *k, const uint8_t *input, size_t input_len, const uint
     }
     return mlen == sig_len && CRYPTO_memcmp(mac, sig, sig_len) == 0;
   }
-  uint8_t digest[64];
-  size_t dlen = (size_t)alg_hash_bits(alg) / 8;
-  if (dlen == 32)
-    SHA256(input, input_len, digest);
-  else if (dlen == 48)
-    SHA384(input, input_len, digest);
-  else
-    SHA512(input, input_len, digest);
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned int dlen = 0;
+  if (EVP_DigestInit_ex2(k->md_ctx, k->md, NULL) != 1 ||
+      EVP_DigestUpdate(k->md_ctx, input, input_len) != 1 ||
+      EVP_DigestFinal_ex(k->md_ctx, digest, &dlen) != 1) {
+    ERR_clear_error();
+    return -1;
+  }
   uint8_t der[2 * (66 + 3) + 3];
   if (alg >= PA_ALG_ES256) {
     sig_len = ecdsa_der(der, sig, k->coord_len);

@@ -38,6 +38,8 @@ typedef struct pa_key {
   EVP_PKEY *pkey;           /* RS and ES */
   EVP_PKEY_CTX *vctx;       /* EVP_PKEY_verify_init'ed once for pkey (RS and ES) */
   EVP_MAC_CTX *mac;         /* HMAC with the secret set (HS) */
+  EVP_MD *md;               /* the alg's hash, fetched once (RS and ES) */
+  EVP_MD_CTX *md_ctx;       /* reused for the digest of each signing input */
   size_t sig_len;           /* expected signature bytes: RSA modulus, 2 x EC coordinate, hash */
   size_t coord_len;         /* ES: bytes per coordinate */
 } pa_key;
@@ -63,7 +65,9 @@ struct pa_authn {
   pa_config cfg;
   pa_key *keys; /* cfg.n_keys, in config order */
   pa_cache *cache;
-  uint64_t next_gen; /* the gen the next loaded key gets (never reused) */
+  uint64_t next_gen;   /* the gen the next loaded key gets (never reused) */
+  EVP_MD *sha256;      /* fetched once: the cache key of every check */
+  EVP_MD_CTX *sha_ctx; /* reused (OpenSSL 3's one-shot SHA256() fetches on every call) */
 };
 
 /* Verify without cache or revocations; on PA_OK *key_out is the key that verified. */
@@ -99,6 +103,11 @@ bool pa__copy_entity(pu_arena *arena, const pdpe_entity *src, pdpe_entity *dst);
 /* The bytes pa__copy_entity_into needs for src (exact). */
 size_t pa__entity_size(const pdpe_entity *src);
 bool pa__copy_entity_into(void *buf, size_t cap, const pdpe_entity *src, pdpe_entity *dst);
+/* Copy a block pa__copy_entity_into filled (holding src) into the arena, shifting pointers. */
+bool pa__clone_block(pu_arena *arena, const void *block, size_t size, const pdpe_entity *src,
+                     pdpe_entity *dst);
+/* A cache entry's principal as one block (for pa__clone_block). */
+void pa__entry_block(const pa_entry *e, const void **block, size_t *size);
 
 /* ---- claim mapping ---- */
 
