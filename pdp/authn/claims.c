@@ -179,9 +179,10 @@ static pa_status to_cedar(mapper *m, const json_t *j, const char *claim, pdpe_va
       pa_status s = to_cedar(m, v, claim, &vals[i++]);
       if (s != PA_OK) return s;
     }
+    /* Keys are unique (the parser refuses duplicates): a failure is the arena's. */
     char e[64];
     if (!pdpe_value_make_record(m->arena, keys, vals, (uint32_t)n, claim, out, e, sizeof(e)))
-      return pa__refuse(m->err, m->err_cap, PA_ERR_CLAIM, "claim %s: %s", claim, e);
+      return nomem(m);
     return PA_OK;
   }
   default:
@@ -242,9 +243,11 @@ pa_status pa__map_claims(const pa_config *cfg, const json_t *payload, pu_arena *
     if (!keys[n].ptr) return nomem(&m);
     if ((s = to_cedar(&m, v, cfg->attributes[i].claim, &vals[n++])) != PA_OK) return s;
   }
+  /* Keys are unique (the config refuses attribute names that clash with the built-in
+   * ones): a failure is the arena's. */
   char e[128];
   if (!pdpe_value_make_record(arena, keys, vals, n, "principal", &out->attrs, e, sizeof(e)))
-    return pa__refuse(err, err_cap, PA_ERR_CLAIM, "%s", e);
+    return nomem(&m);
   out->tags.kind = PDPE_RECORD;
   out->parents = m.parents;
   out->n_parents = m.n_parents;

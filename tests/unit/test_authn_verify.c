@@ -512,3 +512,34 @@ Test(authn_verify, a_key_file_with_a_bad_key_refuses_its_tokens_as_key_unavailab
   free(tok);
   pa_authn_free(a);
 }
+
+Test(authn_verify, an_exhausted_request_arena_is_out_of_memory_never_an_accept) {
+  pa_alg alg = PA_ALG_HS256;
+  pa_authn *a = authn_with(&alg, 1, "");
+  char *tok =
+      tu_token(key(alg), NULL,
+               tu_fmt("{\"sub\": \"alice\", \"exp\": %lld, \"roles\": [\"a\", \"b\", \"c\"],"
+                      " \"scope\": \"x y z\"}",
+                      (long long)NOW + 60));
+  int nomem = 0, ok = 0;
+  for (size_t budget = 16; budget <= 8192; budget += 16) {
+    pu_arena small;
+    pu_arena_init(&small, 256, budget);
+    pdpe_entity p;
+    char err[256];
+    pa_status s = pa_authn_check(a, pu_str_c(tok), NOW, NULL, &small, &p, NULL, err, sizeof(err));
+    cr_assert(s == PA_OK || s == PA_ERR_NOMEM, "budget %zu: %s", budget, err);
+    if (s == PA_ERR_NOMEM) {
+      nomem++;
+      cr_assert(!pa_status_is_auth_failure(s));
+    } else {
+      ok++;
+      cr_assert(pu_str_eq_c(p.uid.id, "alice"));
+    }
+    pu_arena_close(&small);
+  }
+  cr_assert_gt(nomem, 0);
+  cr_assert_gt(ok, 0);
+  free(tok);
+  pa_authn_free(a);
+}
