@@ -234,10 +234,13 @@ static pa_status ask_revoked(const pa_revocations *rev, const pa_token_info *inf
                              size_t err_cap) {
   int r = rev->revoked(rev->ctx, info->jti, info->sub, info->iat);
   if (r < 0) return pa__refuse(err, err_cap, PA_ERR_INTERNAL, "the revocation lookup failed");
-  if (r > 0)
+  if (r > 0) {
+    char sub[80], jti[80];
     return pa__refuse(err, err_cap, PA_ERR_REVOKED,
-                      "the token (sub \"%.64s\", jti \"%.64s\") was revoked",
-                      info->sub.ptr ? info->sub.ptr : "", info->jti.ptr ? info->jti.ptr : "");
+                      "the token (sub \"%s\", jti \"%s\") was revoked",
+                      pa__safe(sub, sizeof(sub), info->sub.ptr, info->sub.len),
+                      pa__safe(jti, sizeof(jti), info->jti.ptr, info->jti.len));
+  }
   return PA_OK;
 }
 

@@ -119,6 +119,9 @@ const struct json_t *pa__claim(const struct json_t *payload, const char *name);
 
 /* ---- errors ---- */
 
+/* A printable copy of token text for messages: at most 64 characters, others as '?'. */
+const char *pa__safe(char *buf, size_t cap, const char *s, size_t n);
+
 pa_status pa__refuse(char *err, size_t err_cap, pa_status s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -36,7 +36,7 @@ pa_status pa__refuse(char *err, size_t err_cap, pa_status s, const char *fmt, ..
 }
 
 /* Printable, bounded copy of token-supplied text for messages. */
-static const char *safe(char *buf, size_t cap, const char *s, size_t n) {
+const char *pa__safe(char *buf, size_t cap, const char *s, size_t n) {
   size_t o = 0;
   for (size_t i = 0; i < n && o + 4 < cap && i < 64; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -125,7 +125,7 @@ static pa_status parse_segment(const pa_config *cfg, const char *what, const cha
   json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!j) {
     char t[80];
-    safe(t, sizeof(t), jerr.text, strlen(jerr.text));
+    pa__safe(t, sizeof(t), jerr.text, strlen(jerr.text));
     if (strstr(jerr.text, "duplicate object key"))
       return pa__refuse(err, err_cap, PA_ERR_DUPLICATE, "%s has a name twice (%s)", what, t);
     return pa__refuse(err, err_cap, PA_ERR_MALFORMED, "%s is not JSON: %s at byte %d", what, t,
@@ -159,7 +159,7 @@ static pa_status select_key(pa_authn *a, pa_alg alg, const json_t *kid, pa_key *
       return PA_OK;
     }
     return pa__refuse(err, err_cap, PA_ERR_KID_UNKNOWN, "no key has kid \"%s\"",
-                      safe(t, sizeof(t), k, kn));
+                      pa__safe(t, sizeof(t), k, kn));
   }
   if (a->cfg.require_kid)
     return pa__refuse(err, err_cap, PA_ERR_KID_REQUIRED, "the header has no kid (require_kid)");
@@ -193,11 +193,11 @@ static pa_status check_header(pa_authn *a, const json_t *h, pa_key **key, pa_alg
   if (name.len == 4 && strncasecmp(name.ptr, "none", 4) == 0)
     return pa__refuse(err, err_cap, PA_ERR_ALG_NONE,
                       "unsigned tokens (alg \"%s\") are never accepted",
-                      safe(t, sizeof(t), name.ptr, name.len));
+                      pa__safe(t, sizeof(t), name.ptr, name.len));
   pa_alg a_ = pa_alg_parse(name);
   if (!a_)
     return pa__refuse(err, err_cap, PA_ERR_ALG_MISMATCH, "alg \"%s\" is not supported",
-                      safe(t, sizeof(t), name.ptr, name.len));
+                      pa__safe(t, sizeof(t), name.ptr, name.len));
   /* RFC 7515 4.1.11: an extension we do not understand must be refused. */
   if (json_object_get(h, "crit"))
     return pa__refuse(err, err_cap, PA_ERR_MALFORMED,
@@ -274,7 +274,7 @@ static pa_status check_claims(const pa_config *cfg, const json_t *p, int64_t now
     if (!iss) return pa__refuse(err, err_cap, PA_ERR_ISSUER, "the token has no iss");
     if (!in_list(cfg->issuers, cfg->n_issuers, json_string_value(iss), json_string_length(iss)))
       return pa__refuse(err, err_cap, PA_ERR_ISSUER, "iss \"%s\" is not an accepted issuer",
-                        safe(t, sizeof(t), json_string_value(iss), json_string_length(iss)));
+                        pa__safe(t, sizeof(t), json_string_value(iss), json_string_length(iss)));
   }
   if (cfg->n_audiences) {
     if (!aud) return pa__refuse(err, err_cap, PA_ERR_AUDIENCE, "the token has no aud");
