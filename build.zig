@@ -34,6 +34,7 @@ pub fn build(b: *std.Build) !void {
     try addDir(b, core.root_module, "pdp/util");
     try addDir(b, core.root_module, "pdp/lang");
     try addDir(b, core.root_module, "pdp/eval");
+    try addDir(b, core.root_module, "pdp/authn");
     try addDir(b, core.root_module, "cache");
     core.root_module.addCSourceFile(.{ .file = gen_dir.path(b, "pdp.pb-c.c"), .flags = &gen_flags });
     core.root_module.addIncludePath(gen_dir);
@@ -84,6 +85,9 @@ pub fn build(b: *std.Build) !void {
     // Micro-benchmarks of the engine alone (bench/*/bench_*.c; see docs/performance.md).
     const bench_index = exe(b, target, optimize, "pdp-bench-index", &.{"bench/index/bench_index.c"}, &.{core}, gen_dir);
     b.installArtifact(bench_index);
+    const bench_jwt = exe(b, target, optimize, "pdp-bench-jwt", &.{"bench/jwt/bench_jwt.c"}, &.{core}, gen_dir);
+    bench_jwt.root_module.linkSystemLibrary("libjwt", .{});
+    b.installArtifact(bench_jwt);
     const conformance_run = b.addSystemCommand(&.{"sh"});
     conformance_run.addFileArg(b.path("tests/conformance/run.sh"));
     conformance_run.addArtifactArg(conformance);
