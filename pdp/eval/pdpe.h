@@ -168,6 +168,40 @@ bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies
                                   const pdpe_link *links, uint32_t n_links, pdpe_policy_set **out,
                                   char *err, size_t err_cap);
 
+/* ---- grants and permission definitions (spec-5; PLACEHOLDER copy of the contract: the
+ * engine branch owns and implements it) ------------------------------------------------ */
+
+typedef enum pdpe_provider { PDPE_PROVIDER_ROLE = 1, PDPE_PROVIDER_USER = 2,
+                             PDPE_PROVIDER_CLIENT = 3 } pdpe_provider;   /* = proto numbers */
+#define PDPE_PROVIDER_BIT(p) (1u << (p))
+typedef enum pdpe_effect { PDPE_EFFECT_NONE = 0, PDPE_EFFECT_GRANT = 1,
+                           PDPE_EFFECT_PROHIBIT = 2 } pdpe_effect;
+typedef enum pdpe_tenancy { PDPE_TENANCY_BOTH = 0, PDPE_TENANCY_HOST = 1,
+                            PDPE_TENANCY_TENANT = 2 } pdpe_tenancy;          /* = proto numbers */
+
+typedef struct pdpe_grant_key {
+  pdpe_provider provider; pu_str key; pu_str permission; pu_str tenant;
+} pdpe_grant_key;
+
+/* The snapshot's grants live outside the engine: cache/ serves them from an LMDB read
+ * transaction the snapshot pins.  lookup returns the effect stored for exactly that key
+ * (PDPE_EFFECT_NONE when none) or -1 on a read error with a message in err.  release is
+ * called once when the snapshot is freed (may be NULL). */
+typedef struct pdpe_grants {
+  void *ctx;
+  int (*lookup)(void *ctx, const pdpe_grant_key *k, char *err, size_t err_cap);
+  void (*release)(void *ctx);
+  uint64_t count;          /* number of grants (Status); 0 = lookups are skipped */
+} pdpe_grants;
+
+typedef struct pdpe_definition {
+  pu_str name, display_name, group, parent, service;
+  bool disabled;
+  pdpe_tenancy tenancy;
+  uint32_t providers;      /* PDPE_PROVIDER_BIT set; 0 = every provider */
+  pdpe_value properties;   /* a record */
+} pdpe_definition;
+
 /* ---- snapshots ----------------------------------------------------------------------- */
 
 /* Everything one decision reads, immutable and reference counted.  A snapshot is built
@@ -182,6 +216,9 @@ typedef struct pdpe_snapshot {
   uint8_t stamp[32];      /* SHA-256 content stamp of what was loaded */
   const char *source;     /* where it came from ("dir:examples/quickstart") */
   int64_t loaded_unix_ms; /* wall clock when it was built */
+  pdpe_grants grants;           /* served by cache/ from a pinned store view; zero = none */
+  pdpe_definition *definitions; /* sorted by name, in the snapshot arena */
+  uint32_t n_definitions;
 } pdpe_snapshot;
 
 /* A new empty snapshot (refs = 1, no policies, no entities). */
@@ -222,5 +259,24 @@ typedef struct pdpe_decision {
  * exhausted (the caller answers OVERLOADED or INTERNAL, never ALLOW). */
 bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
                     pdpe_decision *out);
+
+/* ---- grants and definitions in a snapshot (PLACEHOLDER copy of the contract) ---------- */
+
+/* Build s->entities from Cedar's entity JSON array (may be NULL = none) plus one Action
+ * entity per definition (rules above) and install the definitions (copied into s->arena,
+ * sorted by name).  Errors: duplicate definition name (naming both services), a cycle, bad
+ * entity JSON (as pdpe_entities_from_json).  Replaces the direct use of
+ * pdpe_entities_from_json by loaders. */
+bool pdpe_snapshot_set_data(pdpe_snapshot *s, const struct json_t *entities_json,
+                            const char *entities_name, const pdpe_definition *defs,
+                            uint32_t n_defs, char *err, size_t err_cap);
+
+/* Definition by name, or NULL. */
+const pdpe_definition *pdpe_snapshot_definition(const pdpe_snapshot *s, pu_str name);
+
+/* ListAllowed: req->action is ignored.  *out (arena) gets the allowed Action uids in name
+ * order.  False only when the arena ran out or a grant lookup failed (caller answers INTERNAL). */
+bool pdpe_list_allowed(const pdpe_snapshot *snap, const pdpe_request *req, pu_str prefix,
+                       pu_arena *arena, pdpe_uid **out, uint32_t *n_out);
 
 #endif

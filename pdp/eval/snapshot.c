@@ -8,6 +8,8 @@
  */
 #include "pdpe.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define SNAPSHOT_BLOCK (64 * 1024)
@@ -30,6 +32,25 @@ void pdpe_snapshot_unref(pdpe_snapshot *s) {
   if (!s) return;
   /* Release our writes; the thread that frees acquires everyone else's. */
   if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  if (s->grants.release) s->grants.release(s->grants.ctx);
   pu_arena_close(&s->arena);
   free(s);
+}
+
+/* PLACEHOLDER until the engine branch is merged (it owns this function): entities only, no
+ * definitions.  Weak, so the engine's definition wins wherever it lives. */
+__attribute__((weak)) bool pdpe_snapshot_set_data(pdpe_snapshot *s,
+                                                  const struct json_t *entities_json,
+                                                  const char *entities_name,
+                                                  const pdpe_definition *defs, uint32_t n_defs,
+                                                  char *err, size_t err_cap) {
+  (void)defs;
+  if (n_defs) {
+    snprintf(err, err_cap, "%s: permission definitions need the engine branch", entities_name);
+    return false;
+  }
+  return entities_json
+             ? pdpe_entities_from_json(&s->arena, entities_json, entities_name, &s->entities, err,
+                                       err_cap)
+             : pdpe_entities_build(&s->arena, NULL, 0, entities_name, &s->entities, err, err_cap);
 }
