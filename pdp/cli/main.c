@@ -21,7 +21,10 @@ static const char main_usage[] =
     "  check      ask a running pdpd one authorization question\n"
     "  test       run the checks of DIR/checks.json against a running pdpd\n"
     "  validate   load a bundle directory and report every error\n"
-    "  status     show a running pdpd's health and status\n"
+    "  status     show a running pdpd's health and status (or a folder's: --source DIR)\n"
+    "  grant      add a grant to DIR/grants.json\n"
+    "  prohibit   add a prohibition to DIR/grants.json\n"
+    "  revoke-grant\n             remove a grant or prohibition from DIR/grants.json\n"
     "\n"
     "Run 'pdpctl COMMAND --help' for a command's options.\n"
     "exit status: 0 success, 1 deny / failures / invalid bundle, 2 usage or runtime error\n";
@@ -40,6 +43,9 @@ int main(int argc, char **argv) {
       if (!strcmp(name, "test")) return ctl_test(2, sub);
       if (!strcmp(name, "validate")) return ctl_validate(2, sub);
       if (!strcmp(name, "status")) return ctl_status(2, sub);
+      if (!strcmp(name, "grant")) return ctl_grant(2, sub);
+      if (!strcmp(name, "prohibit")) return ctl_prohibit(2, sub);
+      if (!strcmp(name, "revoke-grant")) return ctl_revoke_grant(2, sub);
       fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", name);
       return CTL_EXIT_ERROR;
     }
@@ -54,6 +60,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "test")) return ctl_test(argc - 1, argv + 1);
   if (!strcmp(cmd, "validate")) return ctl_validate(argc - 1, argv + 1);
   if (!strcmp(cmd, "status")) return ctl_status(argc - 1, argv + 1);
+  if (!strcmp(cmd, "grant")) return ctl_grant(argc - 1, argv + 1);
+  if (!strcmp(cmd, "prohibit")) return ctl_prohibit(argc - 1, argv + 1);
+  if (!strcmp(cmd, "revoke-grant")) return ctl_revoke_grant(argc - 1, argv + 1);
   fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", cmd);
   return CTL_EXIT_ERROR;
 }
