@@ -133,7 +133,9 @@ typedef struct cache_reader cache_reader; /* a reusable read txn; one thread at 
  * dead processes are cleared.  On success *out is the store; on error *out is NULL. */
 int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out,
                      cache_store_err *err);
-/* Close the store.  Every reader of it must have been freed.  NULL is ignored. */
+/* Drop the caller's reference to the store.  Every reader of it must have been freed; snapshots
+ * built from it (cache_snapshot_from_store) keep the environment open until the last of them is
+ * freed.  NULL is ignored. */
 void cache_store_close(cache_store *store);
 /* Clear reader slots held by dead processes (call on a timer); *cleared (optional) gets how
  * many were cleared. */
@@ -172,7 +174,8 @@ size_t cache_store_max_key_len(const cache_store *store);
 
 /* Apply the delta in ONE write transaction that also updates the per-table sums and the
  * store stamp.  All or nothing: on any error nothing of the delta is visible, ever.  Writers
- * are serialised (by LMDB's writer lock, also across processes). */
+ * are serialised (by LMDB's writer lock, also across processes).  An empty delta commits
+ * nothing. */
 int cache_store_apply(cache_store *store, const cache_delta *d, cache_store_err *err);
 
 /* The committed store stamp (O(1): read from meta). */

@@ -32,6 +32,11 @@
  *
  * Environment flags: MDB_NOTLS, so a read txn belongs to a cache_reader object, not to the
  * thread that began it (a reader can be reset and renewed by any one thread at a time).
+ *
+ * Views (view.c): a reader whose txn stays open for a snapshot's life.  The environment is
+ * reference counted (the opener's reference plus one per view), so cache_store_close() by the
+ * opener leaves it open until the last view ends.  cache__store_apply_if() applies a delta only
+ * when the stamp is still the one its caller compared against, checked inside the write txn.
  */
 #include "cache_int.h"
 
