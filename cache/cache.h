@@ -349,4 +349,71 @@ typedef struct cache_dir_summary {
 
 bool cache_dir_summarize(const char *dir, cache_dir_summary *out, cache_diag *diag);
 
+/* ---- Permission definitions and revocations in a dir source (defs.c, revocations.c,
+ * srcfile.c; docs/definitions.md) ------------------------------------------------------------
+ *
+ * Files beside policies/: permissions/<service>.json (one per service) and revocations.json.
+ * The sync reads them into rows of tables definitions and revocations; the functions below
+ * edit them.  Every editor takes the source lock (flock LOCK_EX on DIR/CACHE_SOURCE_LOCK_FILE,
+ * shared with the grants writer) for its whole read-merge-write and replaces a file only by
+ * rename (temp file in the same folder, fsync, rename, fsync the folder), so readers see the
+ * old file or the new one.  Editors change files only: the caller syncs the store afterwards,
+ * so the store stamp changes only after the file write committed.
+ *
+ * Every editor returns true on success; false with a message in err (a field error names the
+ * JSON path, "definitions[2].tenancy: ...", and, when there is text, "name:LINE:COL: ...").
+ */
+#define CACHE_SOURCE_LOCK_FILE ".pdpd.lock"
+#define CACHE_SERVICE_MAX 200           /* bytes of a service name */
+#define CACHE_DEFINITION_FIELD_MAX 1024 /* bytes of a name, display_name, group or parent */
+#define CACHE_DEFINITIONS_MAX 100000    /* definitions of one service */
+#define CACHE_REVOCATION_ID_MAX 500     /* bytes of a jti or a sub ("jti:" + 500 fits a key) */
+#define CACHE_REVOCATION_KEEP_S 86400   /* a jti entry is dropped once exp is this far past */
+
+/* A valid service name: 1..CACHE_SERVICE_MAX bytes of [A-Za-z0-9._-], not starting with '.'
+ * (dot-files in permissions/ are ignored; they are the editors' temp files). */
+bool cache_service_name_ok(const char *service);
+
+/* DefinePermissions on a dir source (DESIGN.md §4, ABP's algorithm corrected).
+ * `definitions` is a JSON array as in a permissions file ([{"name": ..., ...}]); `deleted`
+ * lists names to remove (may be NULL when n_deleted is 0).  Validates everything first (a
+ * deleted name that is also sent is an error), then under the source lock reads
+ * permissions/<service>.json (absent = no definitions) and merges: each sent definition is
+ * added or replaces the one of that name, each deleted name is removed, nothing else is ever
+ * removed.  A sent name that another service's file defines is an error.  hash_out = SHA-256
+ * of the merged definitions' canonical bytes (= the service's row value in table
+ * definitions).  Equal to the file's canonical bytes: *changed = false and nothing is written
+ * (no temp file, no rename; mtime and inode stay).  Else the file is replaced atomically and
+ * *changed = true.  A service left with no definitions keeps a file with an empty list. */
+bool cache_define_permissions(const char *dir, const char *service,
+                              const struct json_t *definitions, const char *const *deleted,
+                              size_t n_deleted, bool *changed, uint8_t hash_out[32], char *err,
+                              size_t err_cap);
+/* The same from JSON text (pdpctl define --file): either a permissions file's object
+ * ({"service": S, "definitions": [...]}, service optional but equal to `service` when given)
+ * or a bare definitions array.  `name` names the text in messages ("defs.json:3:7: ..."). */
+bool cache_define_permissions_text(const char *dir, const char *service, const char *name,
+                                   const char *text, size_t len, const char *const *deleted,
+                                   size_t n_deleted, bool *changed, uint8_t hash_out[32], char *err,
+                                   size_t err_cap);
+/* The same from C structs (the server's DefinePermissions).  Each definition's `service` is
+ * ignored; providers is a PDPE_PROVIDER_BIT set (0 = all); properties must be a record, or the
+ * zero value (kind PDPE_BOOL, false) for none.  Strings must be UTF-8 without NUL. */
+bool cache_define_permissions_defs(const char *dir, const char *service,
+                                   const pdpe_definition *defs, size_t n_defs,
+                                   const char *const *deleted, size_t n_deleted, bool *changed,
+                                   uint8_t hash_out[32], char *err, size_t err_cap);
+
+/* Revoke a token by jti until `exp` (Unix seconds; the entry may be dropped after exp), or
+ * every token of `sub` issued before `before`, in DIR/revocations.json (created when absent),
+ * under the source lock with an atomic replace.  An entry already there keeps the later of the
+ * two times (revocations only grow).  When the file is rewritten, jti entries whose exp is more
+ * than CACHE_REVOCATION_KEEP_S in the past are dropped; revoking such a jti changes nothing.
+ * *changed (optional) says whether the file was rewritten.  Times must be >= 0; jti and sub
+ * 1..CACHE_REVOCATION_ID_MAX bytes of UTF-8. */
+bool cache_revoke_token_jti(const char *dir, const char *jti, int64_t exp, bool *changed, char *err,
+                            size_t err_cap);
+bool cache_revoke_subject(const char *dir, const char *sub, int64_t before, bool *changed,
+                          char *err, size_t err_cap);
+
 #endif

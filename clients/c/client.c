@@ -394,8 +394,8 @@ static int recv_response(pdpc_conn *c, int64_t deadline, Pdp__V1__Response **out
   return 0;
 }
 
-/* One request, one response with the same id, nothing pipelined. */
-static int roundtrip(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **out) {
+int pdpc__exchange(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **out) {
+  *out = NULL;
   int rc = usable(c);
   if (rc) return rc;
   if (c->pend_len)
@@ -405,7 +405,28 @@ static int roundtrip(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **ou
   rc = send_request(c, req, deadline);
   if (rc == PDPC_E_CLOSED && frames_buffered(c) > 0) rc = 0; /* it answered before closing */
   if (rc) return rc;
-  if ((rc = recv_response(c, deadline, out)) != 0) return rc;
+  return recv_response(c, deadline, out);
+}
+
+void pdpc__conn_begin(pdpc_conn *c) {
+  c->err.code = 0;
+  c->err.status = 0;
+}
+
+int pdpc__conn_fail(pdpc_conn *c, int code, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  err_set(&c->err, code, fmt, ap);
+  va_end(ap);
+  if (code == PDPC_E_TIMEOUT || code == PDPC_E_IO || code == PDPC_E_PROTOCOL) c->broken = true;
+  if (code == PDPC_E_STATUS) c->err.status = status;
+  return code;
+}
+
+/* One request, one response with the same id, nothing pipelined. */
+static int roundtrip(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **out) {
+  int rc = pdpc__exchange(c, req, out);
+  if (rc) return rc;
   if ((*out)->id != req->id) {
     pdpc_result tmp;
     char msg[200];

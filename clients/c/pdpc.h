@@ -10,10 +10,11 @@
  * decision was ALLOW.  Transport errors, non-OK statuses, unknown decisions and malformed
  * answers all read as DENY.  Test with pdpc_result_allowed().
  *
- * Ownership: pdpc_x_new()/pdpc_x_free() for heap objects; pdpc_result_init()/_close() for
- * caller-owned structs whose contents the library fills.  Functions that "take" a value
- * own it afterwards even when they fail, so builder calls can be nested; the one exception
- * is a value that already has an owner, which is refused and left to it (pdpc_set_add).
+ * Ownership: pdpc_x_new()/pdpc_x_free() for heap objects; pdpc_result_init()/_close() (and
+ * pdpc_list_result_, pdpc_define_result_) for caller-owned structs whose contents the
+ * library fills.  Functions that "take" a value own it afterwards even when they fail, so
+ * builder calls can be nested; the one exception is a value that already has an owner,
+ * which is refused and left to it (pdpc_set_add).
  * This header does not depend on protobuf-c.
  */
 #ifndef PDPC_H
@@ -37,7 +38,7 @@ enum {
   PDPC_E_IO = -5,       /* read or write failed (errno in the message) */
   PDPC_E_CLOSED = -6,   /* the server closed the connection */
   PDPC_E_PROTOCOL = -7, /* malformed frame, oversize frame, id mismatch, wrong body */
-  PDPC_E_STATUS = -8,   /* the server answered with a non-OK status (health, status) */
+  PDPC_E_STATUS = -8,   /* the server answered a non-OK status (health, status, list, define) */
   PDPC_E_STATE = -9     /* nothing to receive, or the connection is broken */
 };
 
@@ -252,6 +253,106 @@ typedef struct pdpc_server_status {
 int pdpc_health_check(pdpc_conn *c, pdpc_health *out);
 int pdpc_server_status_get(pdpc_conn *c, pdpc_server_status *out);
 
+/* ---- allowed actions (ListAllowed) ------------------------------------------------------ */
+
+/* Which defined actions may principal do on resource?  Everything is borrowed for the
+ * duration of the call. */
+typedef struct pdpc_list_req {
+  pdpc_uid principal; /* give principal or token */
+  const char *token;  /* a JWT, or NULL */
+  pdpc_uid resource;
+  const pdpc_value *context;          /* a record, or NULL for empty */
+  const pdpc_entity *const *entities; /* request-scoped entities, n_entities of them */
+  size_t n_entities;
+  const char *action_prefix; /* only actions whose id starts with it; NULL or "": all */
+} pdpc_list_req;
+
+/* The answer to a ListAllowed.  Caller-owned struct, contents owned by it:
+ * pdpc_list_result_init() before first use, pdpc_list_result_close() after (a filled result
+ * may be refilled; the library closes it first).  Only an answer with status OK lists
+ * actions: on every failure n_actions is 0. */
+typedef struct pdpc_list_result {
+  uint64_t id;       /* the request id it answers (0 when nothing was sent) */
+  int status;        /* pdpc_status; UNSPECIFIED when the client failed */
+  char *message;     /* status message or client error; NULL only when out of memory */
+  pdpc_uid *actions; /* the allowed actions; the array and its strings owned by the result */
+  size_t n_actions;
+  uint8_t stamp[32]; /* snapshot stamp that decided */
+  size_t stamp_len;  /* 32 when present, else 0 */
+} pdpc_list_result;
+
+void pdpc_list_result_init(pdpc_list_result *r);
+void pdpc_list_result_close(pdpc_list_result *r); /* frees the contents, leaves r initialised */
+
+/* One ListAllowed round trip.  Returns 0 when pdpd answered OK (out->actions filled), or a
+ * negative code with out filled as a failure (no actions) and the words in both
+ * out->message and pdpc_conn_error:
+ * - PDPC_E_INVAL: a bad request (NULL req or out, a uid without type or id, a context that
+ *   is not a record, nesting past PDPC_MAX_VALUE_DEPTH, a NULL entity); nothing was sent.
+ * - PDPC_E_STATUS: pdpd answered a non-OK status; out->status and out->message are its
+ *   (e.g. UNIMPLEMENTED from a pdpd that does not serve ListAllowed), and
+ *   pdpc_conn_error(c)->status too.  Unlike pdpc_check, a non-OK answer is an error here.
+ *   The connection stays usable.
+ * - transport and protocol errors as for pdpc_check (wrong id, OK without a list_allowed
+ *   body, an action without a type, an oversize or undecodable answer): the connection
+ *   is broken; reconnect. */
+int pdpc_list_allowed(pdpc_conn *c, const pdpc_list_req *req, pdpc_list_result *out);
+
+/* ---- permission definitions (DefinePermissions) ------------------------------------------ */
+
+/* Which side of a multi-tenant system a permission applies to (pdp.v1.Tenancy). */
+typedef enum pdpc_tenancy {
+  PDPC_TENANCY_BOTH = 0, /* host and tenants */
+  PDPC_TENANCY_HOST = 1,
+  PDPC_TENANCY_TENANT = 2
+} pdpc_tenancy;
+
+/* Grant providers that may grant a permission (pdp.v1.Provider), as bits of
+ * pdpc_definition.providers; 0 (PDPC_PROVIDER_ALL) means every provider. */
+enum {
+  PDPC_PROVIDER_ALL = 0,
+  PDPC_PROVIDER_ROLE = 1u << 0,   /* R */
+  PDPC_PROVIDER_USER = 1u << 1,   /* U */
+  PDPC_PROVIDER_CLIENT = 1u << 2, /* C */
+};
+
+/* One permission definition (pdp.v1.PermissionDefinition); everything is borrowed for
+ * the duration of the call.  Only name is required; NULL strings are sent as "". */
+typedef struct pdpc_definition {
+  const char *name;         /* the action id, e.g. "orders.edit"; not NULL or empty */
+  const char *display_name; /* for people */
+  const char *group;        /* parent action group, or NULL */
+  const char *parent;       /* parent permission, or NULL */
+  bool disabled;            /* a disabled permission is denied to everyone */
+  pdpc_tenancy tenancy;
+  unsigned providers;           /* PDPC_PROVIDER_* bits; 0: all providers */
+  const pdpc_value *properties; /* custom data: a record (depth as a context), or NULL */
+} pdpc_definition;
+
+/* The answer to a DefinePermissions; init/close like pdpc_list_result. */
+typedef struct pdpc_define_result {
+  uint64_t id;       /* the request id it answers (0 when nothing was sent) */
+  int status;        /* pdpc_status; UNSPECIFIED when the client failed */
+  char *message;     /* status message or client error; NULL only when out of memory */
+  bool changed;      /* false when pdpd already had exactly these definitions; true only on OK */
+  uint8_t stamp[32]; /* the snapshot stamp after the definitions were applied */
+  size_t stamp_len;  /* 32 when present, else 0 */
+} pdpc_define_result;
+
+void pdpc_define_result_init(pdpc_define_result *r);
+void pdpc_define_result_close(pdpc_define_result *r);
+
+/* Register `service`'s permission definitions: defs[0..n) (n may be 0) and the names in
+ * deleted[0..n_deleted) to remove (nothing else is ever removed).  Returns 0 when pdpd
+ * answered OK, or a negative code exactly as pdpc_list_allowed does (PDPC_E_INVAL for a
+ * NULL or empty service, a NULL array with a non-zero count, a definition without a name,
+ * a tenancy or provider bit out of range, properties that are not a record or nest too
+ * deep, a NULL or empty deleted name; PDPC_E_STATUS for a non-OK answer such as
+ * UNIMPLEMENTED).  Errors name the field: "definitions[2].tenancy: 7 is not a tenancy". */
+int pdpc_define_permissions(pdpc_conn *c, const char *service, const pdpc_definition *defs,
+                            size_t n, const char *const *deleted, size_t n_deleted,
+                            pdpc_define_result *out);
+
 /* ---- advanced ------------------------------------------------------------------------- */
 
 /* Encode a Check request with the given id as one frame (4-byte big-endian length and the
@@ -261,6 +362,21 @@ int pdpc_encode_check(const pdpc_check_req *req, uint64_t id, uint8_t **frame, s
 /* Decode one Response body (no length prefix) that answers a check with id `expect_id`
  * into *result, applying every rule pdpc_recv applies. */
 int pdpc_decode_check(const uint8_t *body, size_t len, uint64_t expect_id, pdpc_result *result);
+
+/* The same for ListAllowed and DefinePermissions.  The encoders validate exactly as the
+ * calls do and, on failure, put the words in *err (may be NULL); *frame is then NULL.
+ * The decoders read one Response body (no length prefix) answering `expect_id` and return
+ * what the calls return for it (0, PDPC_E_STATUS, PDPC_E_PROTOCOL, PDPC_E_NOMEM, or
+ * PDPC_E_INVAL for NULL arguments), filling *out in every case but a NULL out. */
+int pdpc_encode_list_allowed(const pdpc_list_req *req, uint64_t id, uint8_t **frame, size_t *len,
+                             pdpc_error *err);
+int pdpc_decode_list_allowed(const uint8_t *body, size_t len, uint64_t expect_id,
+                             pdpc_list_result *out);
+int pdpc_encode_define_permissions(const char *service, const pdpc_definition *defs, size_t n,
+                                   const char *const *deleted, size_t n_deleted, uint64_t id,
+                                   uint8_t **frame, size_t *len, pdpc_error *err);
+int pdpc_decode_define_permissions(const uint8_t *body, size_t len, uint64_t expect_id,
+                                   pdpc_define_result *out);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,9 @@
  *
  * value.c owns the value and entity trees and turns a check request into protobuf-c
  * messages allocated from a pdpc__pool (freed all at once after packing); result.c fills
- * pdpc_result from a decoded Response; client.c owns sockets, framing and timeouts.
+ * pdpc_result from a decoded Response; client.c owns sockets, framing and timeouts;
+ * list.c and define.c build, send and read ListAllowed and DefinePermissions with the
+ * helpers below.
  */
 #ifndef PDPC_INT_H
 #define PDPC_INT_H
@@ -60,7 +62,24 @@ typedef struct pdpc__pool {
 } pdpc__pool;
 
 void *pdpc__pool_alloc(pdpc__pool *p, size_t n); /* zeroed; NULL when out of memory */
+/* count * size bytes, zeroed; NULL when out of memory, on overflow, or for count 0. */
+void *pdpc__pool_array(pdpc__pool *p, size_t count, size_t size);
 void pdpc__pool_free(pdpc__pool *p);
+
+/* snprintf into err (NULL or cap 0: nothing). */
+void pdpc__set_err(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A uid message pointing at the given strings (not copied), or NULL when out of memory. */
+Pdp__V1__EntityUid *pdpc__build_uid(pdpc__pool *pool, const char *type, const char *id);
+/* PDPC_E_INVAL with "<field>: entity uid needs a type and an id" unless u has both. */
+int pdpc__check_uid(const pdpc_uid *u, const char *field, char *err, size_t cap);
+/* A record value (a context, a definition's properties) as a Record message, its depth
+ * counted from 1 as pdpd counts a context; *out = NULL for v NULL.  Errors name `field`. */
+int pdpc__build_context(pdpc__pool *pool, const pdpc_value *v, const char *field,
+                        Pdp__V1__Record **out, char *err, size_t err_cap);
+/* Request entities (n of them; NULL array or element refused) as Entity messages. */
+int pdpc__build_entities(pdpc__pool *pool, const pdpc_entity *const *es, size_t n,
+                         Pdp__V1__Entity ***out, size_t *n_out, char *err, size_t err_cap);
 
 /* Build a Pdp__V1__CheckRequest for `req` in `pool`.  Returns 0, PDPC_E_INVAL (with a
  * message in err naming the field) or PDPC_E_NOMEM. */
@@ -81,6 +100,29 @@ void pdpc__result_fail(pdpc_result *r, uint64_t id, const char *message);
 /* Fill `r` from one Response that should answer `expect_id` with a check body. */
 int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp, uint64_t expect_id,
                                char *err, size_t err_cap);
+
+/* Check a Response that should answer `expect_id` with the body `want` (named `what` in
+ * messages).  0: status OK and the body is there.  PDPC_E_STATUS: the status is not OK
+ * (*status and *message are the server's; any body must be ignored).  PDPC_E_PROTOCOL with
+ * the words in err: a wrong id (*status is the server's for pdpd's id-0 answers, else
+ * UNSPECIFIED), a missing status, or OK without the body. */
+int pdpc__answer_check(const Pdp__V1__Response *resp, uint64_t expect_id,
+                       Pdp__V1__Response__BodyCase want, const char *what, int *status,
+                       const char **message, char *err, size_t err_cap);
+
+/* list.c: fill an encoder's optional *err (code, status 0, msg or "out of memory"). */
+void pdpc__error_fill(pdpc_error *e, int code, const char *msg);
+
+/* client.c, for calls built in other files. */
+void pdpc__conn_begin(pdpc_conn *c); /* a new call: forget the last error */
+/* Record an error on c (timeout, i/o and protocol errors break it); returns code.
+ * `status` is stored for PDPC_E_STATUS only. */
+int pdpc__conn_fail(pdpc_conn *c, int code, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* One request, one answer, nothing pipelined: gives req the next id, sends it and reads the
+ * next Response into *out (free with pdp__v1__response__free_unpacked) without looking at
+ * its id or status.  A negative code (the words in pdpc_conn_error) leaves *out NULL. */
+int pdpc__exchange(pdpc_conn *c, Pdp__V1__Request *req, Pdp__V1__Response **out);
 
 #pragma GCC visibility pop
 

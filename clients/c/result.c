@@ -130,6 +130,56 @@ int pdpc__result_from_response(pdpc_result *r, const Pdp__V1__Response *resp, ui
   return pdpc__result_from_check(r, expect_id, status, msg, NULL);
 }
 
+int pdpc__answer_check(const Pdp__V1__Response *resp, uint64_t expect_id,
+                       Pdp__V1__Response__BodyCase want, const char *what, int *status,
+                       const char **message, char *err, size_t err_cap) {
+  *status = PDPC_STATUS_UNSPECIFIED;
+  *message = "";
+  if (resp->id != expect_id) {
+    /* pdpd's id-0 answer to a request it could not read: its words, and the stream is lost. */
+    if (resp->id == 0 && resp->status && resp->status->code != PDP__V1__STATUS__CODE__OK) {
+      *status = (int)resp->status->code;
+      snprintf(err, err_cap, "pdpd answered %s: %s", pdpc_status_name(*status),
+               resp->status->message ? resp->status->message : "");
+    } else {
+      snprintf(err, err_cap, "response id %llu does not match request id %llu",
+               (unsigned long long)resp->id, (unsigned long long)expect_id);
+    }
+    return PDPC_E_PROTOCOL;
+  }
+  if (!resp->status) {
+    snprintf(err, err_cap, "response %llu has no status", (unsigned long long)resp->id);
+    return PDPC_E_PROTOCOL;
+  }
+  *status = (int)resp->status->code;
+  *message = resp->status->message ? resp->status->message : "";
+  if (*status != PDPC_STATUS_OK) {
+    snprintf(err, err_cap, "pdpd answered %s: %s", pdpc_status_name(*status), *message);
+    return PDPC_E_STATUS;
+  }
+  bool has_body = false;
+  if (resp->body_case == want) {
+    switch (want) {
+    case PDP__V1__RESPONSE__BODY_LIST_ALLOWED:
+      has_body = resp->list_allowed != NULL;
+      break;
+    case PDP__V1__RESPONSE__BODY_DEFINE_PERMISSIONS:
+      has_body = resp->define_permissions != NULL;
+      break;
+    default:
+      has_body = true; /* the other bodies are checked by their own callers */
+      break;
+    }
+  }
+  if (!has_body) {
+    *status = PDPC_STATUS_UNSPECIFIED;
+    snprintf(err, err_cap, "response %llu has status OK but no %s body",
+             (unsigned long long)resp->id, what);
+    return PDPC_E_PROTOCOL;
+  }
+  return 0;
+}
+
 int pdpc_decode_check(const uint8_t *body, size_t len, uint64_t expect_id, pdpc_result *result) {
   if (!result) return PDPC_E_INVAL;
   if (!body && len) {

@@ -43,6 +43,12 @@ void *pdpc__pool_alloc(pdpc__pool *p, size_t n) {
   return r;
 }
 
+void *pdpc__pool_array(pdpc__pool *p, size_t count, size_t size) {
+  if (count == 0) return NULL;
+  if (size && count > (SIZE_MAX - 16 - sizeof(pdpc__chunk)) / size) return NULL;
+  return pdpc__pool_alloc(p, count * size);
+}
+
 void pdpc__pool_free(pdpc__pool *p) {
   while (p->head) {
     pdpc__chunk *n = p->head->next;
@@ -271,9 +277,7 @@ void pdpc_entity_free(pdpc_entity *e) {
 
 /* ---- encoding ------------------------------------------------------------------------- */
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t cap, const char *fmt, ...) {
+void pdpc__set_err(char *err, size_t cap, const char *fmt, ...) {
   if (!err || cap == 0) return;
   va_list ap;
   va_start(ap, fmt);
@@ -281,7 +285,7 @@ static void set_err(char *err, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
-static Pdp__V1__EntityUid *build_uid(pdpc__pool *pool, const char *type, const char *id) {
+Pdp__V1__EntityUid *pdpc__build_uid(pdpc__pool *pool, const char *type, const char *id) {
   Pdp__V1__EntityUid *u = pdpc__pool_alloc(pool, sizeof *u);
   if (!u) return NULL;
   pdp__v1__entity_uid__init(u);
@@ -346,7 +350,7 @@ static Pdp__V1__Value *build_value(pdpc__pool *pool, const pdpc_value *v, int de
     break;
   case PDPC__ENTITY:
     out->kind_case = PDP__V1__VALUE__KIND_ENTITY;
-    if (!(out->entity = build_uid(pool, v->s, v->s2))) goto nomem;
+    if (!(out->entity = pdpc__build_uid(pool, v->s, v->s2))) goto nomem;
     break;
   case PDPC__EXTENSION: {
     Pdp__V1__ExtensionCall *x = pdpc__pool_alloc(pool, sizeof *x);
@@ -399,7 +403,7 @@ static int build_attrs(pdpc__pool *pool, const pdpc_value *rec, Pdp__V1__Attribu
 Pdp__V1__Entity *pdpc__build_entity(pdpc__pool *pool, const pdpc_entity *e, char *err,
                                     size_t err_cap, int *rc) {
   Pdp__V1__Entity *pe = pdpc__pool_alloc(pool, sizeof *pe);
-  if (!pe || !(pe->uid = (pdp__v1__entity__init(pe), build_uid(pool, e->type, e->id)))) {
+  if (!pe || !(pe->uid = (pdp__v1__entity__init(pe), pdpc__build_uid(pool, e->type, e->id)))) {
     *rc = PDPC_E_NOMEM;
     return NULL;
   }
@@ -409,7 +413,7 @@ Pdp__V1__Entity *pdpc__build_entity(pdpc__pool *pool, const pdpc_entity *e, char
     pe->parents = pdpc__pool_alloc(pool, e->n_parents * sizeof *pe->parents);
     if (!pe->parents) r = PDPC_E_NOMEM;
     for (size_t i = 0; r == 0 && i < e->n_parents; i++) {
-      if (!(pe->parents[i] = build_uid(pool, e->parent_types[i], e->parent_ids[i])))
+      if (!(pe->parents[i] = pdpc__build_uid(pool, e->parent_types[i], e->parent_ids[i])))
         r = PDPC_E_NOMEM;
       else
         pe->n_parents++;
@@ -417,69 +421,87 @@ Pdp__V1__Entity *pdpc__build_entity(pdpc__pool *pool, const pdpc_entity *e, char
   }
   if (r != 0) {
     if (r == PDPC_E_INVAL)
-      set_err(err, err_cap, "entity %s::\"%s\": value nested deeper than %d", e->type, e->id,
-              PDPC_MAX_VALUE_DEPTH);
+      pdpc__set_err(err, err_cap, "entity %s::\"%s\": value nested deeper than %d", e->type, e->id,
+                    PDPC_MAX_VALUE_DEPTH);
     *rc = r;
     return NULL;
   }
   return pe;
 }
 
-static int check_uid(const pdpc_uid *u, const char *field, char *err, size_t cap) {
+int pdpc__check_uid(const pdpc_uid *u, const char *field, char *err, size_t cap) {
   if (!u->type || !u->id || !u->type[0]) {
-    set_err(err, cap, "%s: entity uid needs a type and an id", field);
+    pdpc__set_err(err, cap, "%s: entity uid needs a type and an id", field);
     return PDPC_E_INVAL;
   }
+  return 0;
+}
+
+int pdpc__build_context(pdpc__pool *pool, const pdpc_value *v, const char *field,
+                        Pdp__V1__Record **out, char *err, size_t err_cap) {
+  *out = NULL;
+  if (!v) return 0;
+  if (v->kind != PDPC__RECORD) {
+    pdpc__set_err(err, err_cap, "%s: must be a record", field);
+    return PDPC_E_INVAL;
+  }
+  int rc = 0;
+  if (!(*out = build_record(pool, v, 0, &rc)) && rc == PDPC_E_INVAL)
+    pdpc__set_err(err, err_cap, "%s: value nested deeper than %d", field, PDPC_MAX_VALUE_DEPTH);
+  return rc;
+}
+
+int pdpc__build_entities(pdpc__pool *pool, const pdpc_entity *const *es, size_t n,
+                         Pdp__V1__Entity ***out, size_t *n_out, char *err, size_t err_cap) {
+  *out = NULL;
+  *n_out = 0;
+  if (n == 0) return 0;
+  if (!es) {
+    pdpc__set_err(err, err_cap, "entities: NULL array with n_entities = %zu", n);
+    return PDPC_E_INVAL;
+  }
+  Pdp__V1__Entity **list = pdpc__pool_array(pool, n, sizeof *list);
+  if (!list) return PDPC_E_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    int rc = 0;
+    if (!es[i]) {
+      pdpc__set_err(err, err_cap, "entities[%zu]: NULL", i);
+      return PDPC_E_INVAL;
+    }
+    if (!(list[i] = pdpc__build_entity(pool, es[i], err, err_cap, &rc))) return rc;
+  }
+  *out = list;
+  *n_out = n;
   return 0;
 }
 
 int pdpc__build_check(pdpc__pool *pool, const pdpc_check_req *req, Pdp__V1__CheckRequest **out,
                       char *err, size_t err_cap) {
   if (!req) {
-    set_err(err, err_cap, "request is NULL");
+    pdpc__set_err(err, err_cap, "request is NULL");
     return PDPC_E_INVAL;
   }
   bool has_token = req->token && req->token[0];
-  if (!has_token && check_uid(&req->principal, "principal", err, err_cap)) return PDPC_E_INVAL;
-  if (check_uid(&req->action, "action", err, err_cap)) return PDPC_E_INVAL;
-  if (check_uid(&req->resource, "resource", err, err_cap)) return PDPC_E_INVAL;
-  if (req->context && req->context->kind != PDPC__RECORD) {
-    set_err(err, err_cap, "context: must be a record");
+  if (!has_token && pdpc__check_uid(&req->principal, "principal", err, err_cap))
     return PDPC_E_INVAL;
-  }
-  if (req->n_entities && !req->entities) {
-    set_err(err, err_cap, "entities: NULL array with n_entities = %zu", req->n_entities);
-    return PDPC_E_INVAL;
-  }
+  if (pdpc__check_uid(&req->action, "action", err, err_cap)) return PDPC_E_INVAL;
+  if (pdpc__check_uid(&req->resource, "resource", err, err_cap)) return PDPC_E_INVAL;
   Pdp__V1__CheckRequest *c = pdpc__pool_alloc(pool, sizeof *c);
   if (!c) return PDPC_E_NOMEM;
   pdp__v1__check_request__init(c);
   if (has_token) c->token = (char *)req->token;
   if (req->principal.type && req->principal.id &&
-      !(c->principal = build_uid(pool, req->principal.type, req->principal.id)))
+      !(c->principal = pdpc__build_uid(pool, req->principal.type, req->principal.id)))
     return PDPC_E_NOMEM;
-  if (!(c->action = build_uid(pool, req->action.type, req->action.id))) return PDPC_E_NOMEM;
-  if (!(c->resource = build_uid(pool, req->resource.type, req->resource.id))) return PDPC_E_NOMEM;
+  if (!(c->action = pdpc__build_uid(pool, req->action.type, req->action.id))) return PDPC_E_NOMEM;
+  if (!(c->resource = pdpc__build_uid(pool, req->resource.type, req->resource.id)))
+    return PDPC_E_NOMEM;
   c->explain = req->explain;
-  int rc = 0;
-  if (req->context && !(c->context = build_record(pool, req->context, 0, &rc))) {
-    if (rc == PDPC_E_INVAL)
-      set_err(err, err_cap, "context: value nested deeper than %d", PDPC_MAX_VALUE_DEPTH);
-    return rc;
-  }
-  if (req->n_entities) {
-    c->entities = pdpc__pool_alloc(pool, req->n_entities * sizeof *c->entities);
-    if (!c->entities) return PDPC_E_NOMEM;
-    for (size_t i = 0; i < req->n_entities; i++) {
-      if (!req->entities[i]) {
-        set_err(err, err_cap, "entities[%zu]: NULL", i);
-        return PDPC_E_INVAL;
-      }
-      c->entities[i] = pdpc__build_entity(pool, req->entities[i], err, err_cap, &rc);
-      if (!c->entities[i]) return rc;
-      c->n_entities++;
-    }
-  }
+  int rc = pdpc__build_context(pool, req->context, "context", &c->context, err, err_cap);
+  if (rc == 0)
+    rc = pdpc__build_entities(pool, req->entities, req->n_entities, &c->entities, &c->n_entities,
+                              err, err_cap);
+  if (rc) return rc;
   *out = c;
   return 0;
 }

@@ -74,18 +74,6 @@ static void print_human(const pdpc_result *r) {
   if (r->stamp_len == 32) printf("stamp: %s\n", cache_stamp_hex(r->stamp, hex));
 }
 
-static int load_context(const char *arg, pdpc_value **out, char *err, size_t cap) {
-  json_t *j;
-  if (arg[0] == '@')
-    j = ctl_json_load_file(arg + 1, err, cap);
-  else
-    j = ctl_json_load_string("--context", arg, err, cap);
-  if (!j) return -1;
-  bool ok = ctl_context_from_json(j, "context", out, err, cap);
-  json_decref(j);
-  return ok ? 0 : -1;
-}
-
 int ctl_check(int argc, char **argv) {
   static const struct option opts[] = {
       {"socket", required_argument, 0, 's'},   {"principal", required_argument, 0, 'p'},
@@ -180,18 +168,13 @@ int ctl_check(int argc, char **argv) {
     fprintf(stderr, "pdpctl check: --resource: %s\n", err);
     goto out;
   }
-  if (context && load_context(context, &ctx, err, sizeof err)) {
+  if (context && ctl_load_context(context, &ctx, err, sizeof err)) {
     fprintf(stderr, "pdpctl check: --context: %s\n", err);
     goto out;
   }
-  if (entities) {
-    json_t *j = ctl_json_load_file(entities, err, sizeof err);
-    bool ok = j && ctl_entities_from_json(j, "entities", &es, err, sizeof err);
-    json_decref(j);
-    if (!ok) {
-      fprintf(stderr, "pdpctl check: --entities %s: %s\n", entities, err);
-      goto out;
-    }
+  if (entities && ctl_load_entities(entities, &es, err, sizeof err)) {
+    fprintf(stderr, "pdpctl check: --entities %s: %s\n", entities, err);
+    goto out;
   }
   pdpc_error cerr;
   conn = pdpc_connect(sock, timeout, &cerr);

@@ -18,13 +18,16 @@ static const char main_usage[] =
     "Talk to pdpd, the policy decision point, and check policy bundles.\n"
     "\n"
     "commands:\n"
-    "  check      ask a running pdpd one authorization question\n"
-    "  test       run the checks of DIR/checks.json against a running pdpd\n"
-    "  validate   load a bundle directory and report every error\n"
-    "  status     show a running pdpd's health and status (or a folder's: --source DIR)\n"
-    "  grant      add a grant to DIR/grants.json\n"
-    "  prohibit   add a prohibition to DIR/grants.json\n"
-    "  revoke-grant\n             remove a grant or prohibition from DIR/grants.json\n"
+    "  check          ask a running pdpd one authorization question\n"
+    "  test           run the checks of DIR/checks.json against a running pdpd\n"
+    "  validate       load a bundle directory and report every error\n"
+    "  status         show a running pdpd's health and status (or a folder's: --source DIR)\n"
+    "  list-allowed   list the actions a principal may do on a resource\n"
+    "  grant          add a grant to a dir source's grants.json\n"
+    "  prohibit       add a prohibition to a dir source's grants.json\n"
+    "  revoke-grant   remove a grant or prohibition from a dir source's grants.json\n"
+    "  define         register a service's permission definitions in a dir source\n"
+    "  revoke-token   revoke a token (by jti) or a subject's tokens in a dir source\n"
     "\n"
     "Run 'pdpctl COMMAND --help' for a command's options.\n"
     "exit status: 0 success, 1 deny / failures / invalid bundle, 2 usage or runtime error\n";
@@ -46,6 +49,10 @@ int main(int argc, char **argv) {
       if (!strcmp(name, "grant")) return ctl_grant(2, sub);
       if (!strcmp(name, "prohibit")) return ctl_prohibit(2, sub);
       if (!strcmp(name, "revoke-grant")) return ctl_revoke_grant(2, sub);
+
+      if (!strcmp(name, "list-allowed")) return ctl_list_allowed(2, sub);
+      if (!strcmp(name, "define")) return ctl_define(2, sub);
+      if (!strcmp(name, "revoke-token")) return ctl_revoke_token(2, sub);
       fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", name);
       return CTL_EXIT_ERROR;
     }
@@ -63,6 +70,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "grant")) return ctl_grant(argc - 1, argv + 1);
   if (!strcmp(cmd, "prohibit")) return ctl_prohibit(argc - 1, argv + 1);
   if (!strcmp(cmd, "revoke-grant")) return ctl_revoke_grant(argc - 1, argv + 1);
+
+  if (!strcmp(cmd, "list-allowed")) return ctl_list_allowed(argc - 1, argv + 1);
+  if (!strcmp(cmd, "define")) return ctl_define(argc - 1, argv + 1);
+  if (!strcmp(cmd, "revoke-token")) return ctl_revoke_token(argc - 1, argv + 1);
   fprintf(stderr, "pdpctl: unknown command '%s' (see pdpctl --help)\n", cmd);
   return CTL_EXIT_ERROR;
 }

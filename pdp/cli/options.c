@@ -1,5 +1,7 @@
-/* options.c - what every pdpctl subcommand shares: the default socket, --timeout parsing
- * and the message for a bad option (getopt's own messages are turned off).
+/* options.c - what every pdpctl subcommand shares: the default socket, --timeout parsing,
+ * the message for a bad option (getopt's own messages are turned off), and reading the
+ * --context and --entities of the commands that ask pdpd about a request (check,
+ * list-allowed).
  */
 #include "pdpctl.h"
 
@@ -35,4 +37,23 @@ int ctl_bad_option(const char *cmd, int opt, char **argv) {
   else
     fprintf(stderr, "pdpctl %s: unknown option '%s' (see pdpctl %s --help)\n", cmd, arg, cmd);
   return CTL_EXIT_ERROR;
+}
+
+int ctl_load_context(const char *arg, pdpc_value **out, char *err, size_t cap) {
+  json_t *j;
+  if (arg[0] == '@')
+    j = ctl_json_load_file(arg + 1, err, cap);
+  else
+    j = ctl_json_load_string("--context", arg, err, cap);
+  if (!j) return -1;
+  bool ok = ctl_context_from_json(j, "context", out, err, cap);
+  json_decref(j);
+  return ok ? 0 : -1;
+}
+
+int ctl_load_entities(const char *file, ctl_entities *out, char *err, size_t cap) {
+  json_t *j = ctl_json_load_file(file, err, cap);
+  bool ok = j && ctl_entities_from_json(j, "entities", out, err, cap);
+  json_decref(j);
+  return ok ? 0 : -1;
 }

@@ -31,12 +31,19 @@ int ctl_prohibit(int argc, char **argv);
 int ctl_revoke_grant(int argc, char **argv);
 int ctl_status_source(const char *dir);
 
+int ctl_define(int argc, char **argv);       /* define.c */
+int ctl_revoke_token(int argc, char **argv); /* revoke.c */
+
 /* options.c: helpers every subcommand shares. */
 const char *ctl_socket_default(void); /* $PDPD_SOCKET or CTL_DEFAULT_SOCKET */
 /* Parse a --timeout value; prints the error and returns -1 when it is not a positive int. */
 int ctl_parse_timeout(const char *cmd, const char *arg, int *out);
 /* Print the error for getopt's '?' or ':' and return CTL_EXIT_ERROR. */
 int ctl_bad_option(const char *cmd, int opt, char **argv);
+
+/* ---- list.c ------------------------------------------------------------------------------ */
+
+int ctl_list_allowed(int argc, char **argv);
 
 /* ---- json2proto.c ------------------------------------------------------------------------ */
 
@@ -79,6 +86,11 @@ void ctl_entities_close(ctl_entities *es);
 /* Parse a JSON text / file, with "file:line:col: message" on failure. */
 json_t *ctl_json_load_file(const char *file, char *err, size_t cap);
 json_t *ctl_json_load_string(const char *what, const char *text, char *err, size_t cap);
+
+/* options.c: a --context argument (Cedar JSON text, or @FILE) into a record, and an
+ * --entities FILE into entities; -1 with the reason in err on failure. */
+int ctl_load_context(const char *arg, pdpc_value **out, char *err, size_t cap);
+int ctl_load_entities(const char *file, ctl_entities *out, char *err, size_t cap);
 
 /* ---- checks.c: the checks.json format (docs/checks.md) ------------------------------ */
 

@@ -6,9 +6,16 @@
  * errors come out in the order Cedar gives them; pdpe_authorize_scan evaluates every
  * policy instead (tests compare the two).  A policy is: scope
  * (principal, action, resource) first, then its conditions in order, short-circuiting.
- * Decision: any satisfied forbid -> DENY (reason: those forbids); else any satisfied
- * permit -> ALLOW (reason: those permits); else DENY with no reason.  A policy that errors
- * is skipped and listed with "<id> at <file:line:col>: <what went wrong>".
+ * A policy that errors is skipped and listed with "<id> at <file:line:col>: <what went
+ * wrong>".
+ *
+ * The decision (pdpe__check): for an action with a permission definition, disabled ->
+ * DENY and a wrong tenancy side -> DENY, each with the definition's reason and nothing
+ * else evaluated; then the policies and the grants (grants.c): any satisfied forbid or
+ * applicable PROHIBIT -> DENY (reasons: those forbids in policy order, then those
+ * prohibits); else any satisfied permit or applicable GRANT -> ALLOW (likewise); else DENY
+ * with no reason.  ListAllowed runs the same check "decision only": no reasons, no errors,
+ * stopping at the first deny, which changes no decision.
  *
  * Templates: an entry carries the values of ?principal and ?resource (`slots`).  Static
  * policies have none; a template itself is never evaluated (`linked` is false); each
@@ -198,14 +205,13 @@ static int eval_policy(pdpe_env *env, const pdpe_policy_entry *pe) {
   return 1;
 }
 
-/* ---- the authorizer ---- */
+/* ---- the decision ---- */
 
-typedef struct idlist {
-  pu_str *items;
-  uint32_t n, cap;
-} idlist;
-
-static bool idlist_push(pu_arena *a, idlist *l, pu_str id) {
+bool pdpe__idlist_push(pu_arena *a, pdpe_idlist *l, pu_str id) {
+  if (l->count_only) {
+    l->n++;
+    return true;
+  }
   if (l->n == l->cap) {
     uint32_t nc = l->cap ? l->cap * 2 : 4;
     pu_str *ni = pu_arena_alloc(a, sizeof(pu_str) * nc);
@@ -234,61 +240,143 @@ static bool push_error(pu_arena *a, pdpe_decision *d, uint32_t *cap, const pdpe_
   return true;
 }
 
-/* Evaluates policies `idx[0..n)` (all of them when idx is NULL), in that order. */
-static bool decide(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
-                   const uint32_t *idx, uint32_t n, pdpe_decision *out) {
-  const pdpe_policy_set *ps = snap->policies;
-  pdpe_env env = {.req = req, .stored = snap->entities, .arena = arena};
-  idlist forbids = {0}, permits = {0};
+/* Evaluates policies `idx[0..n)` (all of them when idx is NULL), in that order, into the
+ * two lists and out->errors.  A decision-only check stops at the first satisfied forbid
+ * and records no errors.  False when the arena ran out. */
+static bool eval_policies(const pdpe_check *c, const uint32_t *idx, uint32_t n,
+                          pdpe_idlist *forbids, pdpe_idlist *permits, pdpe_decision *out) {
+  const pdpe_policy_set *ps = c->snap->policies;
+  pdpe_env env = {.req = c->req, .stored = c->snap->entities, .arena = c->arena};
   uint32_t err_cap = 0;
   for (uint32_t k = 0; k < n; k++) {
     const pdpe_policy_entry *pe = &ps->items[idx ? idx[k] : k];
     if (!pe->linked) continue;
     int r = eval_policy(&env, pe);
     if (r == -2) return false;
-    if (r == -1) {
-      if (!push_error(arena, out, &err_cap, pe, &env)) return false;
+    if (r == -1 && !c->decision_only) {
+      if (!push_error(c->arena, out, &err_cap, pe, &env)) return false;
     } else if (r == 1) {
-      if (!idlist_push(arena, pe->ast->effect == PDPL_FORBID ? &forbids : &permits, pe->id))
-        return false;
+      bool forbid = pe->ast->effect == PDPL_FORBID;
+      if (!pdpe__idlist_push(c->arena, forbid ? forbids : permits, pe->id)) return false;
+      if (forbid && c->decision_only) return true;
     }
-  }
-  if (forbids.n > 0) {
-    out->decision = PDPE_DENY;
-    out->reason = forbids.items, out->n_reason = forbids.n;
-  } else if (permits.n > 0) {
-    out->decision = PDPE_ALLOW;
-    out->reason = permits.items, out->n_reason = permits.n;
   }
   return true;
 }
 
-static bool finish(bool ok, pdpe_decision *out) {
-  if (ok) return true;
+/* out's reasons = a then b (either may be empty). */
+static bool set_reasons(pu_arena *arena, const pdpe_idlist *a, const pdpe_idlist *b,
+                        pdpe_decision *out) {
+  if (a->count_only) return true;
+  if (b->n == 0 || a->n == 0) {
+    const pdpe_idlist *l = a->n ? a : b;
+    out->reason = l->items, out->n_reason = l->n;
+    return true;
+  }
+  out->reason = pu_arena_alloc(arena, sizeof(pu_str) * ((size_t)a->n + b->n));
+  if (!out->reason) return false;
+  memcpy(out->reason, a->items, sizeof(pu_str) * a->n);
+  memcpy(out->reason + a->n, b->items, sizeof(pu_str) * b->n);
+  out->n_reason = a->n + b->n;
+  return true;
+}
+
+/* DENY by the definition alone: reason `definition:<name>:<why>`. */
+static bool deny_by_definition(const pdpe_check *c, const pdpe_definition *def, const char *why,
+                               pdpe_decision *out) {
+  if (c->decision_only) return true;
+  size_t wl = strlen(why);
+  char *id = pu_arena_alloc(c->arena, 11 + def->name.len + 1 + wl + 1);
+  out->reason = pu_arena_alloc(c->arena, sizeof(pu_str));
+  if (!id || !out->reason) return false;
+  memcpy(id, "definition:", 11);
+  if (def->name.len) memcpy(id + 11, def->name.ptr, def->name.len);
+  id[11 + def->name.len] = ':';
+  memcpy(id + 12 + def->name.len, why, wl + 1);
+  out->reason[0] = (pu_str){id, 12 + def->name.len + wl};
+  out->n_reason = 1;
+  return true;
+}
+
+bool pdpe__check(pdpe_check *c, pdpe_decision *out) {
   memset(out, 0, sizeof *out);
   out->decision = PDPE_DENY;
+  c->fail[0] = '\0';
+  const pdpe_snapshot *snap = c->snap;
+  const pdpe_request *req = c->req;
+  /* 1-2: a definition's own verdicts come first and alone. */
+  const pdpe_definition *def = c->def;
+  if (!c->def_given)
+    def = pu_str_eq(req->action.type, PU_STR_LIT("Action"))
+              ? pdpe_snapshot_definition(snap, req->action.id)
+              : NULL;
+  if (def && def->disabled) return deny_by_definition(c, def, "disabled", out);
+  if (def && def->tenancy != PDPE_TENANCY_BOTH) {
+    bool has_tenant = pdpe__facts_tenant(c->facts, snap, req).len > 0;
+    if (has_tenant != (def->tenancy == PDPE_TENANCY_TENANT))
+      return deny_by_definition(c, def, "tenancy", out);
+  }
+  /* 3: policies, then grants.  Grants need the principal's complete ancestor list; the
+   * index then reuses it. */
+  uint32_t providers = pdpe__grant_providers(snap, req, def);
+  if (providers && !pdpe__facts_principal(c->facts, snap, req)) return false;
+  pdpe_idlist forbids = {.count_only = c->decision_only}, permits = forbids;
+  pdpe_idlist prohibits = forbids, grants = forbids;
+  const pdpe_policy_set *ps = snap->policies;
+  if (ps && ps->n > 0) {
+    const uint32_t *idx = NULL;
+    uint32_t n = ps->n;
+    if (!c->scan) {
+      int r = pdpe__index_candidates_pre(ps->index, req, snap->entities, c->facts->anc, c->arena,
+                                         &idx, &n);
+      if (r < 0) return false;
+      if (r == 0) idx = NULL, n = ps->n;
+    }
+    if (!eval_policies(c, idx, n, &forbids, &permits, out)) return false;
+    if (c->decision_only && forbids.n > 0) return true;
+  }
+  if (providers && !pdpe__grants_collect(snap, req, c->facts, providers, c->arena, &prohibits,
+                                         &grants, c->fail, sizeof c->fail))
+    return false;
+  if (forbids.n > 0 || prohibits.n > 0) return set_reasons(c->arena, &forbids, &prohibits, out);
+  if (permits.n > 0 || grants.n > 0) {
+    out->decision = PDPE_ALLOW;
+    return set_reasons(c->arena, &permits, &grants, out);
+  }
+  return true;
+}
+
+/* Runs a check; on failure the decision becomes a bare DENY (plus the grant lookup's
+ * message as the one error, when there is one and it fits). */
+static bool run(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena, bool scan,
+                pdpe_decision *out) {
+  pdpe_facts facts = {.arena = arena};
+  pdpe_check c = {.snap = snap, .req = req, .arena = arena, .facts = &facts, .scan = scan};
+  if (!snap) {
+    memset(out, 0, sizeof *out);
+    out->decision = PDPE_DENY;
+    return true;
+  }
+  if (pdpe__check(&c, out)) return true;
+  memset(out, 0, sizeof *out);
+  out->decision = PDPE_DENY;
+  if (c.fail[0]) {
+    pdpe_eval_error *e = pu_arena_alloc(arena, sizeof *e);
+    char *msg = pu_arena_strdup(arena, c.fail);
+    if (e && msg) {
+      *e = (pdpe_eval_error){PU_STR_LIT("grants"), pu_str_c(msg)};
+      out->errors = e, out->n_errors = 1;
+    }
+  }
   return false;
 }
 
 bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
                     pdpe_decision *out) {
-  memset(out, 0, sizeof *out);
-  out->decision = PDPE_DENY;
-  const pdpe_policy_set *ps = snap ? snap->policies : NULL;
-  if (!ps || ps->n == 0) return true;
-  const uint32_t *idx;
-  uint32_t n;
-  int r = pdpe__index_candidates(ps->index, req, snap->entities, arena, &idx, &n);
-  if (r < 0) return finish(false, out);
-  if (r == 0) return finish(decide(snap, req, arena, NULL, ps->n, out), out);
-  return finish(decide(snap, req, arena, idx, n, out), out);
+  return run(snap, req, arena, false, out);
 }
 
 bool pdpe_authorize_scan(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
                          pdpe_decision *out) {
-  memset(out, 0, sizeof *out);
-  out->decision = PDPE_DENY;
-  const pdpe_policy_set *ps = snap ? snap->policies : NULL;
-  if (!ps || ps->n == 0) return true;
-  return finish(decide(snap, req, arena, NULL, ps->n, out), out);
+  return run(snap, req, arena, true, out);
 }

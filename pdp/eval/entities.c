@@ -429,8 +429,8 @@ static bool parse_item(pu_arena *arena, const json_t *j, uint32_t k, const char 
   return true;
 }
 
-bool pdpe_entities_from_json(pu_arena *arena, const struct json_t *json, const char *name,
-                             pdpe_entities **out, char *err, size_t err_cap) {
+bool pdpe__entities_parse(pu_arena *arena, const struct json_t *json, const char *name,
+                          pdpe_entity **items_out, uint32_t *n_out, char *err, size_t err_cap) {
   if (!name) name = "entities";
   if (!json_is_array(json)) {
     snprintf(err, err_cap, "%s: expected an array of entities", name);
@@ -449,5 +449,15 @@ bool pdpe_entities_from_json(pu_arena *arena, const struct json_t *json, const c
   for (size_t k = 0; k < n; k++)
     if (!parse_item(arena, json_array_get(json, k), (uint32_t)k, name, &items[k], err, err_cap))
       return false;
-  return pdpe_entities_build(arena, items, (uint32_t)n, name, out, err, err_cap);
+  *items_out = items, *n_out = (uint32_t)n;
+  return true;
+}
+
+bool pdpe_entities_from_json(pu_arena *arena, const struct json_t *json, const char *name,
+                             pdpe_entities **out, char *err, size_t err_cap) {
+  pdpe_entity *items;
+  uint32_t n;
+  if (!name) name = "entities";
+  if (!pdpe__entities_parse(arena, json, name, &items, &n, err, err_cap)) return false;
+  return pdpe_entities_build(arena, items, n, name, out, err, err_cap);
 }

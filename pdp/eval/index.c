@@ -12,8 +12,10 @@
  * A check lists the ancestors of its principal, resource and action once (through request
  * and stored entities, pdpe__entity_ancestors, at most ANC_CAP each, else the caller scans),
  * looks each up, adds the principal's and resource's type lists and the unindexed list, and
- * merges them into ascending unique policy indices.  The candidates are then checked in
- * full (scope and conditions) by authz.c, so the index only has to be a superset of the
+ * merges them into ascending unique policy indices.  A caller that already holds the
+ * principal's or the resource's ancestor list (a check with grants, ListAllowed) passes it
+ * in (pdpe__index_candidates_pre) instead of having it listed again.  The candidates are then
+ * checked in full (scope and conditions) by authz.c, so the index only has to be a superset of the
  * policies whose scope matches; it is one, because a policy's filing constraint is part of
  * its scope: a policy that matches passes that constraint, and the request then reaches
  * the key it is filed under.  Everything a check allocates comes from its arena.
@@ -23,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ANC_CAP 1024u /* ancestors listed per request entity; more => scan every policy */
+#define ANC_CAP PDPE__ANC_CAP /* ancestors listed per request entity; more => scan */
 
 enum { IX_PRINCIPAL, IX_RESOURCE, IX_ACTION, IX_PTYPE, IX_RTYPE, IX_NPOS };
 
@@ -172,6 +174,12 @@ static int cmp_u32(const void *a, const void *b) {
 int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req,
                            const pdpe_entities *stored, pu_arena *arena, const uint32_t **out,
                            uint32_t *n_out) {
+  return pdpe__index_candidates_pre(ix, req, stored, NULL, arena, out, n_out);
+}
+
+int pdpe__index_candidates_pre(const pdpe_index *ix, const pdpe_request *req,
+                               const pdpe_entities *stored, const pdpe_anc pre[2], pu_arena *arena,
+                               const uint32_t **out, uint32_t *n_out) {
   *out = NULL, *n_out = 0;
   if (!ix) return 1;
   const pdpe_uid vs[3] = {req->principal, req->resource, req->action};
@@ -179,7 +187,13 @@ int pdpe__index_candidates(const pdpe_index *ix, const pdpe_request *req,
   uint32_t n_anc[3] = {0, 0, 0}, max_parts = 3;
   for (uint32_t pos = 0; pos < 3; pos++) {
     if (ix->n_keys[pos] == 0) continue;
-    int64_t r = pdpe__entity_ancestors(req->entities, stored, vs[pos], ANC_CAP, arena, &anc[pos]);
+    int64_t r;
+    if (pos < 2 && pre && pre[pos].n != 0) {
+      r = pre[pos].n > (int64_t)ANC_CAP ? -2 : pre[pos].n;
+      anc[pos] = pre[pos].uids;
+    } else {
+      r = pdpe__entity_ancestors(req->entities, stored, vs[pos], ANC_CAP, arena, &anc[pos]);
+    }
     if (r == -2) return 0;
     if (r < 0) return -1;
     n_anc[pos] = (uint32_t)r;

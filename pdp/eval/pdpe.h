@@ -1,10 +1,13 @@
 /* pdpe.h - pdpd's decision engine: values, entities and their hierarchy, compiled policy
- * sets, the evaluator and Cedar's authorizer, and the immutable snapshot they live in.
+ * sets, grants and permission definitions, the evaluator and the authorizer, and the
+ * immutable snapshot they live in.
  *
  * pdp/eval knows nothing of sockets, files, LMDB or tokens.  It answers one question:
- * given a snapshot (policies + stored entities) and a request (principal, action, resource,
- * context, request-scoped entities), what is the decision, which policies determined it and
- * which policies failed to evaluate.
+ * given a snapshot (policies, stored entities, permission definitions and a grant lookup)
+ * and a request (principal, action, resource, context, request-scoped entities), what is
+ * the decision, which policies, grants or definitions determined it and which policies
+ * failed to evaluate.  Grants are not held by the engine: the snapshot carries a lookup
+ * (pdpe_grants) that its loader provides (cache/ reads them from LMDB).
  *
  * Memory: a pdpe_snapshot owns everything it holds (one arena, freed with the last
  * reference).  Everything a request creates (its values, its decision, error messages)
@@ -168,19 +171,37 @@ bool pdpe_policy_set_build_linked(pu_arena *arena, const pdpl_policies *policies
                                   const pdpe_link *links, uint32_t n_links, pdpe_policy_set **out,
                                   char *err, size_t err_cap);
 
-/* ---- grants and permission definitions (spec-5; PLACEHOLDER copy of the contract: the
- * engine branch owns and implements it) ------------------------------------------------ */
+/* ---- grants and permission definitions ------------------------------------------------ */
 
-typedef enum pdpe_provider { PDPE_PROVIDER_ROLE = 1, PDPE_PROVIDER_USER = 2,
-                             PDPE_PROVIDER_CLIENT = 3 } pdpe_provider;   /* = proto numbers */
+/* Grants (the ABP model) are rows (provider, key, permission, tenant, effect).  A GRANT is
+ * exactly `permit(principal in <provider entity>, action == Action::"<permission>",
+ * resource)` for principals whose tenant equals the row's tenant; a PROHIBIT is the
+ * matching forbid.  The provider entity of R is `Role::"<key>"`, of U `User::"<key>"`, of C
+ * `Client::"<key>"`.  A principal's tenant is the string attribute `tenant` of its entity
+ * (request entities first, then stored); absent or not a string means host, "". */
+typedef enum pdpe_provider {
+  PDPE_PROVIDER_ROLE = 1,   /* R: Role::"<key>" */
+  PDPE_PROVIDER_USER = 2,   /* U: User::"<key>" */
+  PDPE_PROVIDER_CLIENT = 3, /* C: Client::"<key>" */
+} pdpe_provider;            /* = proto numbers */
 #define PDPE_PROVIDER_BIT(p) (1u << (p))
-typedef enum pdpe_effect { PDPE_EFFECT_NONE = 0, PDPE_EFFECT_GRANT = 1,
-                           PDPE_EFFECT_PROHIBIT = 2 } pdpe_effect;
-typedef enum pdpe_tenancy { PDPE_TENANCY_BOTH = 0, PDPE_TENANCY_HOST = 1,
-                            PDPE_TENANCY_TENANT = 2 } pdpe_tenancy;          /* = proto numbers */
+typedef enum pdpe_effect {
+  PDPE_EFFECT_NONE = 0, /* no row with that key */
+  PDPE_EFFECT_GRANT = 1,
+  PDPE_EFFECT_PROHIBIT = 2
+} pdpe_effect;
+typedef enum pdpe_tenancy {
+  PDPE_TENANCY_BOTH = 0,
+  PDPE_TENANCY_HOST = 1,  /* denied to principals with a tenant */
+  PDPE_TENANCY_TENANT = 2 /* denied to principals without one */
+} pdpe_tenancy;           /* = proto numbers */
 
+/* A grant's natural key (unique; the effect is the value).  tenant "" = a host grant. */
 typedef struct pdpe_grant_key {
-  pdpe_provider provider; pu_str key; pu_str permission; pu_str tenant;
+  pdpe_provider provider;
+  pu_str key;
+  pu_str permission;
+  pu_str tenant;
 } pdpe_grant_key;
 
 /* The snapshot's grants live outside the engine: cache/ serves them from an LMDB read
@@ -191,15 +212,21 @@ typedef struct pdpe_grants {
   void *ctx;
   int (*lookup)(void *ctx, const pdpe_grant_key *k, char *err, size_t err_cap);
   void (*release)(void *ctx);
-  uint64_t count;          /* number of grants (Status); 0 = lookups are skipped */
+  uint64_t count; /* number of grants (Status); 0 = lookups are skipped */
 } pdpe_grants;
 
+/* A permission definition, registered by a service.  Each becomes the entity
+ * `Action::"<name>"` with parents `Action::"<group>"` and `Action::"<parent>"` (those that
+ * are non-empty).  A check of that action: disabled -> DENY (reason
+ * `definition:<name>:disabled`); tenancy HOST with a tenant principal or TENANT with a host
+ * one -> DENY (`definition:<name>:tenancy`); else policies and grants, a grant of a
+ * provider outside a non-empty `providers` being ignored. */
 typedef struct pdpe_definition {
   pu_str name, display_name, group, parent, service;
   bool disabled;
   pdpe_tenancy tenancy;
-  uint32_t providers;      /* PDPE_PROVIDER_BIT set; 0 = every provider */
-  pdpe_value properties;   /* a record */
+  uint32_t providers;    /* PDPE_PROVIDER_BIT set; 0 = every provider */
+  pdpe_value properties; /* a record (a zeroed value counts as the empty record) */
 } pdpe_definition;
 
 /* ---- snapshots ----------------------------------------------------------------------- */
@@ -207,24 +234,39 @@ typedef struct pdpe_definition {
 /* Everything one decision reads, immutable and reference counted.  A snapshot is built
  * off to the side, published with one pointer store by its holder, and freed when the
  * last request using it drops its reference: requests never wait for a reload and never
- * see a mix of two snapshots.  Later issues add grants and permission definitions here. */
+ * see a mix of two snapshots. */
 typedef struct pdpe_snapshot {
   atomic_uint refs; /* pdpe_snapshot_ref / _unref */
   pu_arena arena;   /* owns everything below */
   pdpe_policy_set *policies;
   pdpe_entities *entities;
-  uint8_t stamp[32];      /* SHA-256 content stamp of what was loaded */
-  const char *source;     /* where it came from ("dir:examples/quickstart") */
-  int64_t loaded_unix_ms; /* wall clock when it was built */
-  pdpe_grants grants;           /* served by cache/ from a pinned store view; zero = none */
-  pdpe_definition *definitions; /* sorted by name, in the snapshot arena */
-  uint32_t n_definitions;
+  uint8_t stamp[32];            /* SHA-256 content stamp of what was loaded */
+  const char *source;           /* where it came from ("dir:examples/quickstart") */
+  int64_t loaded_unix_ms;       /* wall clock when it was built */
+  pdpe_grants grants;           /* grant lookup (zeroed: none); released with the snapshot */
+  pdpe_definition *definitions; /* sorted by name, unique names, in the arena */
+  uint32_t n_definitions;       /* found by name by binary search */
 } pdpe_snapshot;
 
 /* A new empty snapshot (refs = 1, no policies, no entities). */
 pdpe_snapshot *pdpe_snapshot_new(void);
 pdpe_snapshot *pdpe_snapshot_ref(pdpe_snapshot *s);
-void pdpe_snapshot_unref(pdpe_snapshot *s); /* frees at zero; NULL is ignored */
+/* Frees at zero (calling grants.release(grants.ctx) first when set); NULL is ignored. */
+void pdpe_snapshot_unref(pdpe_snapshot *s);
+
+/* Build s->entities from Cedar's entity JSON array (may be NULL = none) plus one Action
+ * entity per definition (rules above) and install the definitions (copied into s->arena,
+ * sorted by name).  When entities.json also has an Action uid of a definition, its attrs
+ * and tags stay and its parents are the union.  Errors: an empty name, a duplicate
+ * definition name (naming both services), a cycle (as for entities: naming an entity on
+ * it), bad entity JSON (as pdpe_entities_from_json).  On failure s is unchanged.
+ * Replaces the direct use of pdpe_entities_from_json by loaders. */
+bool pdpe_snapshot_set_data(pdpe_snapshot *s, const struct json_t *entities_json,
+                            const char *entities_name, const pdpe_definition *defs, uint32_t n_defs,
+                            char *err, size_t err_cap);
+
+/* Definition by name (borrowed from the snapshot), or NULL.  O(log n). */
+const pdpe_definition *pdpe_snapshot_definition(const pdpe_snapshot *s, pu_str name);
 
 /* ---- requests and decisions ---------------------------------------------------------- */
 
@@ -246,36 +288,33 @@ typedef enum pdpe_decision_kind { PDPE_DENY = 0, PDPE_ALLOW = 1 } pdpe_decision_
 
 typedef struct pdpe_decision {
   pdpe_decision_kind decision;
-  pu_str *reason; /* determining policy ids (satisfied forbids on a deny,
-                     satisfied permits on an allow; empty on default deny) */
+  pu_str *reason; /* determining ids: on a deny the satisfied forbids (policy order) then
+                     the applicable PROHIBIT grants; on an allow the satisfied permits then
+                     the applicable GRANTs; grant ids (`grant:R/<key>/<permission>`, with
+                     `@<tenant>` when the tenant is non-empty) sorted; or the one
+                     `definition:<name>:disabled|tenancy`; empty on default deny */
   uint32_t n_reason;
   pdpe_eval_error *errors; /* policies skipped because their evaluation errored */
   uint32_t n_errors;
 } pdpe_decision;
 
-/* Cedar's authorizer: default deny; any satisfied forbid denies; else any satisfied permit
- * allows; a policy whose evaluation errors is skipped and reported.  Reasons and errors are
- * in policy-set order.  Allocates from `arena`; returns false only when the arena is
- * exhausted (the caller answers OVERLOADED or INTERNAL, never ALLOW). */
+/* Cedar's authorizer with grants and definitions: default deny; a disabled definition or a
+ * wrong tenancy side denies (nothing else evaluated); any satisfied forbid or applicable
+ * PROHIBIT denies; else any satisfied permit or applicable GRANT allows; a policy whose
+ * evaluation errors is skipped and reported.  Grants are looked up only when the action's
+ * type is exactly `Action`, for each User, Role or Client in the principal's ancestor list
+ * (the principal first).  Reasons and errors are in policy-set order.  Allocates from
+ * `arena`; returns false (with a DENY) when the arena is exhausted or a grant lookup failed
+ * (then, when it fits, out->errors holds one error with policy id "grants" and the lookup's
+ * message); the caller answers OVERLOADED or INTERNAL, never ALLOW. */
 bool pdpe_authorize(const pdpe_snapshot *snap, const pdpe_request *req, pu_arena *arena,
                     pdpe_decision *out);
 
-/* ---- grants and definitions in a snapshot (PLACEHOLDER copy of the contract) ---------- */
-
-/* Build s->entities from Cedar's entity JSON array (may be NULL = none) plus one Action
- * entity per definition (rules above) and install the definitions (copied into s->arena,
- * sorted by name).  Errors: duplicate definition name (naming both services), a cycle, bad
- * entity JSON (as pdpe_entities_from_json).  Replaces the direct use of
- * pdpe_entities_from_json by loaders. */
-bool pdpe_snapshot_set_data(pdpe_snapshot *s, const struct json_t *entities_json,
-                            const char *entities_name, const pdpe_definition *defs,
-                            uint32_t n_defs, char *err, size_t err_cap);
-
-/* Definition by name, or NULL. */
-const pdpe_definition *pdpe_snapshot_definition(const pdpe_snapshot *s, pu_str name);
-
-/* ListAllowed: req->action is ignored.  *out (arena) gets the allowed Action uids in name
- * order.  False only when the arena ran out or a grant lookup failed (caller answers INTERNAL). */
+/* ListAllowed: every definition (name order) whose name starts with `prefix` and for which
+ * pdpe_authorize(principal, Action::"<name>", resource) would ALLOW.  req->action is
+ * ignored.  *out (arena) gets the allowed Action uids in name order (pointing into the
+ * snapshot).  False only when the arena ran out or a grant lookup failed (caller answers
+ * INTERNAL). */
 bool pdpe_list_allowed(const pdpe_snapshot *snap, const pdpe_request *req, pu_str prefix,
                        pu_arena *arena, pdpe_uid **out, uint32_t *n_out);
 
