@@ -345,6 +345,8 @@ typedef struct cache_dir_summary {
   uint32_t policies; /* policies of the policy set (links included) */
   uint32_t entities;
   uint64_t grants;
+  uint32_t definitions; /* permission definitions of every service */
+  uint32_t revocations; /* revocations.json's entries (jti and subjects) */
 } cache_dir_summary;
 
 bool cache_dir_summarize(const char *dir, cache_dir_summary *out, cache_diag *diag);

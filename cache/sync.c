@@ -1,14 +1,15 @@
 /* sync.c - a bundle folder into the LMDB store, as one delta holding only the differences.
  *
  * cache_sync_from_dir() validates the policies and entities with cache_dir_load() (so their
- * diagnostics are the loader's), reads them again as rows (cache.h says which) and parses those
- * rows into a throw-away snapshot (a file that changed in between is caught here, before
- * anything is written).  grants.json is read one item at a time into sorted rows (grants.c),
- * unless its fingerprint says the store already holds exactly its rows.  Then, inside one read
- * txn, the rows are compared with the store's (the grants by a merge walk of two sorted
- * sequences, so a changed grant costs one put whatever the size of the table) and ONE delta is
- * applied, on condition that the store stamp is still the one compared against (else compared
- * again).  An unchanged bundle writes no content row and keeps the stamp.
+ * diagnostics are the loader's), reads them again as rows (cache.h says which), reads the
+ * permission files and revocations.json as rows (defs.c, revocations.c) and parses those rows
+ * into a throw-away snapshot (a file that changed in between is caught here, before anything
+ * is written; so is a definition that makes the Action hierarchy cyclic).  grants.json is read one
+ * item at a time into sorted rows (grants.c), unless its fingerprint says the store already holds
+ * exactly its rows.  Then, inside one read txn, the rows are compared with the store's (the grants
+ * by a merge walk of two sorted sequences, so a changed grant costs one put whatever the size of
+ * the table) and ONE delta is applied, on condition that the store stamp is still the one compared
+ * against (else compared again).  An unchanged bundle writes no content row and keeps the stamp.
  *
  * Fingerprints: meta "file:grants.json" holds (st_dev, st_ino, st_size, st_mtim, st_ctim) of
  * the file as it was read and when it was taken, written in the same delta as its rows, or
@@ -39,11 +40,17 @@
 #define FP_RACY_NS 1000000000LL /* timestamps this close to the fingerprint are not trusted */
 #define SYNC_TRIES 3            /* compare again when another writer committed meanwhile */
 
-/* The rows of the two tables the policy files and entities fill. */
+/* The folder's rows by table, each sorted by key: policies, entities, definitions and
+ * revocations (the grants, which may be millions, are in a cache__grant_rows instead). */
 typedef struct rowset {
-  cache__row *p[2]; /* [0] policies, [1] entities; sorted by key */
-  size_t n[2];
+  cache__row *p[CACHE_TABLE_STAMPED];
+  size_t n[CACHE_TABLE_STAMPED]; /* n[CACHE_TABLE_GRANTS] is always 0 */
 } rowset;
+
+/* The tables a rowset fills (all content tables but grants). */
+static const cache_table row_tables[] = {CACHE_TABLE_POLICIES, CACHE_TABLE_ENTITIES,
+                                         CACHE_TABLE_DEFINITIONS, CACHE_TABLE_REVOCATIONS};
+#define N_ROW_TABLES (sizeof row_tables / sizeof *row_tables)
 
 static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn) {
   int c = memcmp(a, b, an < bn ? an : bn);
@@ -146,14 +153,21 @@ oom:
   return false;
 }
 
-/* Validate the policies and entities of `dir` (cache_dir_load's diagnostics), read them as rows
- * and check that the rows parse into a snapshot (nothing changed in between).  *counts gets the
- * policy and entity counts (optional). */
+/* Validate the policies and entities of `dir` (cache_dir_load's diagnostics), the permission
+ * files and revocations.json (defs.c, revocations.c), read them as rows and check that the rows
+ * parse into a snapshot (nothing changed in between; definitions and entities make an acyclic
+ * Action hierarchy).  counts (optional) gets the policy, entity and definition counts. */
 static bool folder_rows(pu_arena *a, const char *dir, size_t max_key, rowset *rows,
-                        uint32_t counts[2], cache_diag *diag) {
+                        uint32_t counts[3], cache_diag *diag) {
   pdpe_snapshot *check = NULL;
-  if (!cache_dir_load(dir, &check, diag)) return false;
+  bool ok = cache_dir_load(dir, &check, diag);
   pdpe_snapshot_unref(check);
+  /* read even when the rest failed, so that one run reports every error */
+  cache__row *defs = NULL, *revs = NULL;
+  uint32_t n_defs = 0, n_revs = 0;
+  ok = cache__defs_rows_from_dir(a, dir, &defs, &n_defs, diag) && ok;
+  ok = cache__revocations_rows_from_dir(a, dir, &revs, &n_revs, diag) && ok;
+  if (!ok) return false;
   pdpe_snapshot *s = pdpe_snapshot_new();
   if (!s) {
     cache_diag_addf(diag, "%s: out of memory", dir);
@@ -162,17 +176,28 @@ static bool folder_rows(pu_arena *a, const char *dir, size_t max_key, rowset *ro
   char *pdir = pu_arena_printf(&s->arena, "%s/policies", dir);
   char *lname = pu_arena_printf(&s->arena, "%s/template-links.json", dir);
   char *ename = pu_arena_printf(&s->arena, "%s/entities.json", dir);
-  bool ok = pdir && lname && ename && read_rows(a, dir, max_key, rows, diag);
-  /* HOOK(definitions): the definitions of permissions/<service>.json go here too, once
-   * cache/defs.c reads them (the folder's rows for tables definitions and revocations). */
-  if (ok && !cache__build_snapshot(s, rows->p[0], rows->n[0], rows->p[1], rows->n[1], NULL, 0, pdir,
+  ok = pdir && lname && ename && read_rows(a, dir, max_key, rows, diag);
+  if (ok) {
+    rows->p[CACHE_TABLE_DEFINITIONS] = defs;
+    rows->n[CACHE_TABLE_DEFINITIONS] = n_defs;
+    rows->p[CACHE_TABLE_REVOCATIONS] = revs;
+    rows->n[CACHE_TABLE_REVOCATIONS] = n_revs;
+  }
+  pdpe_definition *d = NULL;
+  uint32_t nd = 0;
+  if (ok && !cache__defs_from_rows(&s->arena, defs, n_defs, &d, &nd, diag)) ok = false;
+  if (ok && !cache__build_snapshot(s, rows->p[0], rows->n[0], rows->p[1], rows->n[1], d, nd, pdir,
                                    lname, ename, diag)) {
-    cache_diag_addf(diag, "%s: the bundle changed while it was loaded; nothing stored", dir);
+    cache_diag_addf(diag,
+                    "%s: the bundle does not make a snapshot (or changed while it was "
+                    "loaded); nothing stored",
+                    dir);
     ok = false;
   }
   if (ok && counts) {
     counts[0] = s->policies ? pdpe_policy_set_count(s->policies) : 0;
     counts[1] = s->entities ? pdpe_entities_count(s->entities) : 0;
+    counts[2] = s->n_definitions;
   }
   pdpe_snapshot_unref(s);
   return ok;
@@ -326,11 +351,12 @@ static int sync_once(cache_store *store, const char *source, const rowset *rows,
   if (cache_store_reader_new(store, &r, &err) != 0 || cache_store_read_begin(r, &err) != 0 ||
       cache_store_read_stamp(r, seen, &err) != 0)
     goto store_err;
-  for (int t = 0; t < 2; t++) {
+  for (size_t i = 0; i < N_ROW_TABLES; i++) {
+    cache_table t = row_tables[i];
     cache__row *old;
     size_t n_old;
-    if (!cache__table_rows(&scratch, r, (cache_table)t, &old, &n_old, &err)) goto store_err;
-    if (!diff(&scratch, (cache_table)t, old, n_old, rows->p[t], rows->n[t], &delta, info)) {
+    if (!cache__table_rows(&scratch, r, t, &old, &n_old, &err)) goto store_err;
+    if (!diff(&scratch, t, old, n_old, rows->p[t], rows->n[t], &delta, info)) {
       cache_diag_addf(diag, "%s: out of memory", source);
       goto out;
     }
@@ -445,6 +471,7 @@ bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *i
   snprintf(gs.fp_key, sizeof gs.fp_key, CACHE_META_FILE_PREFIX GRANTS_FILE);
   bool ok = false;
   rowset rows;
+  memset(&rows, 0, sizeof rows);
   char *source = pu_arena_printf(&scratch, "dir:%s", dir);
   gs.path = pu_arena_printf(&scratch, "%s/" GRANTS_FILE, dir);
   if (!source || !gs.path) {
@@ -498,7 +525,8 @@ bool cache_dir_summarize(const char *dir, cache_dir_summary *out, cache_diag *di
   pu_arena scratch;
   pu_arena_init(&scratch, 1 << 16, 0);
   rowset rows;
-  uint32_t counts[2] = {0, 0};
+  memset(&rows, 0, sizeof rows);
+  uint32_t counts[3] = {0, 0, 0};
   cache__grant_rows grants;
   memset(&grants, 0, sizeof grants);
   bool ok = folder_rows(&scratch, dir, CACHE_STORE_DEFAULT_MAX_KEY, &rows, counts, diag);
@@ -512,21 +540,25 @@ bool cache_dir_summarize(const char *dir, cache_dir_summary *out, cache_diag *di
   if (ok) {
     uint8_t sums[CACHE_TABLE_STAMPED][32], h[32];
     memset(sums, 0, sizeof sums);
-    ok = ctx && fold_rows(ctx, CACHE_TABLE_POLICIES, rows.p[0], rows.n[0], sums[0]) &&
-         fold_rows(ctx, CACHE_TABLE_ENTITIES, rows.p[1], rows.n[1], sums[1]);
+    ok = ctx != NULL;
+    for (size_t i = 0; ok && i < N_ROW_TABLES; i++) {
+      cache_table t = row_tables[i];
+      ok = fold_rows(ctx, t, rows.p[t], rows.n[t], sums[t]);
+    }
     for (size_t i = 0; ok && i < grants.n; i++) {
       const cache__grant_row *g = &grants.rows[i];
       ok = cache__stamp_record_ctx(ctx, CACHE_TABLE_GRANTS, grants.keys + g->off, g->len, &g->val,
                                    1, h);
       cache_stamp_add(sums[CACHE_TABLE_GRANTS], h);
     }
-    /* HOOK(definitions): fold the definitions and revocations rows here too. */
     ok = ok && cache_stamp_fold((const uint8_t(*)[32])sums, out->stamp);
     if (!ok) cache_diag_addf(diag, "%s: cannot compute the stamp", dir);
   }
   EVP_MD_CTX_free(ctx);
   out->policies = counts[0];
   out->entities = counts[1];
+  out->definitions = counts[2];
+  out->revocations = (uint32_t)rows.n[CACHE_TABLE_REVOCATIONS];
   out->grants = grants.n;
   cache__grant_rows_close(&grants);
   pu_arena_close(&scratch);

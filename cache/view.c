@@ -1,9 +1,10 @@
 /* view.c - the store into a snapshot that pins the state it was built from.
  *
  * cache_snapshot_from_store() opens ONE LMDB read txn (a "view", cache__view_open), reads the
- * policy and entity rows in it, parses them into the snapshot's arena (policy rows in key order,
- * so policy0, policy1, ... are numbered as in the folder; then the links row; then the entity
- * rows as one JSON array) and keeps the txn open for the snapshot's life: snap->grants.ctx is
+ * policy, entity and definition rows in it, parses them into the snapshot's arena (policy rows
+ * in key order, so policy0, policy1, ... are numbered as in the folder; then the links row;
+ * then the entity rows as one JSON array with the definitions, pdpe_snapshot_set_data) and keeps
+ * the txn open for the snapshot's life: snap->grants.ctx is
  * the view, lookup is one mdb_get on table grants in it, release (called by the last
  * pdpe_snapshot_unref) ends the txn.  So the grants a snapshot answers with are always those of
  * the committed state its policies came from, whatever deltas commit later (LMDB MVCC), and no
@@ -226,10 +227,17 @@ bool cache_snapshot_from_store(cache_store *store, pdpe_snapshot **out, cache_di
       !cache__table_rows(&scratch, view, CACHE_TABLE_ENTITIES, &ent, &n_ent, &err))
     goto store_err;
 
-  /* HOOK(definitions): the rows of table definitions become pdpe_definition[] here (cache/defs.c,
-   * written by the definitions helper) and go to cache__build_snapshot; none until then. */
-  const pdpe_definition *defs = NULL;
+  /* The definitions rows become the snapshot's permission definitions (defs.c). */
+  cache__row *def_rows = NULL;
+  size_t n_def_rows = 0;
+  pdpe_definition *defs = NULL;
   uint32_t n_defs = 0;
+  if (!cache__table_rows(&scratch, view, CACHE_TABLE_DEFINITIONS, &def_rows, &n_def_rows, &err))
+    goto store_err;
+  if (!cache__defs_from_rows(&scratch, def_rows, (uint32_t)n_def_rows, &defs, &n_defs, diag)) {
+    cache_diag_addf(diag, "store %s: the stored definitions do not load", dir);
+    goto out;
+  }
 
   /* cache__build_snapshot copies every byte it keeps into the snapshot's arena. */
   if (!cache__build_snapshot(s, pol, n_pol, ent, n_ent, defs, n_defs, NULL, "template-links.json",

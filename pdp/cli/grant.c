@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LOCK_FILE ".pdpd.lock"
+#define LOCK_FILE CACHE_SOURCE_LOCK_FILE /* shared with pdpctl define, revoke-token */
 #define GRANTS_FILE "grants.json"
 #define PATH_CAP 4096
 
@@ -57,7 +57,7 @@ static void usage(edit_op op, FILE *f) {
             op == OP_GRANT ? "grant" : "prohibition", op == OP_GRANT ? "permit" : "forbid");
   fputs("\n"
         "The file is rewritten atomically (a temp file, fsync, rename) under an exclusive lock\n"
-        "on DIR/" LOCK_FILE ", one grant per line; pdpd picks the change up on its next sync.\n"
+        "on DIR/.pdpd.lock, one grant per line; pdpd picks the change up on its next sync.\n"
         "\n"
         "options:\n"
         "  -d, --source DIR        the bundle folder holding grants.json\n"
@@ -338,7 +338,7 @@ int ctl_status_source(const char *dir) {
   char hex[65];
   printf("source: dir:%s\n", dir);
   printf("stamp: %s\n", cache_stamp_hex(sum.stamp, hex));
-  printf("policies: %u, entities: %u, grants: %" PRIu64 "\n", sum.policies, sum.entities,
-         sum.grants);
+  printf("policies: %u, entities: %u, grants: %" PRIu64 ", definitions: %u, revocations: %u\n",
+         sum.policies, sum.entities, sum.grants, sum.definitions, sum.revocations);
   return CTL_EXIT_OK;
 }

@@ -516,3 +516,64 @@ Test(cache_grants, the_summary_stamp_is_the_stamp_a_store_gets) {
             "%s", diag_all(&d));
   cache_diag_close(&d);
 }
+
+static pdpe_decision decide(const pdpe_snapshot *snap, pu_arena *a, const char *user,
+                            const char *action) {
+  pdpe_request rq;
+  memset(&rq, 0, sizeof rq);
+  rq.principal = (pdpe_uid){pu_str_c("User"), pu_str_c(user)};
+  rq.action = (pdpe_uid){pu_str_c("Action"), pu_str_c(action)};
+  rq.resource = (pdpe_uid){pu_str_c("Doc"), pu_str_c("d1")};
+  pdpe_decision d;
+  cr_assert(pdpe_authorize(snap, &rq, a, &d));
+  return d;
+}
+
+Test(cache_grants, stored_grants_decide_checks_through_the_pinned_view) {
+  char path[200];
+  snprintf(path, sizeof path, "%s/entities.json", bundle);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("[{\"uid\": {\"type\": \"User\", \"id\": \"bob\"}, \"attrs\": {}, \"parents\": "
+        "[{\"type\": \"Role\", \"id\": \"editor\"}]},\n"
+        " {\"uid\": {\"type\": \"User\", \"id\": \"carol\"}, \"attrs\": {\"tenant\": \"acme\"}, "
+        "\"parents\": [{\"type\": \"Role\", \"id\": \"editor\"}]}]\n",
+        f);
+  fclose(f);
+  write_grants("[{\"provider\": \"R\", \"key\": \"editor\", \"permission\": \"edit\"},\n"
+               " {\"provider\": \"R\", \"key\": \"editor\", \"permission\": \"edit\", \"tenant\": "
+               "\"acme\"},\n"
+               " {\"provider\": \"U\", \"key\": \"carol\", \"permission\": \"edit\", \"tenant\": "
+               "\"acme\", \"effect\": \"PROHIBIT\"}]");
+  cache_store *s = open_store();
+  cache_sync_info info;
+  sync_ok(s, &info);
+  pdpe_snapshot *old = snapshot_of(s);
+  pu_arena a;
+  pu_arena_init(&a, 1 << 16, 0);
+  pdpe_decision d = decide(old, &a, "bob", "edit");
+  cr_assert_eq(d.decision, PDPE_ALLOW, "a host role grant allows a host principal in the role");
+  cr_assert(d.n_reason == 1 && pu_str_eq_c(d.reason[0], "grant:R/editor/edit"));
+  d = decide(old, &a, "carol", "edit");
+  cr_assert_eq(d.decision, PDPE_DENY, "carol's tenant prohibition wins over her role's grant");
+  cr_assert(d.n_reason == 1 && pu_str_eq_c(d.reason[0], "grant:U/carol/edit@acme"));
+  d = decide(old, &a, "alice", "view");
+  cr_assert(d.decision == PDPE_ALLOW && d.n_reason == 1 && pu_str_eq_c(d.reason[0], "policy0"),
+            "the policy file's permit");
+  cr_assert_eq(decide(old, &a, "bob", "view").decision, PDPE_DENY, "no grant for view");
+
+  /* a later sync revokes the editor grant; the old snapshot still decides with it */
+  write_grants("[{\"provider\": \"R\", \"key\": \"editor\", \"permission\": \"edit\", \"tenant\": "
+               "\"acme\"}]");
+  sync_ok(s, &info);
+  pdpe_snapshot *now = snapshot_of(s);
+  pu_arena_reset(&a);
+  cr_assert_eq(decide(now, &a, "bob", "edit").decision, PDPE_DENY);
+  cr_assert_eq(decide(now, &a, "carol", "edit").decision, PDPE_ALLOW);
+  cr_assert_eq(decide(old, &a, "bob", "edit").decision, PDPE_ALLOW);
+  cr_assert_eq(decide(old, &a, "carol", "edit").decision, PDPE_DENY);
+  pu_arena_close(&a);
+  pdpe_snapshot_unref(old);
+  pdpe_snapshot_unref(now);
+  cache_store_close(s);
+}

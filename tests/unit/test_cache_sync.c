@@ -558,3 +558,59 @@ Test(cache_sync, a_delta_is_applied_only_on_the_state_it_was_compared_with) {
   cache_delta_close(&d);
   cache_store_close(s);
 }
+
+Test(cache_sync, definitions_and_revocations_are_synced_and_read_through_the_view) {
+  write_bundle(bundle);
+  char pdir[200];
+  snprintf(pdir, sizeof pdir, "%s/permissions", bundle);
+  cr_assert_eq(mkdir(pdir, 0755), 0);
+  put(bundle, "permissions/orders.json",
+      "{\"service\": \"orders\", \"definitions\": [{\"name\": \"orders.edit\", \"group\": "
+      "\"orders\"}, {\"name\": \"orders.view\", \"disabled\": true}]}");
+  put(bundle, "revocations.json",
+      "{\"jti\": [{\"jti\": \"abc\", \"exp\": 1790000000}], \"subjects\": [{\"sub\": \"alice\", "
+      "\"before\": 258}]}");
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(info.table_puts[CACHE_TABLE_DEFINITIONS], 1, "one row per service");
+  cr_assert_eq(info.table_puts[CACHE_TABLE_REVOCATIONS], 2);
+  cr_assert(has_row(s, CACHE_TABLE_DEFINITIONS, "orders"));
+
+  cache_diag d;
+  cache_diag_init(&d);
+  pdpe_snapshot *snap = NULL;
+  cr_assert(cache_snapshot_from_store(s, &snap, &d), "%s", diag_all(&d));
+  cr_assert_eq(snap->n_definitions, 2);
+  const pdpe_definition *def = pdpe_snapshot_definition(snap, pu_str_c("orders.view"));
+  cr_assert(def && def->disabled && pu_str_eq_c(def->service, "orders"));
+  cache_val v;
+  cr_assert_eq(cache_view_get(snap, CACHE_TABLE_REVOCATIONS, "sub:alice", 9, &v), CACHE_STORE_OK);
+  cr_assert(v.len == 8 && memcmp(v.data, "\0\0\0\0\0\0\x01\x02", 8) == 0);
+  cr_assert_eq(cache_view_get(snap, CACHE_TABLE_REVOCATIONS, "jti:abc", 7, &v), CACHE_STORE_OK);
+  cr_assert_eq(cache_view_get(snap, CACHE_TABLE_REVOCATIONS, "jti:zzz", 7, &v),
+               CACHE_STORE_NOTFOUND);
+
+  cache_dir_summary sum;
+  cr_assert(cache_dir_summarize(bundle, &sum, &d), "%s", diag_all(&d));
+  cr_assert_arr_eq(sum.stamp, snap->stamp, 32, "the summary folds every table");
+  cr_assert_eq(sum.definitions, 2);
+  cr_assert_eq(sum.revocations, 2);
+  cache_diag_close(&d);
+  pdpe_snapshot_unref(snap);
+
+  /* a bad definition stops the whole sync, with its position */
+  put(bundle, "permissions/orders.json",
+      "{\"definitions\": [{\"name\": \"orders.edit\", \"tenancy\": \"sometimes\"}]}");
+  uint8_t before[32], after[32];
+  stamp_of(s, before);
+  cache_diag_init(&d);
+  cr_assert_not(cache_sync_from_dir(s, bundle, &info, &d));
+  cr_assert(d.n >= 1 && strstr(d.lines[0], "orders.json:1:") &&
+                strstr(d.lines[0], "definitions[0].tenancy"),
+            "%s", diag_all(&d));
+  cache_diag_close(&d);
+  stamp_of(s, after);
+  cr_assert_arr_eq(before, after, 32);
+  cache_store_close(s);
+}
