@@ -288,7 +288,9 @@ int cache_grants_scan(const char *path, const char *name, size_t max_key, cache_
  * A bundle as rows: table policies holds "file:<name>.cedar" -> the file's bytes and "links"
  * -> template-links.json's bytes (no row when absent); table entities holds one row per
  * entity, key the uid in Cedar syntax (`Type::"id"`), value the entity's canonical JSON
- * (compact, keys sorted); table grants holds grants.json's rows (above).  Meta key
+ * (compact, keys sorted); table grants holds grants.json's rows (above); tables definitions
+ * and revocations hold the permission files' and revocations.json's rows (defs.c,
+ * revocations.c; docs/definitions.md).  Meta key
  * CACHE_META_SOURCE names the source last synced; meta keys CACHE_META_FILE_PREFIX<file> hold
  * the fingerprint of a source file whose rows the store holds (grants.json). */
 #define CACHE_META_SOURCE "source"
@@ -307,14 +309,14 @@ typedef struct cache_sync_info {
                               committed in between); the caller unrefs */
 } cache_sync_info;
 
-/* Load the bundle in `dir` (every error to `diag`, as cache_dir_load, plus grants.json's: a
- * bundle with any error changes nothing), turn it into rows and apply ONE delta holding only
- * the differences from the store's rows, together with meta CACHE_META_SOURCE = "dir:<dir>" and
- * the fingerprints.  grants.json is not read at all when its fingerprint (device, inode, size,
- * mtime, ctime) equals the stored one; when read, it is merged against the stored rows in key
- * order so only changed grants are written.  The delta is applied only if the store did not
- * change since it was compared (else compared again).  An unchanged bundle writes no content
- * row.  `info` (optional) says what changed.  True on success. */
+/* Load the bundle in `dir` (every error to `diag`, as cache_dir_load, plus those of grants.json,
+ * the permission files and revocations.json: a bundle with any error changes nothing), turn it into
+ * rows and apply ONE delta holding only the differences from the store's rows, together with meta
+ * CACHE_META_SOURCE = "dir:<dir>" and the fingerprints.  grants.json is not read at all when its
+ * fingerprint (device, inode, size, mtime, ctime) equals the stored one; when read, it is merged
+ * against the stored rows in key order so only changed grants are written.  The delta is applied
+ * only if the store did not change since it was compared (else compared again).  An unchanged
+ * bundle writes no content row.  `info` (optional) says what changed.  True on success. */
 bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *info,
                          cache_diag *diag);
 /* True when a sync has committed a snapshot to the store (meta CACHE_META_SOURCE exists) and,
