@@ -1,4 +1,4 @@
-//! pdpd's one build.  `zig build` installs pdpd, pdpctl, pdp-bench, pdp-bench-index, pdp-conformance,
+//! pdpd's one build.  `zig build` installs pdpd, pdpctl, pdp-bench, pdp-bench-index, pdp-bench-grants, pdp-conformance,
 //! libpdpclient (static and shared) and its header; `zig build test` runs every Criterion
 //! suite and the end-to-end tests; `zig build run -- ARGS` runs pdpd.
 //!
@@ -88,6 +88,9 @@ pub fn build(b: *std.Build) !void {
     const bench_jwt = exe(b, target, optimize, "pdp-bench-jwt", &.{"bench/jwt/bench_jwt.c"}, &.{core}, gen_dir);
     bench_jwt.root_module.linkSystemLibrary("libjwt", .{});
     b.installArtifact(bench_jwt);
+    // What a million grants cost in the store, a sync and a check (bench/grants/README.md).
+    const bench_grants = exe(b, target, optimize, "pdp-bench-grants", &.{"bench/grants/bench_grants.c"}, &.{core}, gen_dir);
+    b.installArtifact(bench_grants);
     const conformance_run = b.addSystemCommand(&.{"sh"});
     conformance_run.addFileArg(b.path("tests/conformance/run.sh"));
     conformance_run.addArtifactArg(conformance);

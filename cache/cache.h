@@ -5,9 +5,12 @@
  * - The snapshot holder: the one published snapshot, swapped atomically (holder.c).
  * - The LMDB store: tables of opaque rows changed by deltas in one write transaction, with a
  *   content stamp maintained incrementally (store.c, stamp.c; docs/store.md).
- * - Sync: a bundle folder into the store as rows (one delta with only the differences), and
- *   the store's rows back into a snapshot (sync.c).  pdpd serves the stored snapshot at start
- *   and keeps it when the source fails (staleness checks and PostgreSQL come later).
+ * - Sync: a bundle folder into the store as rows (one delta with only the differences; big
+ *   files skipped by fingerprint when unchanged), and the store's rows back into a snapshot that
+ *   pins the store state it was built from (sync.c, view.c).  pdpd serves the stored snapshot at
+ *   start and keeps it when the source fails (staleness checks and PostgreSQL come later).
+ * - Grants: grants.json read one item at a time, grants as store rows (grants.c;
+ *   docs/sources.md).
  * cache/ knows nothing of the wire protocol.
  */
 #ifndef PDP_CACHE_CACHE_H
@@ -17,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <pthread.h>
 
 #define CACHE_MAX_DIAG 200
@@ -129,7 +133,9 @@ typedef struct cache_reader cache_reader; /* a reusable read txn; one thread at 
  * dead processes are cleared.  On success *out is the store; on error *out is NULL. */
 int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out,
                      cache_store_err *err);
-/* Close the store.  Every reader of it must have been freed.  NULL is ignored. */
+/* Drop the caller's reference to the store.  Every reader of it must have been freed; snapshots
+ * built from it (cache_snapshot_from_store) keep the environment open until the last of them is
+ * freed.  NULL is ignored. */
 void cache_store_close(cache_store *store);
 /* Clear reader slots held by dead processes (call on a timer); *cleared (optional) gets how
  * many were cleared. */
@@ -168,7 +174,8 @@ size_t cache_store_max_key_len(const cache_store *store);
 
 /* Apply the delta in ONE write transaction that also updates the per-table sums and the
  * store stamp.  All or nothing: on any error nothing of the delta is visible, ever.  Writers
- * are serialised (by LMDB's writer lock, also across processes). */
+ * are serialised (by LMDB's writer lock, also across processes).  An empty delta commits
+ * nothing. */
 int cache_store_apply(cache_store *store, const cache_delta *d, cache_store_err *err);
 
 /* The committed store stamp (O(1): read from meta). */
@@ -224,34 +231,127 @@ void cache_stamp_add(uint8_t sum[32], const uint8_t h[32]); /* sum += h mod 2^25
 void cache_stamp_sub(uint8_t sum[32], const uint8_t h[32]); /* sum -= h mod 2^256 */
 bool cache_stamp_fold(const uint8_t sums[CACHE_TABLE_STAMPED][32], uint8_t out[32]);
 
-/* ---- Sources into the store, the store into snapshots (sync.c; docs/store.md) -------------
+/* ---- Grants (grants.c; docs/sources.md) --------------------------------------------------
+ *
+ * grants.json is a JSON array of {"provider": "R"|"U"|"C", "key", "permission", "tenant"
+ * (optional, "" = host), "effect" (optional, "GRANT" or "PROHIBIT")}.  It is read one item at a
+ * time (never as one tree), so a file of millions of grants costs a window of the file and the
+ * rows.  In the store (table grants) a grant is key = provider letter | key | 0x00 | permission |
+ * 0x00 | tenant, value 'G' or 'P'. */
+
+/* The largest key LMDB stores by default (cache_store_max_key_len of a default build): what
+ * tools without a store (pdpctl) check grants against. */
+#define CACHE_STORE_DEFAULT_MAX_KEY 511
+
+/* One grant; the strings are borrowed (from the item being read, or from a store row). */
+typedef struct cache_grant {
+  pdpe_provider provider;
+  pu_str key;         /* non-empty */
+  pu_str permission;  /* non-empty: the action id */
+  pu_str tenant;      /* "" = a host grant */
+  pdpe_effect effect; /* PDPE_EFFECT_GRANT or PDPE_EFFECT_PROHIBIT */
+} cache_grant;
+
+/* 'R', 'U', 'C' for a provider, 0 for anything else. */
+char cache_provider_letter(pdpe_provider p);
+
+/* The store key of a grant into buf.  Returns its length (written only when it fits cap, like
+ * snprintf), or 0 when the provider is not R/U/C or a part contains a NUL byte (such a key
+ * could alias another grant's: no row has one). */
+size_t cache_grant_key(pdpe_provider p, pu_str key, pu_str permission, pu_str tenant, char *buf,
+                       size_t cap);
+/* A store row back into a grant (strings borrowed from key); false when it is not one. */
+bool cache_grant_from_row(const void *key, size_t key_len, const void *val, size_t val_len,
+                          cache_grant *out);
+
+/* The canonical text of a grant, one line without the newline:
+ * {"provider":"R","key":"k","permission":"p","tenant":"t","effect":"GRANT"} (tenant left out
+ * when empty).  False on a write error or a grant with no provider or effect. */
+bool cache_grant_write_json(FILE *f, const cache_grant *g);
+
+/* Called for every valid grant in file order (index = position in the array, line and col
+ * of the item).  Return false to stop (reported as out of memory). */
+typedef bool (*cache_grant_fn)(void *ctx, const cache_grant *g, uint64_t index, uint32_t line,
+                               uint32_t col);
+
+/* Stream the grants file at `path`, calling fn for each valid item until the first error;
+ * later items are still checked so that one run reports every error, each as
+ * "<name>:LINE:COL: grants[I].FIELD: message" (a syntax error stops the scan).  Keys longer than
+ * max_key are errors.  Duplicates are NOT detected here (cache_sync_from_dir and
+ * cache_dir_summarize sort the rows and report them).  Returns 0 when the file had no error,
+ * 1 when it does not exist (fn never called, nothing reported), -1 on errors (in diag). */
+int cache_grants_scan(const char *path, const char *name, size_t max_key, cache_grant_fn fn,
+                      void *ctx, cache_diag *diag);
+
+/* ---- Sources into the store, the store into snapshots (sync.c, view.c; docs/store.md) ------
  *
  * A bundle as rows: table policies holds "file:<name>.cedar" -> the file's bytes and "links"
  * -> template-links.json's bytes (no row when absent); table entities holds one row per
  * entity, key the uid in Cedar syntax (`Type::"id"`), value the entity's canonical JSON
- * (compact, keys sorted).  Meta key CACHE_META_SOURCE names the source last synced. */
+ * (compact, keys sorted); table grants holds grants.json's rows (above); tables definitions
+ * and revocations hold the permission files' and revocations.json's rows (defs.c,
+ * revocations.c; docs/definitions.md).  Meta key
+ * CACHE_META_SOURCE names the source last synced; meta keys CACHE_META_FILE_PREFIX<file> hold
+ * the fingerprint of a source file whose rows the store holds (grants.json). */
 #define CACHE_META_SOURCE "source"
+#define CACHE_META_FILE_PREFIX "file:"
 
 /* What a sync did. */
 typedef struct cache_sync_info {
-  uint32_t puts, dels;     /* rows written and deleted (0 and 0: the store was already equal) */
-  uint8_t stamp[32];       /* the bundle's content stamp (= the store stamp after the sync) */
-  pdpe_snapshot *snapshot; /* the bundle's rows as a snapshot (stamp above); the caller unrefs */
+  uint32_t puts, dels; /* content rows written and deleted (0 and 0: already equal) */
+  uint32_t table_puts[CACHE_TABLE_STAMPED]; /* the same per table */
+  uint32_t table_dels[CACHE_TABLE_STAMPED];
+  bool grants_read;        /* grants.json was read (false: its fingerprint was unchanged) */
+  uint64_t grants;         /* grants in the store after the sync */
+  uint8_t stamp[32];       /* the store stamp the sync committed (or found, when equal) */
+  pdpe_snapshot *snapshot; /* the store right after the sync, as cache_snapshot_from_store
+                              builds it (a view: its stamp is `stamp` unless another writer
+                              committed in between); the caller unrefs */
 } cache_sync_info;
 
-/* Load the bundle in `dir` (every error to `diag`, as cache_dir_load: a bundle with any error
- * changes nothing), turn it into rows and apply ONE delta holding only the differences from
- * the store's rows, together with meta CACHE_META_SOURCE = "dir:<dir>".  An unchanged bundle
- * writes nothing.  `info` (optional) says what changed.  True on success. */
+/* Load the bundle in `dir` (every error to `diag`, as cache_dir_load, plus those of grants.json,
+ * the permission files and revocations.json: a bundle with any error changes nothing), turn it into
+ * rows and apply ONE delta holding only the differences from the store's rows, together with meta
+ * CACHE_META_SOURCE = "dir:<dir>" and the fingerprints.  grants.json is not read at all when its
+ * fingerprint (device, inode, size, mtime, ctime) equals the stored one; when read, it is merged
+ * against the stored rows in key order so only changed grants are written.  The delta is applied
+ * only if the store did not change since it was compared (else compared again).  An unchanged
+ * bundle writes no content row.  `info` (optional) says what changed.  True on success. */
 bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *info,
                          cache_diag *diag);
 /* True when a sync has committed a snapshot to the store (meta CACHE_META_SOURCE exists) and,
  * unless `source` is NULL, that snapshot came from `source` ("dir:<dir>"). */
 bool cache_store_has_snapshot(cache_store *store, const char *source);
-/* Build a snapshot from the store's rows in one read: stamp = the store stamp, source =
- * "store:<dir> (from dir:<bundle>)" ("store:<dir>" when no sync recorded its source).  False
- * with diagnostics when a row does not parse. */
+
+/* Build a snapshot from the store's rows inside ONE read txn that the snapshot keeps open for
+ * its whole life (a "view": it pins the committed state the snapshot was built from, so grants
+ * and other rows read later through it are of that same state).  stamp = the store stamp of
+ * that txn, source = "store:<dir> (from dir:<bundle>)" ("store:<dir>" when no sync recorded its
+ * source); snap->grants looks grants up in the view (count = rows of table grants).  The view
+ * holds a reference on the store: cache_store_close() may be called while such snapshots live,
+ * the environment closes with the last of them.  False with diagnostics when a row does not
+ * parse. */
 bool cache_snapshot_from_store(cache_store *store, pdpe_snapshot **out, cache_diag *diag);
+
+/* Read a row of any table in the state `snap` was built from (zero-copy, valid while the
+ * caller holds its snapshot reference).  CACHE_STORE_OK, CACHE_STORE_NOTFOUND, or an error
+ * (also CACHE_STORE_EINVAL when snap was not built from a store).  One thread at a time per
+ * snapshot (pdpd's loop thread). */
+int cache_view_get(const pdpe_snapshot *snap, cache_table t, const void *key, size_t key_len,
+                   cache_val *out);
+
+/* What a bundle folder holds, without a store: validated like a sync (every error to diag)
+ * and the content stamp a store would have after syncing it into an empty store. */
+typedef struct cache_dir_summary {
+  uint8_t stamp[32];
+  uint32_t policies; /* policies of the policy set (links included) */
+  uint32_t entities;
+  uint64_t grants;
+  uint32_t definitions; /* permission definitions of every service */
+  uint32_t revocations; /* revocations.json's entries (jti and subjects) */
+} cache_dir_summary;
+
+bool cache_dir_summarize(const char *dir, cache_dir_summary *out, cache_diag *diag);
 
 /* ---- Permission definitions and revocations in a dir source (defs.c, revocations.c,
  * srcfile.c; docs/definitions.md) ------------------------------------------------------------

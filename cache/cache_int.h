@@ -5,6 +5,7 @@
 #include "cache.h"
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 /* Template links in Cedar's JSON form (the "templateLinks" list of a JSON policy set):
  * [{"templateId": "t", "newId": "l", "values": {"?principal": UID, "?resource": UID}}]
@@ -38,6 +39,86 @@ typedef struct cache__row {
   const char *val;
   size_t val_len;
 } cache__row;
+
+/* ---- grants.c ---------------------------------------------------------------------------- */
+
+/* cache_grants_scan, also giving the fstat of the file as it was read (for the fingerprint).
+ * 0 ok, 1 absent (nothing reported), -1 errors (in diag). */
+int cache__grants_scan(const char *path, const char *name, size_t max_key, cache_grant_fn fn,
+                       void *ctx, struct stat *st_out, cache_diag *diag);
+
+/* One grant row of a file: the key bytes live in the rows' keys buffer. */
+typedef struct cache__grant_row {
+  uint64_t off;       /* key bytes at keys + off */
+  uint32_t item;      /* index in the file's array */
+  uint32_t line, col; /* of the item, for duplicate messages */
+  uint16_t len;       /* key length (at most the store's max key) */
+  char val;           /* 'G' or 'P' */
+} cache__grant_row;
+
+/* Every row of a grants.json, sorted by key bytewise (LMDB's order), no duplicates. */
+typedef struct cache__grant_rows {
+  char *keys; /* all key bytes, back to back (malloc) */
+  size_t keys_len, keys_cap;
+  cache__grant_row *rows; /* malloc */
+  size_t n, cap;
+} cache__grant_rows;
+
+/* Read, sort and check a grants.json: 0 ok, 1 absent (out empty), -1 errors (every one in diag,
+ * duplicate natural keys included; out empty).  *st gets the fstat of the file as read. */
+int cache__grant_rows_read(const char *path, const char *name, size_t max_key,
+                           cache__grant_rows *out, struct stat *st, cache_diag *diag);
+void cache__grant_rows_close(cache__grant_rows *r);
+
+/* ---- store.c: views and conditional deltas ----------------------------------------------- */
+
+/* The environment is reference counted: cache_store_open gives the caller's reference,
+ * cache_store_close drops it, and each view holds one, so a snapshot built from the store keeps
+ * the environment open until it is freed.  The last reference closes it. */
+void cache__store_ref(cache_store *s);
+
+/* A view: a reader whose read txn stays open for a snapshot's life (cache_snapshot_from_store).
+ * It holds a store reference and has touched every table once, so later gets write nothing
+ * into the txn. */
+int cache__view_open(cache_store *s, cache_reader **out, cache_store_err *err);
+void cache__view_close(cache_reader *view); /* ends the txn, drops the store reference */
+
+/* Number of rows of table t in the active read r (LMDB's count; O(1)). */
+int cache__read_count(cache_reader *r, cache_table t, uint64_t *n, cache_store_err *err);
+
+/* The store of a reader. */
+cache_store *cache__reader_store(cache_reader *r);
+
+/* cache_store_apply when the store stamp still equals `expect` (NULL: any), checked inside the
+ * write txn.  CACHE__STORE_CHANGED (nothing applied) when it does not.  *stamp_out (optional)
+ * gets the stamp the txn committed (or the current one when the delta is empty). */
+#define CACHE__STORE_CHANGED 2
+int cache__store_apply_if(cache_store *s, const cache_delta *d, const uint8_t expect[32],
+                          uint8_t stamp_out[32], cache_store_err *err);
+
+/* ---- view.c: the store into a snapshot ------------------------------------------------------ */
+
+/* Append a row to a growing array in the arena (doubling); false when out of memory. */
+bool cache__add_row(pu_arena *a, cache__row **rows, size_t *n, size_t *cap, const char *key,
+                    size_t key_len, const char *val, size_t val_len);
+
+/* Every row of table t inside the active read r, in key order (borrowed from the map; the
+ * array is in the arena).  False with err on error. */
+bool cache__table_rows(pu_arena *a, cache_reader *r, cache_table t, cache__row **rows, size_t *n,
+                       cache_store_err *err);
+
+/* Parse rows of the policies and entities tables (sorted like the store) into s, with the
+ * permission definitions `defs` (may be NULL when n_defs is 0).  Policy rows name their file
+ * `pdir/<name>` (pdir NULL: `<name>`); links and entities are named links_name and ents_name in
+ * errors.  Every byte kept is copied into s's arena. */
+bool cache__build_snapshot(pdpe_snapshot *s, const cache__row *policies, size_t n_policies,
+                           const cache__row *entities, size_t n_entities,
+                           const pdpe_definition *defs, uint32_t n_defs, const char *pdir,
+                           const char *links_name, const char *ents_name, cache_diag *diag);
+
+/* ---- sync.c ------------------------------------------------------------------------------- */
+
+int64_t cache__now_unix_ms(void);
 
 /* ---- dir source files: definitions and revocations (defs.c, revocations.c, srcfile.c) ---- */
 

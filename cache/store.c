@@ -32,6 +32,11 @@
  *
  * Environment flags: MDB_NOTLS, so a read txn belongs to a cache_reader object, not to the
  * thread that began it (a reader can be reset and renewed by any one thread at a time).
+ *
+ * Views (view.c): a reader whose txn stays open for a snapshot's life.  The environment is
+ * reference counted (the opener's reference plus one per view), so cache_store_close() by the
+ * opener leaves it open until the last view ends.  cache__store_apply_if() applies a delta only
+ * when the stamp is still the one its caller compared against, checked inside the write txn.
  */
 #include "cache_int.h"
 
@@ -58,6 +63,7 @@ struct cache_store {
   size_t map_size;                /* as asked (LMDB may round it up) */
   size_t max_key;                 /* mdb_env_get_maxkeysize() */
   _Atomic uint64_t hashed_rows;   /* record hashes computed since open */
+  _Atomic int refs;               /* the opener's + one per view; the last closes */
 };
 
 struct cache_reader {
@@ -319,6 +325,7 @@ int cache_store_open(const char *dir, size_t map_size_bytes, cache_store **out,
   r = init_dbs(s, err);
   if (r != 0) goto bad;
   atomic_init(&s->hashed_rows, 0);
+  atomic_init(&s->refs, 1);
   *out = s;
   ok(err);
   return 0;
@@ -329,8 +336,13 @@ bad:
   return r;
 }
 
+void cache__store_ref(cache_store *s) {
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
 void cache_store_close(cache_store *s) {
   if (!s) return;
+  if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
   mdb_env_close(s->env);
   free(s->dir);
   free(s);
@@ -473,6 +485,13 @@ static int apply_one(cache_store *s, MDB_txn *txn, EVP_MD_CTX *ctx, const cache_
 }
 
 int cache_store_apply(cache_store *s, const cache_delta *d, cache_store_err *err) {
+  return cache__store_apply_if(s, d, NULL, NULL, err);
+}
+
+/* The stamp is compared inside the write txn, so nothing can commit between the check and the
+ * delta (writers are serialised).  An empty delta commits nothing. */
+int cache__store_apply_if(cache_store *s, const cache_delta *d, const uint8_t expect[32],
+                          uint8_t stamp_out[32], cache_store_err *err) {
   if (!s) return fail(err, CACHE_STORE_EINVAL, 0, "store: NULL");
   int r = check_delta(s, d, err);
   if (r != 0) return r;
@@ -484,8 +503,22 @@ int cache_store_apply(cache_store *s, const cache_delta *d, cache_store_err *err
     EVP_MD_CTX_free(ctx);
     return fail_mdb(err, s, rc, "begin write txn");
   }
-  uint8_t sums[CACHE_TABLE_STAMPED][32];
+  uint8_t sums[CACHE_TABLE_STAMPED][32], stamp[32];
   char key[64];
+  if (expect || stamp_out) r = read32(s, txn, META_STAMP_KEY, stamp, err);
+  if (r == 0 && expect && memcmp(stamp, expect, 32) != 0) {
+    mdb_txn_abort(txn);
+    EVP_MD_CTX_free(ctx);
+    ok(err);
+    return CACHE__STORE_CHANGED;
+  }
+  if (r == 0 && d->n == 0) { /* nothing to write: no commit, no fsync */
+    mdb_txn_abort(txn);
+    EVP_MD_CTX_free(ctx);
+    if (stamp_out) memcpy(stamp_out, stamp, 32);
+    ok(err);
+    return 0;
+  }
   for (int t = 0; r == 0 && t < CACHE_TABLE_STAMPED; t++) {
     sum_key(key, sizeof key, t);
     r = read32(s, txn, key, sums[t], err);
@@ -493,6 +526,7 @@ int cache_store_apply(cache_store *s, const cache_delta *d, cache_store_err *err
   for (size_t i = 0; r == 0 && i < d->n; i++)
     r = apply_one(s, txn, ctx, &d->changes[i], i, sums, err);
   if (r == 0) r = write_sums(s, txn, sums, err);
+  if (r == 0 && stamp_out) r = read32(s, txn, META_STAMP_KEY, stamp_out, err);
   EVP_MD_CTX_free(ctx);
   if (r != 0) {
     mdb_txn_abort(txn); /* the committed state was never touched */
@@ -698,4 +732,48 @@ void cache_store_iter_close(cache_iter *it) {
   if (!it || !it->cursor) return;
   mdb_cursor_close(it->cursor);
   it->cursor = NULL;
+}
+
+/* ---- views: a read txn held for a snapshot's life ---- */
+
+int cache__view_open(cache_store *s, cache_reader **out, cache_store_err *err) {
+  cache_reader *r = NULL;
+  int x = cache_store_reader_new(s, &r, err);
+  if (x == 0) x = cache_store_read_begin(r, err);
+  /* Touch every table once: the first access to a named DB in a txn refreshes its record in
+   * the txn; after this, gets only read. */
+  for (int t = 0; x == 0 && t < CACHE_TABLE_COUNT; t++) {
+    MDB_stat st;
+    int rc = mdb_stat(r->txn, s->dbi[t], &st);
+    if (rc != 0) x = fail_mdb(err, s, rc, "stat");
+  }
+  if (x != 0) {
+    cache_store_reader_free(r);
+    return x;
+  }
+  cache__store_ref(s);
+  *out = r;
+  return 0;
+}
+
+void cache__view_close(cache_reader *view) {
+  if (!view) return;
+  cache_store *s = view->store;
+  cache_store_reader_free(view);
+  cache_store_close(s); /* the view's reference */
+}
+
+int cache__read_count(cache_reader *r, cache_table t, uint64_t *n, cache_store_err *err) {
+  int x = check_read(r, t, err);
+  if (x != 0) return x;
+  MDB_stat st;
+  int rc = mdb_stat(r->txn, r->store->dbi[t], &st);
+  if (rc != 0) return fail_mdb(err, r->store, rc, "stat");
+  *n = st.ms_entries;
+  ok(err);
+  return 0;
+}
+
+cache_store *cache__reader_store(cache_reader *r) {
+  return r->store;
 }

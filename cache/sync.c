@@ -1,20 +1,31 @@
-/* sync.c - a bundle folder into the LMDB store, and the store into a snapshot.
+/* sync.c - a bundle folder into the LMDB store, as one delta holding only the differences.
  *
- * cache_sync_from_dir() validates the bundle with cache_dir_load() (so its diagnostics are the
- * loader's), reads it again as rows (cache.h says which), builds a snapshot from exactly those
- * rows (a file that changed in between is caught here, before anything is written), and then
- * compares the rows with the store's in one read and applies ONE delta holding only the
- * differences.  An unchanged bundle writes nothing and keeps the stamp.
+ * cache_sync_from_dir() validates the policies and entities with cache_dir_load() (so their
+ * diagnostics are the loader's), reads them again as rows (cache.h says which), reads the
+ * permission files and revocations.json as rows (defs.c, revocations.c) and parses those rows
+ * into a throw-away snapshot (a file that changed in between is caught here, before anything
+ * is written; so is a definition that makes the Action hierarchy cyclic).  grants.json is read one
+ * item at a time into sorted rows (grants.c), unless its fingerprint says the store already holds
+ * exactly its rows.  Then, inside one read txn, the rows are compared with the store's (the grants
+ * by a merge walk of two sorted sequences, so a changed grant costs one put whatever the size of
+ * the table) and ONE delta is applied, on condition that the store stamp is still the one compared
+ * against (else compared again).  An unchanged bundle writes no content row and keeps the stamp.
  *
- * cache_snapshot_from_store() reads the rows back in one read txn and builds the same snapshot:
- * policy rows parsed in key order (so policy0, policy1, ... are numbered as in the folder),
- * the links row, the entity rows as one JSON array.  Both paths share build_snapshot(), so the
- * store serves exactly what the folder said.
+ * Fingerprints: meta "file:grants.json" holds (st_dev, st_ino, st_size, st_mtim, st_ctim) of
+ * the file as it was read and when it was taken, written in the same delta as its rows, or
+ * "absent".  A later sync that finds the same fingerprint (and the same source) neither reads,
+ * parses nor compares the file.  A fingerprint whose ctime is within FP_RACY_NS of the moment it
+ * was taken is not trusted (a write in the same clock tick keeps ctime; cf. git's "racily clean"
+ * entries): the next sync reads the file once more and records a trusted one.
+ *
+ * cache_dir_summarize() computes the same rows without a store and folds them into the stamp a
+ * store would hold (pdpctl status --source).
  */
 #include "cache_int.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +33,24 @@
 #include <time.h>
 
 #define FILE_PREFIX "file:"
-#define FILE_PREFIX_LEN (sizeof(FILE_PREFIX) - 1)
 #define LINKS_KEY "links"
+#define GRANTS_FILE "grants.json"
+#define FP_ABSENT "absent"
+#define FP_LEN 64
+#define FP_RACY_NS 1000000000LL /* timestamps this close to the fingerprint are not trusted */
+#define SYNC_TRIES 3            /* compare again when another writer committed meanwhile */
 
-/* The rows of the two tables a bundle fills. */
+/* The folder's rows by table, each sorted by key: policies, entities, definitions and
+ * revocations (the grants, which may be millions, are in a cache__grant_rows instead). */
 typedef struct rowset {
-  cache__row *p[2]; /* [0] policies, [1] entities; sorted by key */
-  size_t n[2];
+  cache__row *p[CACHE_TABLE_STAMPED];
+  size_t n[CACHE_TABLE_STAMPED]; /* n[CACHE_TABLE_GRANTS] is always 0 */
 } rowset;
+
+/* The tables a rowset fills (all content tables but grants). */
+static const cache_table row_tables[] = {CACHE_TABLE_POLICIES, CACHE_TABLE_ENTITIES,
+                                         CACHE_TABLE_DEFINITIONS, CACHE_TABLE_REVOCATIONS};
+#define N_ROW_TABLES (sizeof row_tables / sizeof *row_tables)
 
 static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn) {
   int c = memcmp(a, b, an < bn ? an : bn);
@@ -42,136 +63,7 @@ static int cmp_rows(const void *x, const void *y) {
   return cmp_bytes(a->key, a->key_len, b->key, b->key_len);
 }
 
-static int64_t now_unix_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- rows -> snapshot ------------------------------------------------------------------- */
-
-/* Parse the rows into s.  Policy rows name their file as `pdir/<name>` (pdir NULL: `<name>`);
- * links and entities are named links_name and ents_name in errors. */
-static bool build_snapshot(pdpe_snapshot *s, const rowset *rs, const char *pdir,
-                           const char *links_name, const char *ents_name, cache_diag *diag) {
-  pu_arena *a = &s->arena;
-  pdpl_policies all = {0};
-  uint32_t index = 0, errors = 0;
-  pdpe_link *links = NULL;
-  uint32_t n_links = 0;
-  pdpl_errors *errs = malloc(sizeof(*errs));
-  if (!errs) {
-    cache_diag_addf(diag, "%s: out of memory", ents_name);
-    return false;
-  }
-  for (size_t i = 0; i < rs->n[0]; i++) {
-    const cache__row *r = &rs->p[0][i];
-    if (r->key_len == strlen(LINKS_KEY) && memcmp(r->key, LINKS_KEY, r->key_len) == 0) {
-      json_error_t jerr;
-      json_t *json = json_loadb(r->val, r->val_len, JSON_REJECT_DUPLICATES, &jerr);
-      if (!json) {
-        cache_diag_addf(diag, "%s:%d:%d: %s", links_name, jerr.line, jerr.column, jerr.text);
-        errors++;
-        continue;
-      }
-      if (!cache__links_from_json(a, json, links_name, &links, &n_links, diag)) errors++;
-      json_decref(json);
-      continue;
-    }
-    if (r->key_len <= FILE_PREFIX_LEN || memcmp(r->key, FILE_PREFIX, FILE_PREFIX_LEN) != 0) {
-      cache_diag_addf(diag, "policies row \"%.*s\": not a policy file or the links",
-                      (int)(r->key_len > 100 ? 100 : r->key_len), r->key);
-      errors++;
-      continue;
-    }
-    int nlen = (int)(r->key_len - FILE_PREFIX_LEN);
-    const char *name = r->key + FILE_PREFIX_LEN;
-    char *file = pdir ? pu_arena_printf(a, "%s/%.*s", pdir, nlen, name)
-                      : pu_arena_printf(a, "%.*s", nlen, name);
-    char *text = pu_arena_memdup(a, r->val, r->val_len);
-    if (!file || !text) {
-      cache_diag_addf(diag, "%.*s: out of memory", nlen, name);
-      errors++;
-      continue;
-    }
-    memset(errs, 0, sizeof(*errs));
-    uint32_t e = pdpl_parse(a, file, text, r->val_len, &index, &all, errs);
-    for (uint32_t k = 0; k < errs->n; k++) {
-      char line[512];
-      cache_diag_addf(diag, "%s", pdpl_error_format(&errs->items[k], line, sizeof(line)));
-    }
-    if (errs->dropped) cache_diag_addf(diag, "%s: %u more errors not shown", file, errs->dropped);
-    errors += e;
-  }
-  free(errs);
-  char err[512];
-  if (!errors &&
-      !pdpe_policy_set_build_linked(a, &all, links, n_links, &s->policies, err, sizeof(err))) {
-    cache_diag_addf(diag, "%s", err);
-    errors++;
-  }
-  if (rs->n[1] == 0) {
-    if (!pdpe_entities_build(a, NULL, 0, ents_name, &s->entities, err, sizeof(err))) {
-      cache_diag_addf(diag, "%s", err);
-      errors++;
-    }
-    return errors == 0;
-  }
-  json_t *arr = json_array();
-  if (!arr) {
-    cache_diag_addf(diag, "%s: out of memory", ents_name);
-    return false;
-  }
-  for (size_t i = 0; i < rs->n[1]; i++) {
-    const cache__row *r = &rs->p[1][i];
-    json_error_t jerr;
-    json_t *e = json_loadb(r->val, r->val_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!e || json_array_append_new(arr, e) != 0) {
-      cache_diag_addf(diag, "%s: entity %.*s: %s", ents_name,
-                      (int)(r->key_len > 200 ? 200 : r->key_len), r->key,
-                      e ? "out of memory" : jerr.text);
-      errors++;
-    }
-  }
-  if (!errors && !pdpe_entities_from_json(a, arr, ents_name, &s->entities, err, sizeof(err))) {
-    cache_diag_addf(diag, "%s", err);
-    errors++;
-  }
-  json_decref(arr);
-  return errors == 0;
-}
-
-/* The content stamp the store would hold with exactly these rows (other tables empty). */
-static bool rows_stamp(const rowset *rs, uint8_t out[32]) {
-  uint8_t sums[CACHE_TABLE_STAMPED][32];
-  memset(sums, 0, sizeof(sums));
-  for (int t = 0; t < 2; t++) {
-    for (size_t i = 0; i < rs->n[t]; i++) {
-      uint8_t h[32];
-      const cache__row *r = &rs->p[t][i];
-      if (!cache_stamp_record((cache_table)t, r->key, r->key_len, r->val, r->val_len, h))
-        return false;
-      cache_stamp_add(sums[t], h);
-    }
-  }
-  return cache_stamp_fold(sums, out);
-}
-
 /* ---- folder -> rows ---------------------------------------------------------------------- */
-
-static bool add_row(pu_arena *a, cache__row **rows, size_t *n, size_t *cap, const char *key,
-                    size_t key_len, const char *val, size_t val_len) {
-  if (*n == *cap) {
-    size_t nc = *cap ? *cap * 2 : 64;
-    cache__row *p = pu_arena_alloc(a, nc * sizeof(*p));
-    if (!p) return false;
-    if (*n) memcpy(p, *rows, *n * sizeof(*p));
-    *rows = p;
-    *cap = nc;
-  }
-  (*rows)[(*n)++] = (cache__row){key, key_len, val, val_len};
-  return true;
-}
 
 /* The uid of an entity element ({"uid": {"type", "id"}} or {"uid": {"__entity": ...}}). */
 static bool entity_key(pu_arena *a, const json_t *e, pu_str *key) {
@@ -199,7 +91,7 @@ static bool read_rows(pu_arena *a, const char *dir, size_t max_key, rowset *rs, 
     char *text = NULL;
     size_t len = 0;
     if (!path || !key || !cache__read_file(a, path, &text, &len, diag)) return false;
-    if (!add_row(a, &rs->p[0], &rs->n[0], &cap[0], key, strlen(key), text, len)) goto oom;
+    if (!cache__add_row(a, &rs->p[0], &rs->n[0], &cap[0], key, strlen(key), text, len)) goto oom;
   }
   struct stat st;
   char *lpath = pu_arena_printf(a, "%s/template-links.json", dir);
@@ -208,7 +100,7 @@ static bool read_rows(pu_arena *a, const char *dir, size_t max_key, rowset *rs, 
     char *text = NULL;
     size_t len = 0;
     if (!cache__read_file(a, lpath, &text, &len, diag)) return false;
-    if (!add_row(a, &rs->p[0], &rs->n[0], &cap[0], LINKS_KEY, strlen(LINKS_KEY), text, len))
+    if (!cache__add_row(a, &rs->p[0], &rs->n[0], &cap[0], LINKS_KEY, strlen(LINKS_KEY), text, len))
       goto oom;
   }
   qsort(rs->p[0], rs->n[0], sizeof(cache__row), cmp_rows);
@@ -245,7 +137,8 @@ static bool read_rows(pu_arena *a, const char *dir, size_t max_key, rowset *rs, 
     char *canon = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
     char *val = canon ? pu_arena_strdup(a, canon) : NULL;
     free(canon);
-    if (!val || !add_row(a, &rs->p[1], &rs->n[1], &cap[1], key.ptr, key.len, val, strlen(val))) {
+    if (!val ||
+        !cache__add_row(a, &rs->p[1], &rs->n[1], &cap[1], key.ptr, key.len, val, strlen(val))) {
       cache_diag_addf(diag, "%s: out of memory", epath);
       ok = false;
       break;
@@ -260,29 +153,106 @@ oom:
   return false;
 }
 
-/* ---- the store's rows ------------------------------------------------------------------- */
-
-/* Every row of the two tables inside the active read r (borrowed from the map). */
-static bool store_rows(pu_arena *a, cache_reader *r, rowset *rs, cache_store_err *err) {
-  memset(rs, 0, sizeof(*rs));
-  for (int t = 0; t < 2; t++) {
-    size_t cap = 0;
-    cache_iter it;
-    int rc = cache_store_iter_init(&it, r, (cache_table)t, err);
-    if (rc != CACHE_STORE_OK) return false;
-    cache_val k, v;
-    while ((rc = cache_store_iter_next(&it, &k, &v, err)) == CACHE_STORE_OK) {
-      if (!add_row(a, &rs->p[t], &rs->n[t], &cap, k.data, k.len, v.data, v.len)) {
-        snprintf(err->message, sizeof(err->message), "out of memory reading the store");
-        rc = CACHE_STORE_ENOMEM;
-        break;
-      }
-    }
-    cache_store_iter_close(&it);
-    if (rc != CACHE_STORE_NOTFOUND) return false;
+/* Validate the policies and entities of `dir` (cache_dir_load's diagnostics), the permission
+ * files and revocations.json (defs.c, revocations.c), read them as rows and check that the rows
+ * parse into a snapshot (nothing changed in between; definitions and entities make an acyclic
+ * Action hierarchy).  counts (optional) gets the policy, entity and definition counts. */
+static bool folder_rows(pu_arena *a, const char *dir, size_t max_key, rowset *rows,
+                        uint32_t counts[3], cache_diag *diag) {
+  pdpe_snapshot *check = NULL;
+  bool ok = cache_dir_load(dir, &check, diag);
+  pdpe_snapshot_unref(check);
+  /* read even when the rest failed, so that one run reports every error */
+  cache__row *defs = NULL, *revs = NULL;
+  uint32_t n_defs = 0, n_revs = 0;
+  ok = cache__defs_rows_from_dir(a, dir, &defs, &n_defs, diag) && ok;
+  ok = cache__revocations_rows_from_dir(a, dir, &revs, &n_revs, diag) && ok;
+  if (!ok) return false;
+  pdpe_snapshot *s = pdpe_snapshot_new();
+  if (!s) {
+    cache_diag_addf(diag, "%s: out of memory", dir);
+    return false;
   }
-  return true;
+  char *pdir = pu_arena_printf(&s->arena, "%s/policies", dir);
+  char *lname = pu_arena_printf(&s->arena, "%s/template-links.json", dir);
+  char *ename = pu_arena_printf(&s->arena, "%s/entities.json", dir);
+  ok = pdir && lname && ename && read_rows(a, dir, max_key, rows, diag);
+  if (ok) {
+    rows->p[CACHE_TABLE_DEFINITIONS] = defs;
+    rows->n[CACHE_TABLE_DEFINITIONS] = n_defs;
+    rows->p[CACHE_TABLE_REVOCATIONS] = revs;
+    rows->n[CACHE_TABLE_REVOCATIONS] = n_revs;
+  }
+  pdpe_definition *d = NULL;
+  uint32_t nd = 0;
+  if (ok && !cache__defs_from_rows(&s->arena, defs, n_defs, &d, &nd, diag)) ok = false;
+  if (ok && !cache__build_snapshot(s, rows->p[0], rows->n[0], rows->p[1], rows->n[1], d, nd, pdir,
+                                   lname, ename, diag)) {
+    cache_diag_addf(diag,
+                    "%s: the bundle does not make a snapshot (or changed while it was "
+                    "loaded); nothing stored",
+                    dir);
+    ok = false;
+  }
+  if (ok && counts) {
+    counts[0] = s->policies ? pdpe_policy_set_count(s->policies) : 0;
+    counts[1] = s->entities ? pdpe_entities_count(s->entities) : 0;
+    counts[2] = s->n_definitions;
+  }
+  pdpe_snapshot_unref(s);
+  return ok;
 }
+
+/* ---- fingerprints ------------------------------------------------------------------------ */
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void put_u64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+static uint64_t get_u64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* dev, ino, size, mtime s/ns, ctime s/ns, then when it was taken (ns since the epoch). */
+static void fp_encode(const struct stat *st, int64_t taken_ns, uint8_t out[FP_LEN]) {
+  put_u64(out + 0, (uint64_t)st->st_dev);
+  put_u64(out + 8, (uint64_t)st->st_ino);
+  put_u64(out + 16, (uint64_t)st->st_size);
+  put_u64(out + 24, (uint64_t)st->st_mtim.tv_sec);
+  put_u64(out + 32, (uint64_t)st->st_mtim.tv_nsec);
+  put_u64(out + 40, (uint64_t)st->st_ctim.tv_sec);
+  put_u64(out + 48, (uint64_t)st->st_ctim.tv_nsec);
+  put_u64(out + 56, (uint64_t)taken_ns);
+}
+
+/* True when the stored fingerprint says the store holds exactly the rows of the file at `path`
+ * as it is now. */
+static bool fp_unchanged(const cache_val *stored, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    return errno == ENOENT && stored->len == strlen(FP_ABSENT) &&
+           memcmp(stored->data, FP_ABSENT, stored->len) == 0;
+  }
+  if (stored->len != FP_LEN || !S_ISREG(st.st_mode)) return false;
+  uint8_t now[FP_LEN];
+  fp_encode(&st, 0, now);
+  const uint8_t *fp = stored->data;
+  if (memcmp(fp, now, FP_LEN - 8) != 0) return false;
+  int64_t ctime_ns = (int64_t)get_u64(fp + 40) * 1000000000LL + (int64_t)get_u64(fp + 48);
+  int64_t mtime_ns = (int64_t)get_u64(fp + 24) * 1000000000LL + (int64_t)get_u64(fp + 32);
+  int64_t taken = (int64_t)get_u64(fp + 56);
+  return ctime_ns + FP_RACY_NS <= taken && mtime_ns + FP_RACY_NS <= taken;
+}
+
+/* ---- comparing with the store ---------------------------------------------------------- */
 
 static bool same(const cache__row *a, const cache__row *b) {
   return a->val_len == b->val_len && memcmp(a->val, b->val, a->val_len) == 0;
@@ -300,11 +270,11 @@ static bool diff(pu_arena *a, cache_table t, const cache__row *old, size_t n_old
     if (c < 0) {
       char *k = pu_arena_memdup(a, old[i].key, old[i].key_len);
       if (!k || !cache_delta_del(d, t, k, old[i].key_len)) return false;
-      info->dels++;
+      info->table_dels[t]++;
       i++;
     } else if (c > 0 || !same(&old[i], &nw[j])) {
       if (!cache_delta_put(d, t, nw[j].key, nw[j].key_len, nw[j].val, nw[j].val_len)) return false;
-      info->puts++;
+      info->table_puts[t]++;
       if (c == 0) i++;
       j++;
     } else {
@@ -312,6 +282,166 @@ static bool diff(pu_arena *a, cache_table t, const cache__row *old, size_t n_old
     }
   }
   return true;
+}
+
+/* The grants merge walk: the table's rows in key order (a cursor in the read r) against the
+ * file's sorted rows.  Never holds the table in memory. */
+static bool diff_grants(pu_arena *a, cache_reader *r, const cache__grant_rows *g, cache_delta *d,
+                        cache_sync_info *info, cache_store_err *err) {
+  static const char vals[2] = {'G', 'P'};
+  cache_iter it;
+  if (cache_store_iter_init(&it, r, CACHE_TABLE_GRANTS, err) != CACHE_STORE_OK) return false;
+  cache_val k, v;
+  int rc = cache_store_iter_next(&it, &k, &v, err);
+  size_t j = 0;
+  bool ok = true;
+  while (ok && (rc == CACHE_STORE_OK || j < g->n)) {
+    if (rc != CACHE_STORE_OK && rc != CACHE_STORE_NOTFOUND) break;
+    const cache__grant_row *nw = j < g->n ? &g->rows[j] : NULL;
+    const char *nk = nw ? g->keys + nw->off : NULL;
+    int c = rc != CACHE_STORE_OK ? 1 : !nw ? -1 : cmp_bytes(k.data, k.len, nk, nw->len);
+    if (c < 0) {
+      char *copy = pu_arena_memdup(a, k.data, k.len);
+      ok = copy && cache_delta_del(d, CACHE_TABLE_GRANTS, copy, k.len);
+      info->table_dels[CACHE_TABLE_GRANTS]++;
+      rc = cache_store_iter_next(&it, &k, &v, err);
+    } else {
+      bool changed = c > 0 || v.len != 1 || *(const char *)v.data != nw->val;
+      if (changed) {
+        ok = cache_delta_put(d, CACHE_TABLE_GRANTS, nk, nw->len, &vals[nw->val == 'P'], 1);
+        info->table_puts[CACHE_TABLE_GRANTS]++;
+      }
+      if (c == 0) rc = cache_store_iter_next(&it, &k, &v, err);
+      j++;
+    }
+  }
+  cache_store_iter_close(&it);
+  if (!ok) {
+    snprintf(err->message, sizeof err->message, "out of memory comparing the grants");
+    return false;
+  }
+  return rc == CACHE_STORE_NOTFOUND || rc == CACHE_STORE_OK;
+}
+
+/* The grants side of a sync, kept across tries: the file is read at most once. */
+typedef struct grants_side {
+  const char *path;
+  char fp_key[64];
+  int state; /* 0 not read yet, 1 read (rows valid, maybe absent), -1 errors */
+  bool absent;
+  uint8_t fp[FP_LEN];
+  cache__grant_rows rows;
+} grants_side;
+
+/* One comparison with the store (inside a fresh read) and the conditional apply.  Returns 1
+ * applied (or nothing to apply), 0 the store changed meanwhile (try again), -1 error. */
+static int sync_once(cache_store *store, const char *source, const rowset *rows, grants_side *gs,
+                     cache_sync_info *info, cache_diag *diag) {
+  cache_reader *r = NULL;
+  cache_store_err err;
+  memset(&err, 0, sizeof err);
+  pu_arena scratch;
+  pu_arena_init(&scratch, 1 << 16, 0);
+  cache_delta delta;
+  cache_delta_init(&delta);
+  int result = -1;
+  uint8_t seen[32];
+  memset(info->table_puts, 0, sizeof info->table_puts);
+  memset(info->table_dels, 0, sizeof info->table_dels);
+  if (cache_store_reader_new(store, &r, &err) != 0 || cache_store_read_begin(r, &err) != 0 ||
+      cache_store_read_stamp(r, seen, &err) != 0)
+    goto store_err;
+  for (size_t i = 0; i < N_ROW_TABLES; i++) {
+    cache_table t = row_tables[i];
+    cache__row *old;
+    size_t n_old;
+    if (!cache__table_rows(&scratch, r, t, &old, &n_old, &err)) goto store_err;
+    if (!diff(&scratch, t, old, n_old, rows->p[t], rows->n[t], &delta, info)) {
+      cache_diag_addf(diag, "%s: out of memory", source);
+      goto out;
+    }
+  }
+  cache_val v;
+  int g =
+      cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &v, &err);
+  if (g < 0) goto store_err;
+  bool same_source =
+      g == CACHE_STORE_OK && v.len == strlen(source) && memcmp(v.data, source, v.len) == 0;
+  if (!same_source) {
+    if (!cache_delta_put(&delta, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE),
+                         source, strlen(source)))
+      goto oom;
+  }
+
+  /* grants.json: skipped when the store holds exactly its rows already. */
+  g = cache_store_get(r, CACHE_TABLE_META, gs->fp_key, strlen(gs->fp_key), &v, &err);
+  if (g < 0) goto store_err;
+  info->grants_read = !(same_source && g == CACHE_STORE_OK && fp_unchanged(&v, gs->path));
+  if (info->grants_read) {
+    if (gs->state == 0) {
+      int64_t t0 = now_ns(); /* before the file's fstat: see FP_RACY_NS */
+      struct stat st;
+      int rc = cache__grant_rows_read(gs->path, GRANTS_FILE, cache_store_max_key_len(store),
+                                      &gs->rows, &st, diag);
+      gs->state = rc < 0 ? -1 : 1;
+      gs->absent = rc == 1;
+      if (rc == 0) fp_encode(&st, t0, gs->fp);
+    }
+    if (gs->state < 0) goto out;
+    if (!diff_grants(&scratch, r, &gs->rows, &delta, info, &err)) goto store_err;
+    const void *fp = gs->absent ? (const void *)FP_ABSENT : gs->fp;
+    size_t fp_len = gs->absent ? strlen(FP_ABSENT) : FP_LEN;
+    if (g != CACHE_STORE_OK || v.len != fp_len || memcmp(v.data, fp, fp_len) != 0) {
+      if (!cache_delta_put(&delta, CACHE_TABLE_META, gs->fp_key, strlen(gs->fp_key), fp, fp_len))
+        goto oom;
+    }
+    info->grants = gs->rows.n;
+  } else if (cache__read_count(r, CACHE_TABLE_GRANTS, &info->grants, &err) != 0) {
+    goto store_err;
+  }
+  cache_store_read_end(r);
+  int rc = cache__store_apply_if(store, &delta, seen, info->stamp, &err);
+  if (rc == CACHE__STORE_CHANGED) {
+    result = 0;
+  } else if (rc != 0) {
+    goto store_err;
+  } else {
+    info->puts = info->dels = 0;
+    for (int t = 0; t < CACHE_TABLE_STAMPED; t++) {
+      info->puts += info->table_puts[t];
+      info->dels += info->table_dels[t];
+    }
+    result = 1;
+  }
+  goto out;
+oom:
+  cache_diag_addf(diag, "%s: out of memory", source);
+  goto out;
+store_err:
+  cache_diag_addf(diag, "%s", err.message[0] ? err.message : "store: error");
+out:
+  cache_store_reader_free(r); /* ends the read if still active */
+  cache_delta_close(&delta);
+  pu_arena_close(&scratch);
+  return result;
+}
+
+/* True when the store was synced from `source` and holds grants.json's rows as the file is. */
+static bool grants_in_store(cache_store *store, const char *source, const grants_side *gs) {
+  cache_reader *r = NULL;
+  cache_store_err err;
+  bool held = false;
+  if (cache_store_reader_new(store, &r, &err) == 0 && cache_store_read_begin(r, &err) == 0) {
+    cache_val v;
+    held = cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &v,
+                           &err) == CACHE_STORE_OK &&
+           v.len == strlen(source) && memcmp(v.data, source, v.len) == 0 &&
+           cache_store_get(r, CACHE_TABLE_META, gs->fp_key, strlen(gs->fp_key), &v, &err) ==
+               CACHE_STORE_OK &&
+           fp_unchanged(&v, gs->path);
+  }
+  cache_store_reader_free(r);
+  return held;
 }
 
 bool cache_store_has_snapshot(cache_store *store, const char *source) {
@@ -334,131 +464,103 @@ bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *i
                          cache_diag *diag) {
   cache_sync_info info;
   memset(&info, 0, sizeof(info));
-  pdpe_snapshot *check = NULL;
-  if (!cache_dir_load(dir, &check, diag)) return false;
-  pdpe_snapshot_unref(check);
-
-  pdpe_snapshot *s = pdpe_snapshot_new();
-  if (!s) {
-    cache_diag_addf(diag, "%s: out of memory", dir);
-    return false;
-  }
   pu_arena scratch;
   pu_arena_init(&scratch, 1 << 16, 0);
-  cache_delta delta;
-  cache_delta_init(&delta);
-  cache_reader *r = NULL;
-  cache_store_err err;
-  memset(&err, 0, sizeof(err));
-  bool ok = false, reading = false;
-  rowset rows, old;
-  char *pdir = pu_arena_printf(&s->arena, "%s/policies", dir);
-  char *lname = pu_arena_printf(&s->arena, "%s/template-links.json", dir);
-  char *ename = pu_arena_printf(&s->arena, "%s/entities.json", dir);
+  grants_side gs;
+  memset(&gs, 0, sizeof gs);
+  snprintf(gs.fp_key, sizeof gs.fp_key, CACHE_META_FILE_PREFIX GRANTS_FILE);
+  bool ok = false;
+  rowset rows;
+  memset(&rows, 0, sizeof rows);
   char *source = pu_arena_printf(&scratch, "dir:%s", dir);
-  if (!pdir || !lname || !ename || !source) {
+  gs.path = pu_arena_printf(&scratch, "%s/" GRANTS_FILE, dir);
+  if (!source || !gs.path) {
     cache_diag_addf(diag, "%s: out of memory", dir);
     goto out;
   }
-  if (!read_rows(&scratch, dir, cache_store_max_key_len(store), &rows, diag)) goto out;
-  /* The bytes just read must be what cache_dir_load accepted: a file may have changed since. */
-  if (!build_snapshot(s, &rows, pdir, lname, ename, diag)) {
-    cache_diag_addf(diag, "%s: the bundle changed while it was loaded; nothing stored", dir);
+  if (!folder_rows(&scratch, dir, cache_store_max_key_len(store), &rows, NULL, diag)) {
+    /* Report grants.json's errors in the same run, unless the store holds it already. */
+    if (!grants_in_store(store, source, &gs)) {
+      struct stat st;
+      cache__grant_rows_read(gs.path, GRANTS_FILE, cache_store_max_key_len(store), &gs.rows, &st,
+                             diag);
+    }
     goto out;
   }
-  if (!rows_stamp(&rows, info.stamp)) {
-    cache_diag_addf(diag, "%s: cannot compute the stamp", dir);
-    goto out;
-  }
-  memcpy(s->stamp, info.stamp, 32);
-  s->source = pu_arena_printf(&s->arena, "dir:%s", dir);
-  s->loaded_unix_ms = now_unix_ms();
-
-  if (cache_store_reader_new(store, &r, &err) != 0 || cache_store_read_begin(r, &err) != 0)
-    goto store_err;
-  reading = true;
-  if (!store_rows(&scratch, r, &old, &err)) goto store_err;
-  for (int t = 0; t < 2; t++) {
-    if (!diff(&scratch, (cache_table)t, old.p[t], old.n[t], rows.p[t], rows.n[t], &delta, &info)) {
-      cache_diag_addf(diag, "%s: out of memory", dir);
-      goto out;
-    }
-  }
-  cache_val v;
-  int g =
-      cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &v, &err);
-  if (g < 0) goto store_err;
-  if (g == CACHE_STORE_NOTFOUND || v.len != strlen(source) || memcmp(v.data, source, v.len) != 0) {
-    if (!cache_delta_put(&delta, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE),
-                         source, strlen(source))) {
-      cache_diag_addf(diag, "%s: out of memory", dir);
-      goto out;
-    }
-  }
-  cache_store_read_end(r);
-  reading = false;
-  if (delta.n && cache_store_apply(store, &delta, &err) != 0) goto store_err;
+  int rc = 0;
+  for (int attempt = 0; attempt < SYNC_TRIES && rc == 0; attempt++)
+    rc = sync_once(store, source, &rows, &gs, &info, diag);
+  if (rc == 0)
+    cache_diag_addf(diag, "store %s: other writers kept changing it; nothing stored from %s",
+                    cache__store_dir(store), dir);
+  if (rc != 1) goto out;
   ok = true;
-  goto out;
-store_err:
-  cache_diag_addf(diag, "%s", err.message[0] ? err.message : "store: error");
-out:
-  if (reading) cache_store_read_end(r);
-  cache_store_reader_free(r);
-  cache_delta_close(&delta);
-  pu_arena_close(&scratch);
-  if (ok && info_out) {
-    info.snapshot = s;
-    *info_out = info;
-  } else {
-    pdpe_snapshot_unref(s);
+  if (info_out && !cache_snapshot_from_store(store, &info.snapshot, diag)) {
+    cache_diag_addf(diag, "%s: stored, but the store does not make a snapshot", dir);
+    ok = false;
   }
+out:
+  cache__grant_rows_close(&gs.rows);
+  pu_arena_close(&scratch);
+  if (ok && info_out) *info_out = info;
   return ok;
 }
 
-bool cache_snapshot_from_store(cache_store *store, pdpe_snapshot **out, cache_diag *diag) {
-  const char *dir = cache__store_dir(store);
-  pdpe_snapshot *s = pdpe_snapshot_new();
-  if (!s) {
-    cache_diag_addf(diag, "store %s: out of memory", dir);
-    return false;
+/* ---- without a store ---------------------------------------------------------------------- */
+
+static bool fold_rows(EVP_MD_CTX *ctx, cache_table t, const cache__row *rows, size_t n,
+                      uint8_t sum[32]) {
+  uint8_t h[32];
+  for (size_t i = 0; i < n; i++) {
+    if (!cache__stamp_record_ctx(ctx, t, rows[i].key, rows[i].key_len, rows[i].val, rows[i].val_len,
+                                 h))
+      return false;
+    cache_stamp_add(sum, h);
   }
+  return true;
+}
+
+bool cache_dir_summarize(const char *dir, cache_dir_summary *out, cache_diag *diag) {
+  memset(out, 0, sizeof *out);
   pu_arena scratch;
   pu_arena_init(&scratch, 1 << 16, 0);
-  cache_reader *r = NULL;
-  cache_store_err err;
-  memset(&err, 0, sizeof(err));
-  bool ok = false, reading = false;
   rowset rows;
-  if (cache_store_reader_new(store, &r, &err) != 0 || cache_store_read_begin(r, &err) != 0 ||
-      !(reading = true) || cache_store_read_stamp(r, s->stamp, &err) != 0 ||
-      !store_rows(&scratch, r, &rows, &err)) {
-    cache_diag_addf(diag, "%s", err.message[0] ? err.message : "store: error");
-    goto out;
-  }
-  /* build_snapshot copies every byte it keeps into the snapshot's arena. */
-  if (!build_snapshot(s, &rows, NULL, "template-links.json", "entities.json", diag)) {
-    cache_diag_addf(diag, "store %s: the stored rows do not make a snapshot", dir);
-    goto out;
-  }
-  cache_val from;
-  if (cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &from,
-                      &err) == CACHE_STORE_OK &&
-      from.len < 4096)
-    s->source = pu_arena_printf(&s->arena, "store:%s (from %.*s)", dir, (int)from.len,
-                                (const char *)from.data);
-  else
-    s->source = pu_arena_printf(&s->arena, "store:%s", dir);
-  s->loaded_unix_ms = now_unix_ms();
-  ok = s->source != NULL;
-out:
-  if (reading) cache_store_read_end(r);
-  cache_store_reader_free(r);
-  pu_arena_close(&scratch);
+  memset(&rows, 0, sizeof rows);
+  uint32_t counts[3] = {0, 0, 0};
+  cache__grant_rows grants;
+  memset(&grants, 0, sizeof grants);
+  bool ok = folder_rows(&scratch, dir, CACHE_STORE_DEFAULT_MAX_KEY, &rows, counts, diag);
+  char *path = pu_arena_printf(&scratch, "%s/" GRANTS_FILE, dir);
+  struct stat st;
+  /* grants.json is checked even when the rest failed, so one run reports every error */
+  if (!path || cache__grant_rows_read(path, GRANTS_FILE, CACHE_STORE_DEFAULT_MAX_KEY, &grants, &st,
+                                      diag) < 0)
+    ok = false;
+  EVP_MD_CTX *ctx = ok ? EVP_MD_CTX_new() : NULL;
   if (ok) {
-    *out = s;
-  } else {
-    pdpe_snapshot_unref(s);
+    uint8_t sums[CACHE_TABLE_STAMPED][32], h[32];
+    memset(sums, 0, sizeof sums);
+    ok = ctx != NULL;
+    for (size_t i = 0; ok && i < N_ROW_TABLES; i++) {
+      cache_table t = row_tables[i];
+      ok = fold_rows(ctx, t, rows.p[t], rows.n[t], sums[t]);
+    }
+    for (size_t i = 0; ok && i < grants.n; i++) {
+      const cache__grant_row *g = &grants.rows[i];
+      ok = cache__stamp_record_ctx(ctx, CACHE_TABLE_GRANTS, grants.keys + g->off, g->len, &g->val,
+                                   1, h);
+      cache_stamp_add(sums[CACHE_TABLE_GRANTS], h);
+    }
+    ok = ok && cache_stamp_fold((const uint8_t(*)[32])sums, out->stamp);
+    if (!ok) cache_diag_addf(diag, "%s: cannot compute the stamp", dir);
   }
+  EVP_MD_CTX_free(ctx);
+  out->policies = counts[0];
+  out->entities = counts[1];
+  out->definitions = counts[2];
+  out->revocations = (uint32_t)rows.n[CACHE_TABLE_REVOCATIONS];
+  out->grants = grants.n;
+  cache__grant_rows_close(&grants);
+  pu_arena_close(&scratch);
   return ok;
 }

@@ -21,8 +21,11 @@ static const char main_usage[] =
     "  check          ask a running pdpd one authorization question\n"
     "  test           run the checks of DIR/checks.json against a running pdpd\n"
     "  validate       load a bundle directory and report every error\n"
-    "  status         show a running pdpd's health and status\n"
+    "  status         show a running pdpd's health and status (or a folder's: --source DIR)\n"
     "  list-allowed   list the actions a principal may do on a resource\n"
+    "  grant          add a grant to a dir source's grants.json\n"
+    "  prohibit       add a prohibition to a dir source's grants.json\n"
+    "  revoke-grant   remove a grant or prohibition from a dir source's grants.json\n"
     "  define         register a service's permission definitions in a dir source\n"
     "  revoke-token   revoke a token (by jti) or a subject's tokens in a dir source\n"
     "\n"
@@ -43,6 +46,10 @@ int main(int argc, char **argv) {
       if (!strcmp(name, "test")) return ctl_test(2, sub);
       if (!strcmp(name, "validate")) return ctl_validate(2, sub);
       if (!strcmp(name, "status")) return ctl_status(2, sub);
+      if (!strcmp(name, "grant")) return ctl_grant(2, sub);
+      if (!strcmp(name, "prohibit")) return ctl_prohibit(2, sub);
+      if (!strcmp(name, "revoke-grant")) return ctl_revoke_grant(2, sub);
+
       if (!strcmp(name, "list-allowed")) return ctl_list_allowed(2, sub);
       if (!strcmp(name, "define")) return ctl_define(2, sub);
       if (!strcmp(name, "revoke-token")) return ctl_revoke_token(2, sub);
@@ -60,6 +67,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "test")) return ctl_test(argc - 1, argv + 1);
   if (!strcmp(cmd, "validate")) return ctl_validate(argc - 1, argv + 1);
   if (!strcmp(cmd, "status")) return ctl_status(argc - 1, argv + 1);
+  if (!strcmp(cmd, "grant")) return ctl_grant(argc - 1, argv + 1);
+  if (!strcmp(cmd, "prohibit")) return ctl_prohibit(argc - 1, argv + 1);
+  if (!strcmp(cmd, "revoke-grant")) return ctl_revoke_grant(argc - 1, argv + 1);
+
   if (!strcmp(cmd, "list-allowed")) return ctl_list_allowed(argc - 1, argv + 1);
   if (!strcmp(cmd, "define")) return ctl_define(argc - 1, argv + 1);
   if (!strcmp(cmd, "revoke-token")) return ctl_revoke_token(argc - 1, argv + 1);

@@ -1,6 +1,6 @@
 /* pdpctl.h - internals of pdpctl, the command-line tool (not installed).
  *
- * Each subcommand lives in its own file (check.c, validate.c, test.c, status.c) and
+ * Each subcommand lives in its own file (check.c, validate.c, test.c, status.c, grant.c) and
  * returns the process exit code.  json2proto.c turns Cedar JSON (entity uids, values,
  * context records, entity lists) into the C client's builder values; every error names
  * the JSON path of the offending element ("context.tags[2]: ...").
@@ -25,6 +25,12 @@ int ctl_check(int argc, char **argv);
 int ctl_validate(int argc, char **argv);
 int ctl_test(int argc, char **argv);
 int ctl_status(int argc, char **argv);
+/* grant.c: edit DIR/grants.json (grant, prohibit, revoke-grant) and status --source DIR. */
+int ctl_grant(int argc, char **argv);
+int ctl_prohibit(int argc, char **argv);
+int ctl_revoke_grant(int argc, char **argv);
+int ctl_status_source(const char *dir);
+
 int ctl_define(int argc, char **argv);       /* define.c */
 int ctl_revoke_token(int argc, char **argv); /* revoke.c */
 

@@ -13,15 +13,19 @@
 
 static const char status_usage[] =
     "usage: pdpctl status [--socket PATH] [--timeout MS]\n"
+    "       pdpctl status --source DIR\n"
     "\n"
     "Show a running pdpd's health (serving, degraded, no policy) and status counters.\n"
+    "With --source, load the bundle folder DIR instead (every error is printed) and show the\n"
+    "content stamp a store would have after syncing it, and its counts.\n"
     "\n"
     "options:\n"
     "  -s, --socket PATH   pdpd's socket (default $PDPD_SOCKET or " CTL_DEFAULT_SOCKET ")\n"
     "  -t, --timeout MS    connect and answer timeout in milliseconds (default 5000)\n"
+    "  -d, --source DIR    a bundle folder instead of a running pdpd\n"
     "  -h, --help          show this help\n"
     "\n"
-    "exit status: 0 serving, 1 degraded or no policy, 2 error\n";
+    "exit status: 0 serving (--source: valid), 1 degraded or no policy, 2 error\n";
 
 static const char *state_name(pdpc_health_state s) {
   switch (s) {
@@ -44,20 +48,25 @@ static void print_stamp(const char *label, const uint8_t *stamp, size_t len) {
 int ctl_status(int argc, char **argv) {
   static const struct option opts[] = {{"socket", required_argument, 0, 's'},
                                        {"timeout", required_argument, 0, 't'},
+                                       {"source", required_argument, 0, 'd'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *sock = ctl_socket_default();
   int timeout = CTL_DEFAULT_TIMEOUT_MS;
+  const char *source = NULL;
   optind = 0;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":s:t:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":s:t:d:h", opts, NULL)) != -1) {
     switch (c) {
     case 's':
       sock = optarg;
       break;
     case 't':
       if (ctl_parse_timeout("status", optarg, &timeout)) return CTL_EXIT_ERROR;
+      break;
+    case 'd':
+      source = optarg;
       break;
     case 'h':
       fputs(status_usage, stdout);
@@ -70,6 +79,7 @@ int ctl_status(int argc, char **argv) {
     fprintf(stderr, "pdpctl status: unexpected argument '%s'\n", argv[optind]);
     return CTL_EXIT_ERROR;
   }
+  if (source) return ctl_status_source(source);
   pdpc_error err;
   pdpc_conn *conn = pdpc_connect(sock, timeout, &err);
   if (!conn) {

@@ -2,19 +2,23 @@
  * snapshot.
  *
  * A sync writes only the rows that differ (an unchanged bundle writes nothing and keeps the
- * stamp; one changed entity is one row; a removed policy file is one delete), a broken bundle
- * changes nothing, the same content has the same stamp in any store, and the snapshot built
- * from the store decides every request exactly as the snapshot loaded from the folder.
+ * stamp; one changed entity is one row; a removed policy file is one delete; 2,000 changed
+ * grants out of 100,000 are 2,000 rows), grants.json is not read again while its fingerprint is
+ * unchanged, a broken bundle changes nothing, a delta is applied only on the state it was
+ * compared with, the same content has the same stamp in any store, and the snapshot built from
+ * the store decides every request exactly as the snapshot loaded from the folder.
  */
 #include <criterion/criterion.h>
 
-#include "../../cache/cache.h"
+#include "../../cache/cache_int.h" /* cache__store_apply_if */
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmp[64];
@@ -312,5 +316,301 @@ Test(cache_sync, the_store_snapshot_decides_like_the_folder_snapshot) {
   for (size_t i = 0; i < nd; i++) free(docs[i]);
   pdpe_snapshot_unref(from_dir);
   pdpe_snapshot_unref(from_store);
+  cache_store_close(s);
+}
+
+/* ---- grants.json -------------------------------------------------------------------------- */
+
+/* n grants R/role<i % 100>/perm<i> (tenant t<i % 3>); from `flip` on, `n_flip` of them are
+ * PROHIBIT; the items in [skip, skip + n_skip) are left out and n_add others appended.  Written
+ * to a temp file renamed over grants.json, as an editor would. */
+static void write_grants(const char *base, size_t n, size_t flip, size_t n_flip, size_t skip,
+                         size_t n_skip, size_t n_add) {
+  char path[256], tmpf[256];
+  snprintf(path, sizeof path, "%s/grants.json", base);
+  snprintf(tmpf, sizeof tmpf, "%s/.grants.tmp", base);
+  FILE *f = fopen(tmpf, "w");
+  cr_assert_not_null(f);
+  fputs("[", f);
+  const char *sep = "\n";
+  for (size_t i = 0; i < n + n_add; i++) {
+    if (i >= skip && i < skip + n_skip) continue;
+    bool p = i >= flip && i < flip + n_flip;
+    fprintf(f,
+            "%s{\"provider\": \"R\", \"key\": \"role%zu\", \"permission\": \"perm%zu\", "
+            "\"tenant\": \"t%zu\", \"effect\": \"%s\"}",
+            sep, i % 100, i, i % 3, p ? "PROHIBIT" : "GRANT");
+    sep = ",\n";
+  }
+  fputs("]\n", f);
+  fclose(f);
+  cr_assert_eq(rename(tmpf, path), 0);
+}
+
+static uint64_t grant_rows(cache_store *s) {
+  cache_reader *r = NULL;
+  cache_store_err err;
+  cr_assert_eq(cache_store_reader_new(s, &r, &err), 0);
+  cr_assert_eq(cache_store_read_begin(r, &err), 0);
+  cache_iter it;
+  cr_assert_eq(cache_store_iter_init(&it, r, CACHE_TABLE_GRANTS, &err), 0);
+  uint64_t n = 0;
+  cache_val k, v;
+  while (cache_store_iter_next(&it, &k, &v, &err) == CACHE_STORE_OK) n++;
+  cache_store_iter_close(&it);
+  cache_store_read_end(r);
+  cache_store_reader_free(r);
+  return n;
+}
+
+Test(cache_sync, changed_grants_write_only_their_rows) {
+  write_bundle(bundle);
+  write_grants(bundle, 100000, 0, 0, 0, 0, 0);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(info.table_puts[CACHE_TABLE_GRANTS], 100000);
+  cr_assert_eq(info.grants, 100000);
+  cr_assert(info.grants_read);
+
+  /* 1,000 flipped to PROHIBIT, 500 removed, 500 added */
+  write_grants(bundle, 100000, 40000, 1000, 70000, 500, 500);
+  uint64_t hashed = cache_store_hashed_rows(s);
+  sync_ok(s, bundle, &info);
+  cr_assert(info.grants_read);
+  cr_assert_eq(info.table_puts[CACHE_TABLE_GRANTS], 1500);
+  cr_assert_eq(info.table_dels[CACHE_TABLE_GRANTS], 500);
+  cr_assert_eq(info.puts, 1500, "no other table changed");
+  cr_assert_eq(info.dels, 500);
+  cr_assert_eq(info.grants, 100000);
+  cr_assert_eq(cache_store_hashed_rows(s) - hashed, 1000 * 2 + 500 + 500,
+               "old and new hash per flip, one per delete and per insert");
+  cr_assert_eq(grant_rows(s), 100000);
+  uint8_t st[32], re[32];
+  stamp_of(s, st);
+  cr_assert_arr_eq(st, info.stamp, 32);
+  cache_store_err err;
+  cr_assert_eq(cache_store_recompute_stamp(s, re, &err), 0);
+  cr_assert_arr_eq(st, re, 32, "the incremental stamp is the stamp of the rows");
+  pdpe_snapshot *snap = NULL;
+  cache_diag d;
+  cache_diag_init(&d);
+  cr_assert(cache_snapshot_from_store(s, &snap, &d), "%s", diag_all(&d));
+  cache_diag_close(&d);
+  pdpe_grant_key k = {PDPE_PROVIDER_ROLE, pu_str_c("role0"), pu_str_c("perm40000"), pu_str_c("t1")};
+  char e[128];
+  cr_assert_eq(snap->grants.lookup(snap->grants.ctx, &k, e, sizeof e), PDPE_EFFECT_PROHIBIT);
+  k.key = pu_str_c("role0"), k.permission = pu_str_c("perm70000"), k.tenant = pu_str_c("t1");
+  cr_assert_eq(snap->grants.lookup(snap->grants.ctx, &k, e, sizeof e), PDPE_EFFECT_NONE);
+  k.key = pu_str_c("role99"), k.permission = pu_str_c("perm100499"), k.tenant = pu_str_c("t2");
+  cr_assert_eq(snap->grants.lookup(snap->grants.ctx, &k, e, sizeof e), PDPE_EFFECT_GRANT);
+  pdpe_snapshot_unref(snap);
+  cache_store_close(s);
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+static size_t meta_len(cache_store *s, const char *key) {
+  cache_reader *r = NULL;
+  cache_store_err err;
+  cr_assert_eq(cache_store_reader_new(s, &r, &err), 0);
+  cr_assert_eq(cache_store_read_begin(r, &err), 0);
+  cache_val v;
+  int rc = cache_store_get(r, CACHE_TABLE_META, key, strlen(key), &v, &err);
+  size_t n = rc == CACHE_STORE_OK ? v.len : 0;
+  cache_store_read_end(r);
+  cache_store_reader_free(r);
+  return n;
+}
+
+Test(cache_sync, an_unchanged_grants_file_is_not_read_again) {
+  write_bundle(bundle);
+  write_grants(bundle, 1000, 0, 0, 0, 0, 0);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  cr_assert(info.grants_read);
+  cr_assert_eq(meta_len(s, CACHE_META_FILE_PREFIX "grants.json"), 64, "the fingerprint is stored");
+  /* written within the last second: a write in the same clock tick would keep its ctime, so
+   * the fingerprint is not trusted yet and the file is read (and found equal) once more */
+  sync_ok(s, bundle, &info);
+  cr_assert(info.grants_read);
+  cr_assert_eq(info.puts + info.dels, 0);
+  sleep_ms(1100);
+  sync_ok(s, bundle, &info);
+  cr_assert(info.grants_read);
+  cr_assert_eq(info.puts + info.dels, 0);
+  uint64_t hashed = cache_store_hashed_rows(s);
+  sync_ok(s, bundle, &info);
+  cr_assert_not(info.grants_read, "the fingerprint is unchanged: the file is not read");
+  cr_assert_eq(info.grants, 1000, "the count comes from the store");
+  cr_assert_eq(info.puts + info.dels, 0);
+  cr_assert_eq(cache_store_hashed_rows(s), hashed);
+
+  /* a policy change alone does not read the grants */
+  put(bundle, "policies/b.cedar", "forbid (principal, action, resource);\n");
+  sync_ok(s, bundle, &info);
+  cr_assert_not(info.grants_read);
+  cr_assert_eq(info.table_puts[CACHE_TABLE_POLICIES], 1);
+  cr_assert_eq(info.puts, 1);
+
+  /* a touched file is read again; its rows are equal, so none is written */
+  char path[256];
+  snprintf(path, sizeof path, "%s/grants.json", bundle);
+  struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+  cr_assert_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+  sync_ok(s, bundle, &info);
+  cr_assert(info.grants_read);
+  cr_assert_eq(info.puts + info.dels, 0);
+
+  /* an edit is read and written */
+  write_grants(bundle, 1000, 10, 3, 0, 0, 0);
+  sync_ok(s, bundle, &info);
+  cr_assert(info.grants_read);
+  cr_assert_eq(info.table_puts[CACHE_TABLE_GRANTS], 3);
+  cache_store_close(s);
+}
+
+Test(cache_sync, a_removed_grants_file_removes_every_grant) {
+  write_bundle(bundle);
+  write_grants(bundle, 300, 0, 0, 0, 0, 0);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(grant_rows(s), 300);
+  char path[256];
+  snprintf(path, sizeof path, "%s/grants.json", bundle);
+  cr_assert_eq(unlink(path), 0);
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(info.table_dels[CACHE_TABLE_GRANTS], 300);
+  cr_assert_eq(info.grants, 0);
+  cr_assert_eq(grant_rows(s), 0);
+  cr_assert_eq(meta_len(s, CACHE_META_FILE_PREFIX "grants.json"), strlen("absent"));
+  sync_ok(s, bundle, &info);
+  cr_assert_not(info.grants_read, "still absent: nothing to read or compare");
+  cache_store_close(s);
+}
+
+Test(cache_sync, a_bad_grants_file_changes_nothing_and_is_reported_with_policy_errors) {
+  write_bundle(bundle);
+  write_grants(bundle, 10, 0, 0, 0, 0, 0);
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  uint8_t before[32], after[32];
+  stamp_of(s, before);
+  uint64_t hashed = cache_store_hashed_rows(s);
+  put(bundle, "grants.json",
+      "[{\"provider\": \"R\", \"key\": \"a\", \"permission\": \"p\"},\n"
+      " {\"provider\": \"R\", \"key\": \"b\", \"permission\": \"p\", \"tenant\": 7}]");
+  put(bundle, "policies/c.cedar", "permit (principal, action, resource);\n");
+  cache_diag d;
+  cache_diag_init(&d);
+  cr_assert_not(cache_sync_from_dir(s, bundle, &info, &d));
+  cr_assert(d.n == 1 &&
+                strcmp(d.lines[0], "grants.json:2:61: grants[1].tenant: must be a string") == 0,
+            "%s", diag_all(&d));
+  cache_diag_close(&d);
+  stamp_of(s, after);
+  cr_assert_arr_eq(before, after, 32);
+  cr_assert_eq(cache_store_hashed_rows(s), hashed);
+  cr_assert_not(has_row(s, CACHE_TABLE_POLICIES, "file:c.cedar"));
+  cr_assert_eq(grant_rows(s), 10);
+
+  /* with a broken policy too, one run reports both */
+  put(bundle, "policies/c.cedar", "permit (principal, action, resource) when {;\n");
+  cache_diag_init(&d);
+  cr_assert_not(cache_sync_from_dir(s, bundle, &info, &d));
+  bool policy = false, grant = false;
+  for (uint32_t i = 0; i < d.n; i++) {
+    policy = policy || strstr(d.lines[i], "c.cedar:1:");
+    grant = grant || strstr(d.lines[i], "grants[1].tenant");
+  }
+  cr_assert(policy && grant, "%s", diag_all(&d));
+  cache_diag_close(&d);
+  stamp_of(s, after);
+  cr_assert_arr_eq(before, after, 32);
+  cache_store_close(s);
+}
+
+Test(cache_sync, a_delta_is_applied_only_on_the_state_it_was_compared_with) {
+  cache_store *s = open_store(data);
+  uint8_t seen[32], now[32], committed[32];
+  stamp_of(s, seen);
+  cache_delta d;
+  cache_delta_init(&d);
+  cr_assert(cache_delta_put(&d, CACHE_TABLE_GRANTS, "Ra\0p\0", 5, "G", 1));
+  cache_store_err err;
+  cr_assert_eq(cache_store_apply(s, &d, &err), 0, "%s", err.message); /* another writer */
+  cache_delta_clear(&d);
+  cr_assert(cache_delta_put(&d, CACHE_TABLE_GRANTS, "Rb\0p\0", 5, "G", 1));
+  stamp_of(s, now);
+  cr_assert_eq(cache__store_apply_if(s, &d, seen, committed, &err), CACHE__STORE_CHANGED);
+  cr_assert_eq(grant_rows(s), 1, "nothing applied");
+  cr_assert_eq(cache__store_apply_if(s, &d, now, committed, &err), 0, "%s", err.message);
+  cr_assert_eq(grant_rows(s), 2);
+  stamp_of(s, now);
+  cr_assert_arr_eq(committed, now, 32, "the stamp the txn committed");
+  cache_delta_close(&d);
+  cache_store_close(s);
+}
+
+Test(cache_sync, definitions_and_revocations_are_synced_and_read_through_the_view) {
+  write_bundle(bundle);
+  char pdir[200];
+  snprintf(pdir, sizeof pdir, "%s/permissions", bundle);
+  cr_assert_eq(mkdir(pdir, 0755), 0);
+  put(bundle, "permissions/orders.json",
+      "{\"service\": \"orders\", \"definitions\": [{\"name\": \"orders.edit\", \"group\": "
+      "\"orders\"}, {\"name\": \"orders.view\", \"disabled\": true}]}");
+  put(bundle, "revocations.json",
+      "{\"jti\": [{\"jti\": \"abc\", \"exp\": 1790000000}], \"subjects\": [{\"sub\": \"alice\", "
+      "\"before\": 258}]}");
+  cache_store *s = open_store(data);
+  cache_sync_info info;
+  sync_ok(s, bundle, &info);
+  cr_assert_eq(info.table_puts[CACHE_TABLE_DEFINITIONS], 1, "one row per service");
+  cr_assert_eq(info.table_puts[CACHE_TABLE_REVOCATIONS], 2);
+  cr_assert(has_row(s, CACHE_TABLE_DEFINITIONS, "orders"));
+
+  cache_diag d;
+  cache_diag_init(&d);
+  pdpe_snapshot *snap = NULL;
+  cr_assert(cache_snapshot_from_store(s, &snap, &d), "%s", diag_all(&d));
+  cr_assert_eq(snap->n_definitions, 2);
+  const pdpe_definition *def = pdpe_snapshot_definition(snap, pu_str_c("orders.view"));
+  cr_assert(def && def->disabled && pu_str_eq_c(def->service, "orders"));
+  cache_val v;
+  cr_assert_eq(cache_view_get(snap, CACHE_TABLE_REVOCATIONS, "sub:alice", 9, &v), CACHE_STORE_OK);
+  cr_assert(v.len == 8 && memcmp(v.data, "\0\0\0\0\0\0\x01\x02", 8) == 0);
+  cr_assert_eq(cache_view_get(snap, CACHE_TABLE_REVOCATIONS, "jti:abc", 7, &v), CACHE_STORE_OK);
+  cr_assert_eq(cache_view_get(snap, CACHE_TABLE_REVOCATIONS, "jti:zzz", 7, &v),
+               CACHE_STORE_NOTFOUND);
+
+  cache_dir_summary sum;
+  cr_assert(cache_dir_summarize(bundle, &sum, &d), "%s", diag_all(&d));
+  cr_assert_arr_eq(sum.stamp, snap->stamp, 32, "the summary folds every table");
+  cr_assert_eq(sum.definitions, 2);
+  cr_assert_eq(sum.revocations, 2);
+  cache_diag_close(&d);
+  pdpe_snapshot_unref(snap);
+
+  /* a bad definition stops the whole sync, with its position */
+  put(bundle, "permissions/orders.json",
+      "{\"definitions\": [{\"name\": \"orders.edit\", \"tenancy\": \"sometimes\"}]}");
+  uint8_t before[32], after[32];
+  stamp_of(s, before);
+  cache_diag_init(&d);
+  cr_assert_not(cache_sync_from_dir(s, bundle, &info, &d));
+  cr_assert(d.n >= 1 && strstr(d.lines[0], "orders.json:1:") &&
+                strstr(d.lines[0], "definitions[0].tenancy"),
+            "%s", diag_all(&d));
+  cache_diag_close(&d);
+  stamp_of(s, after);
+  cr_assert_arr_eq(before, after, 32);
   cache_store_close(s);
 }
