@@ -194,8 +194,10 @@ static bool failed(srv_checker *ck) {
   }
   if (!f->failures) f->failing_since_ms = ck->started_ms;
   f->failures++;
-  snprintf(f->reason, sizeof(f->reason), "source %s: %s", source, ck->diag.lines[0]);
-  f->more_errors = ck->diag.n - 1 + ck->diag.dropped;
+  /* diag.n is 0 only when even the message above could not be allocated */
+  snprintf(f->reason, sizeof(f->reason), "source %s: %s", source,
+           ck->diag.n ? ck->diag.lines[0] : "the check failed");
+  f->more_errors = (ck->diag.n ? ck->diag.n - 1 : 0) + ck->diag.dropped;
   uint64_t interval = srv->cfg->check_interval_ms;
   ck->backoff_ms = ck->backoff_ms ? ck->backoff_ms * 2 : BACKOFF_FIRST_MS;
   if (ck->backoff_ms > interval) ck->backoff_ms = interval;
