@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,20 @@ static const char usage[] =
     "                              bytes; created mode 0660, parent directory 0750)\n"
     "  --source DIR                bundle directory with policies/*.cedar and entities.json\n"
     "                              (default examples/quickstart, relative to the cwd)\n"
-    "  --data-dir DIR              local store directory (default ./var/pdpd; reserved)\n"
+    "  --data-dir DIR              the local LMDB store (default ./var/pdpd; created mode\n"
+    "                              0700); pdpd serves its snapshot at start and exits 1 when\n"
+    "                              it cannot be opened\n"
+    "  --map-size BYTES            the store's map size, K/M/G/T suffixes are powers of 1024\n"
+    "                              (default 1G; 1M..1T; address space, not memory)\n"
+    "  --check-interval DURATION   how often the source is checked for changes, e.g. 30s,\n"
+    "                              500ms, 2m, 1h; a bare number is seconds (default 30s;\n"
+    "                              10ms..24h); failed checks retry after 1s, 2s, 4s, ...\n"
+    "                              up to this interval\n"
+    "  --watch BOOL                also check at once when the source directory changes\n"
+    "                              (inotify; true or false, default true; the poll stays)\n"
+    "  --max-staleness DURATION    answer checks STALE once the snapshot was last confirmed\n"
+    "                              by the source longer ago than this (default 0 = off;\n"
+    "                              must be longer than --check-interval)\n"
     "  --max-frame BYTES           largest request frame (default 1048576; 64..1073741824)\n"
     "  --max-connections N         open client connections (default 256; 1..65536)\n"
     "  --max-value-depth N         set/record nesting in one value (default 32; 1..32)\n"
@@ -53,6 +67,100 @@ void srv_config_init(srv_config *c) {
   c->max_entity_parents = 100;
   c->max_request_parent_links = 10000;
   c->log_level = SRV_LOG_INFO;
+  c->check_interval_ms = 30000;
+  c->max_staleness_ms = 0;
+  c->map_size = (uint64_t)1 << 30;
+  c->watch = true;
+}
+
+bool srv_parse_duration(const char *text, uint64_t *ms) {
+  const char *p = text;
+  if (!isdigit((unsigned char)*p)) return false;
+  uint64_t v = 0;
+  for (; isdigit((unsigned char)*p); p++) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  uint64_t unit;
+  if (*p == '\0' || strcmp(p, "s") == 0)
+    unit = 1000;
+  else if (strcmp(p, "ms") == 0)
+    unit = 1;
+  else if (strcmp(p, "m") == 0)
+    unit = 60000;
+  else if (strcmp(p, "h") == 0)
+    unit = 3600000;
+  else
+    return false;
+  if (v > UINT64_MAX / unit) return false;
+  *ms = v * unit;
+  return true;
+}
+
+bool srv_parse_size(const char *text, uint64_t *bytes) {
+  const char *p = text;
+  if (!isdigit((unsigned char)*p)) return false;
+  uint64_t v = 0;
+  for (; isdigit((unsigned char)*p); p++) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  unsigned shift = 0;
+  switch (*p) {
+  case '\0':
+    shift = 0;
+    break;
+  case 'K':
+  case 'k':
+    shift = 10;
+    break;
+  case 'M':
+  case 'm':
+    shift = 20;
+    break;
+  case 'G':
+  case 'g':
+    shift = 30;
+    break;
+  case 'T':
+  case 't':
+    shift = 40;
+    break;
+  default:
+    return false;
+  }
+  if (*p && p[1] != '\0') return false;
+  if (shift && v > (UINT64_MAX >> shift)) return false;
+  *bytes = v << shift;
+  return true;
+}
+
+/* A duration option within lo..hi ms (0 is always allowed when allow_zero). */
+static bool set_duration(uint64_t *dst, const char *key, const char *value, uint64_t lo,
+                         uint64_t hi, bool allow_zero, char *err, size_t err_cap) {
+  uint64_t ms;
+  if (!srv_parse_duration(value, &ms)) {
+    snprintf(err, err_cap, "%s: '%s' is not a duration (e.g. 30s, 500ms, 2m, 1h)", key, value);
+    return false;
+  }
+  if (!(allow_zero && ms == 0) && (ms < lo || ms > hi)) {
+    snprintf(err, err_cap, "%s: %s is out of range %llums..%llums%s", key, value,
+             (unsigned long long)lo, (unsigned long long)hi, allow_zero ? " (or 0)" : "");
+    return false;
+  }
+  *dst = ms;
+  return true;
+}
+
+bool srv_config_check(const srv_config *c, char *err, size_t err_cap) {
+  if (c->max_staleness_ms && c->max_staleness_ms <= c->check_interval_ms) {
+    snprintf(err, err_cap,
+             "--max-staleness (%llums) must be longer than --check-interval (%llums): a "
+             "snapshot is confirmed once per interval",
+             (unsigned long long)c->max_staleness_ms, (unsigned long long)c->check_interval_ms);
+    return false;
+  }
+  return true;
 }
 
 static bool set_str(char *dst, size_t cap, const char *key, const char *value, char *err,
@@ -109,6 +217,35 @@ bool srv_config_set(srv_config *c, const char *key, const char *value, char *err
     return set_u32(&c->max_entity_parents, key, value, 0, 100000, err, err_cap);
   if (strcmp(key, "max-request-parent-links") == 0)
     return set_u32(&c->max_request_parent_links, key, value, 0, 10000000, err, err_cap);
+  if (strcmp(key, "check-interval") == 0)
+    return set_duration(&c->check_interval_ms, key, value, 10, 86400000, false, err, err_cap);
+  if (strcmp(key, "max-staleness") == 0)
+    return set_duration(&c->max_staleness_ms, key, value, 1, (uint64_t)30 * 86400000, true, err,
+                        err_cap);
+  if (strcmp(key, "map-size") == 0) {
+    uint64_t v;
+    if (!srv_parse_size(value, &v)) {
+      snprintf(err, err_cap, "map-size: '%s' is not a size (e.g. 1073741824, 512M, 2G)", value);
+      return false;
+    }
+    if (v < ((uint64_t)1 << 20) || v > ((uint64_t)1 << 40) || v > SIZE_MAX) {
+      snprintf(err, err_cap, "map-size: %s is out of range 1M..1T", value);
+      return false;
+    }
+    c->map_size = v;
+    return true;
+  }
+  if (strcmp(key, "watch") == 0) {
+    static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+      if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+        c->watch = strcmp(value, yes[i]) == 0;
+        return true;
+      }
+    }
+    snprintf(err, err_cap, "watch: '%s' is not true or false", value);
+    return false;
+  }
   if (strcmp(key, "log-level") == 0) {
     static const char *names[] = {"error", "warn", "info", "debug"};
     for (int i = 0; i < 4; i++) {
@@ -231,5 +368,6 @@ srv_config_action srv_config_parse(srv_config *c, int argc, char **argv, char *e
       return SRV_CONFIG_ERROR;
     }
   }
+  if (!srv_config_check(c, err, err_cap)) return SRV_CONFIG_ERROR;
   return SRV_CONFIG_RUN;
 }

@@ -12,18 +12,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define ERR_CAP 512
 
 size_t srv_request_budget(uint32_t max_frame) {
   return (size_t)16 * max_frame + ((size_t)4 << 20);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- protobuf-c allocator on the request arena --------------------------------------- */
@@ -234,23 +227,21 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
 
 /* ---- health and status --------------------------------------------------------------- */
 
-/* How long ago the snapshot was built (0 if the clock went back). */
-static uint64_t snapshot_age_ms(const pdpe_snapshot *snap) {
-  int64_t age = now_ms() - snap->loaded_unix_ms;
-  return age > 0 ? (uint64_t)age : 0;
-}
+/* Room for a degraded or stale reason: the first diagnostic plus ages and counts. */
+#define REASON_CAP (CACHE_DEGRADED_MAX + 512)
 
 static bool handle_health(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out) {
   Pdp__V1__HealthResponse h = PDP__V1__HEALTH_RESPONSE__INIT;
-  char reason[CACHE_DEGRADED_MAX];
+  char reason[REASON_CAP];
   if (snap) {
+    uint64_t age = srv_snapshot_age_ms(ctx, snap, srv_mono_ms());
     h.state = PDP__V1__HEALTH_RESPONSE__STATE__SERVING;
-    if (cache_holder_degraded(ctx->holder, reason, sizeof(reason))) {
-      h.state = PDP__V1__HEALTH_RESPONSE__STATE__DEGRADED;
+    if (srv_fresh_reason(ctx, age, reason, sizeof(reason), NULL)) {
+      h.state = PDP__V1__HEALTH_RESPONSE__STATE__DEGRADED; /* failing checks, or stale */
       h.reason = reason;
     }
     h.stamp = stamp_of(snap);
-    h.snapshot_age_ms = snapshot_age_ms(snap);
+    h.snapshot_age_ms = age;
   } else {
     h.state = PDP__V1__HEALTH_RESPONSE__STATE__NO_POLICY;
     h.reason = "no policy loaded";
@@ -268,20 +259,24 @@ static bool handle_health(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, 
 
 static bool handle_status(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out) {
   Pdp__V1__StatusResponse s = PDP__V1__STATUS_RESPONSE__INIT;
-  char reason[CACHE_DEGRADED_MAX];
+  char reason[REASON_CAP], source[SRV_PATH_MAX + 8];
+  snprintf(source, sizeof(source), "dir:%s", ctx->cfg->source);
   s.version = SRV_VERSION;
+  s.source = source;
   s.connections = ctx->connections;
+  s.last_check_unix_ms = ctx->fresh.last_check_unix_ms;
+  s.last_change_unix_ms = ctx->fresh.last_change_unix_ms;
   ctx->requests_total++;
   s.requests_total = ctx->requests_total;
   if (snap) {
     s.stamp = stamp_of(snap);
-    s.source = (char *)(snap->source ? snap->source : "");
-    s.last_check_unix_ms = snap->loaded_unix_ms;
-    s.last_change_unix_ms = snap->loaded_unix_ms;
-    s.snapshot_age_ms = snapshot_age_ms(snap);
+    s.snapshot_age_ms = srv_snapshot_age_ms(ctx, snap, srv_mono_ms());
     s.policies = snap->policies ? pdpe_policy_set_count(snap->policies) : 0;
     s.entities = snap->entities ? pdpe_entities_count(snap->entities) : 0;
-    if (cache_holder_degraded(ctx->holder, reason, sizeof(reason))) s.degraded_reason = reason;
+    /* grants and definitions: counted from the snapshot once the grants and definitions
+     * work is merged (snap->grants.count, snap->n_definitions); 0 until then. */
+    if (srv_fresh_reason(ctx, s.snapshot_age_ms, reason, sizeof(reason), NULL))
+      s.degraded_reason = reason;
   } else {
     s.degraded_reason = "no policy loaded";
   }
@@ -295,6 +290,20 @@ static bool handle_status(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, 
   return srv_append_response(out, &resp);
 }
 
+/* Past --max-staleness a decision is not made: STALE with the age, the limit and why the
+ * snapshot was not refreshed.  True when answered so. */
+static bool answer_stale(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, srv_buf *out,
+                         bool *ok) {
+  if (!ctx->cfg->max_staleness_ms) return false;
+  uint64_t age = srv_snapshot_age_ms(ctx, snap, srv_mono_ms());
+  if (age <= ctx->cfg->max_staleness_ms) return false;
+  char msg[REASON_CAP];
+  bool stale = false;
+  srv_fresh_reason(ctx, age, msg, sizeof(msg), &stale);
+  *ok = srv_append_status(ctx, out, id, PDP__V1__STATUS__CODE__STALE, msg);
+  return true;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_buf *out) {
@@ -302,9 +311,6 @@ static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_
   case PDP__V1__REQUEST__BODY__NOT_SET:
     return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST,
                              "request: no body");
-  case PDP__V1__REQUEST__BODY_LIST_ALLOWED:
-    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__UNIMPLEMENTED,
-                             "list_allowed: not served by this build yet");
   case PDP__V1__REQUEST__BODY_DEFINE_PERMISSIONS:
     return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__UNIMPLEMENTED,
                              "define_permissions: not served by this build yet");
@@ -324,6 +330,11 @@ static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_
     if (!snap) {
       ok =
           srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__NO_POLICY, "no policy loaded");
+    } else if (answer_stale(ctx, snap, rq->id, out, &ok)) {
+      /* answered STALE */
+    } else if (rq->body_case == PDP__V1__REQUEST__BODY_LIST_ALLOWED) {
+      ok = srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__UNIMPLEMENTED,
+                             "list_allowed: not served by this build yet");
     } else if (rq->body_case == PDP__V1__REQUEST__BODY_CHECK) {
       ok = handle_check(ctx, a, snap, rq, out);
     } else if (rq->body_case == PDP__V1__REQUEST__BODY_BATCH_CHECK) {

@@ -27,7 +27,7 @@ typedef enum srv_log_level {
 typedef struct srv_config {
   char socket[SRV_PATH_MAX];         /* --socket: the Unix socket path */
   char source[SRV_PATH_MAX];         /* --source: a bundle directory (policies/ + entities.json) */
-  char data_dir[SRV_PATH_MAX];       /* --data-dir: LMDB home (accepted, not used yet) */
+  char data_dir[SRV_PATH_MAX];       /* --data-dir: the LMDB store's directory (required) */
   uint32_t max_frame;                /* --max-frame: largest request frame body, in bytes */
   uint32_t max_connections;          /* --max-connections: open client connections at once */
   uint32_t max_value_depth;          /* --max-value-depth: set/record nesting in one value */
@@ -36,6 +36,10 @@ typedef struct srv_config {
   uint32_t max_request_parent_links; /* --max-request-parent-links: parent links built for one
                                       * request (a batch counts every check's entity set) */
   srv_log_level log_level;           /* --log-level: error, warn, info or debug */
+  uint64_t check_interval_ms;        /* --check-interval: source staleness poll period */
+  uint64_t max_staleness_ms;         /* --max-staleness: older snapshots answer STALE; 0 = off */
+  uint64_t map_size;                 /* --map-size: the store's LMDB map size, bytes */
+  bool watch;                        /* --watch: check at once when the source dir changes */
 } srv_config;
 
 /* What srv_config_parse() asks the caller to do. */
@@ -57,12 +61,23 @@ bool srv_config_load_file(srv_config *c, const char *path, char *err, size_t err
 /* Set one option by its name ("max-frame") from text; false with a message when the name
  * is unknown or the value is out of range. */
 bool srv_config_set(srv_config *c, const char *key, const char *value, char *err, size_t err_cap);
+/* Options that are each valid but wrong together (--max-staleness not above
+ * --check-interval); srv_config_parse() calls it last.  False with a message in err. */
+bool srv_config_check(const srv_config *c, char *err, size_t err_cap);
+/* A duration ("30s", "500ms", "2m", "1h"; a bare number is seconds) in milliseconds; false
+ * when it does not parse or overflows. */
+bool srv_parse_duration(const char *text, uint64_t *ms);
+/* A size in bytes ("1048576", "64K", "512M", "2G"; powers of 1024); false when it does not
+ * parse or overflows. */
+bool srv_parse_size(const char *text, uint64_t *bytes);
 /* The --help text (a static string). */
 const char *srv_config_usage(void);
 
-/* Load the source, listen on the socket and serve until SIGTERM or SIGINT.  Returns the
- * process exit code: 0 after a clean shutdown, 1 when the source cannot be loaded or the
- * socket cannot be set up (the reasons are printed to stderr). */
+/* Open the store, publish its snapshot, listen on the socket, check the source on a worker
+ * thread (at once, then every --check-interval and on changes) and serve until SIGTERM or
+ * SIGINT.  Returns the process exit code: 0 after a clean shutdown, 1 when the store cannot
+ * be opened, the socket cannot be set up, or nothing is stored and the source does not load
+ * (the reasons are printed to stderr). */
 int srv_run(const srv_config *c);
 
 /* The whole of pdpd's main(): parse, then run.  Returns the exit code (2 on bad options). */

@@ -7,7 +7,8 @@
  * handlers.c  one decoded frame in -> one framed Response out (srv_handle_frame)
  * listen.c    socket path checks, stale socket removal, bind with mode 0660
  * conn.c      connections: reading, pipelining, coalesced writes, back-pressure
- * daemon.c    srv_run: load, listen, signals, shutdown
+ * checker.c   staleness checks: the source synced into the store on a worker thread
+ * daemon.c    srv_run: store, listen, signals, shutdown
  */
 #ifndef PDP_SERVER_SRV_INT_H
 #define PDP_SERVER_SRV_INT_H
@@ -142,6 +143,26 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
                        const pdpe_entity *shared, uint32_t n_shared, const pdpe_entities *shared_es,
                        pdpe_request *out, Pdp__V1__Status__Code *code);
 
+/* ---- clocks -------------------------------------------------------------------------- */
+
+uint64_t srv_mono_ms(void); /* CLOCK_MONOTONIC: ages, intervals */
+int64_t srv_wall_ms(void);  /* CLOCK_REALTIME: times reported to people */
+
+/* ---- freshness ----------------------------------------------------------------------- */
+
+/* How current the published snapshot is.  Written by the checker and read by the handlers,
+ * both on the loop thread only (no lock).  All zero = nothing known yet (a unit test's ctx):
+ * the age is then taken from the snapshot's build time. */
+typedef struct srv_fresh {
+  uint64_t confirmed_ms;       /* monotonic: the source last confirmed (or built) the snapshot */
+  int64_t last_check_unix_ms;  /* wall: the last check finished, good or failed (0: none) */
+  int64_t last_change_unix_ms; /* wall: a different snapshot was last published (0: none) */
+  uint64_t failing_since_ms;   /* monotonic: the first failed check in a row (0: healthy) */
+  uint32_t failures;           /* failed checks in a row */
+  uint32_t more_errors;        /* diagnostics of the last failure beyond the first */
+  char reason[CACHE_DEGRADED_MAX]; /* "source DIR: first diagnostic"; "" when healthy */
+} srv_fresh;
+
 /* ---- handlers ------------------------------------------------------------------------ */
 
 /* What the handlers read and count, shared by every connection of one server. */
@@ -151,7 +172,16 @@ typedef struct srv_ctx {
   uint64_t requests_total; /* responses produced since start */
   uint64_t connections;    /* open client connections (kept by conn.c) */
   size_t request_budget;   /* per-request arena budget, bytes */
+  srv_fresh fresh;         /* kept by checker.c */
 } srv_ctx;
+
+/* Age of the published snapshot `snap` in ms at monotonic time now_ms: since the source last
+ * confirmed it (or it was built). */
+uint64_t srv_snapshot_age_ms(const srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t now_ms);
+/* Why the snapshot is not current, into buf: the degraded reason with how long checks have
+ * failed, or, past --max-staleness, the stale message (age, limit, reason).  Returns false
+ * (buf "") when it is current.  *stale (optional) says whether it is past max-staleness. */
+bool srv_fresh_reason(const srv_ctx *ctx, uint64_t age_ms, char *buf, size_t cap, bool *stale);
 
 /* The per-request arena budget for a given max_frame. */
 size_t srv_request_budget(uint32_t max_frame);
@@ -176,8 +206,59 @@ int srv_listen(uv_loop_t *loop, uv_pipe_t *pipe, const char *path, uv_connection
 
 typedef struct srv_conn srv_conn;
 
+/* ---- staleness checks (checker.c) --------------------------------------------------- */
+
+typedef struct srv_server srv_server;
+
+#define SRV_WATCH_DIRS 3         /* the source dir, its policies/ and permissions/ */
+#define SRV_WATCH_DEBOUNCE_MS 50 /* a change event waits this long for its siblings */
+#define SRV_READER_CHECK_MS 60000
+
+typedef struct srv_watch {
+  uv_fs_event_t h; /* first: a handle pointer is its srv_watch */
+  char path[SRV_PATH_MAX + 16];
+  bool active;
+  bool warned; /* "cannot watch" was logged once */
+} srv_watch;
+
+/* Checks the source on the libuv threadpool, one at a time, and publishes what changed. */
+typedef struct srv_checker {
+  srv_server *srv;
+  cache_store *store;
+  uv_timer_t poll;     /* the next check: --check-interval, or the backoff after a failure */
+  uv_timer_t debounce; /* a change event -> a check SRV_WATCH_DEBOUNCE_MS later */
+  uv_timer_t readers;  /* cache_store_reader_check every SRV_READER_CHECK_MS */
+  srv_watch watch[SRV_WATCH_DIRS];
+  uv_work_t work;
+  bool running;        /* work is queued or running */
+  bool again;          /* a trigger arrived during the check: check once more after it */
+  bool stopped;        /* srv_checker_stop ran: handles closing, no new check */
+  uint64_t backoff_ms; /* the last retry delay (0: the last check succeeded) */
+  uint64_t fail_hash;  /* identifies the last failure's diagnostics: logged once */
+  /* one check's input (set on the loop) and output (set by the worker) */
+  bool has_current;
+  uint8_t current[32]; /* stamp of the published snapshot when the check began */
+  uint64_t started_ms;
+  bool ok, changed, other_writer;
+  uint32_t puts, dels;
+  pdpe_snapshot *snap; /* the new snapshot when changed */
+  cache_diag diag;
+} srv_checker;
+
+/* Set up the checker's handles on srv->loop (no check yet). */
+void srv_checker_init(srv_checker *ck, srv_server *srv, cache_store *store);
+/* Start watching and polling; the first check is queued at once. */
+void srv_checker_start(srv_checker *ck);
+/* Check now, or once more right after the running check. */
+void srv_checker_trigger(srv_checker *ck);
+/* Close the handles; a queued check is cancelled, a running one finishes (the loop waits for
+ * it) and its result is dropped.  Twice is harmless. */
+void srv_checker_stop(srv_checker *ck);
+/* Every diagnostic to stderr. */
+void srv_log_diag(const cache_diag *diag);
+
 /* One running daemon: its loop, listener, signals and open connections. */
-typedef struct srv_server {
+struct srv_server {
   uv_loop_t *loop;
   uv_pipe_t listener;
   uv_signal_t sigterm, sigint;
@@ -191,7 +272,13 @@ typedef struct srv_server {
   bool accept_pending;     /* a connection waits for reject to be free */
   uint64_t refused_log_ms; /* uv_now() of the last "refusing" warning (0: none yet) */
   uint64_t refused_quiet;  /* connections refused since that warning, not yet reported */
-} srv_server;
+  srv_checker checker;     /* the source's staleness checks */
+  int exit_code;           /* what srv_run returns once the loop runs dry */
+};
+
+/* Stop serving: close the listener and signals, drain the connections, stop the checker;
+ * srv_run then returns exit_code.  Twice is harmless (the first code wins). */
+void srv_server_stop(srv_server *srv, int exit_code);
 
 /* How conn.c allocates a connection (tests replace it to simulate running out of memory). */
 extern void *(*srv_conn_calloc)(size_t n, size_t size);

@@ -288,6 +288,26 @@ static inline bool du_healthy(const char *path) {
   return ok;
 }
 
+/* One Health round trip on a new connection; true when pdpd serves a snapshot (SERVING or
+ * DEGRADED).  Until its first check of the source ends, a pdpd with nothing stored answers
+ * NO_POLICY. */
+static inline bool du_serving(const char *path) {
+  int fd = du_connect(path);
+  if (fd < 0) return false;
+  Pdp__V1__HealthRequest h;
+  Pdp__V1__Request rq = du_health_request(1, &h);
+  bool ok = false;
+  if (du_send(fd, &rq)) {
+    Pdp__V1__Response *r = du_recv(fd);
+    ok = r && r->status && r->status->code == PDP__V1__STATUS__CODE__OK && r->health &&
+         (r->health->state == PDP__V1__HEALTH_RESPONSE__STATE__SERVING ||
+          r->health->state == PDP__V1__HEALTH_RESPONSE__STATE__DEGRADED);
+    if (r) pdp__v1__response__free_unpacked(r, NULL);
+  }
+  close(fd);
+  return ok;
+}
+
 /* Wait until pid exits or the deadline; returns its wait status or -1. */
 static inline int du_wait_exit(pid_t pid, int ms) {
   int64_t deadline = du_now_ms() + ms;
@@ -300,8 +320,8 @@ static inline int du_wait_exit(pid_t pid, int ms) {
   }
 }
 
-/* Spawn and wait until the socket answers Health.  False when pdpd exited or never
- * answered (its stderr is in d->log). */
+/* Spawn and wait until pdpd serves a snapshot (du_serving).  False when pdpd exited or
+ * never served (its stderr is in d->log). */
 static inline bool du_start(du_daemon *d, const char *const *extra) {
   d->pid = du_spawn(d, extra);
   if (d->pid < 0) return false;
@@ -312,7 +332,7 @@ static inline bool du_start(du_daemon *d, const char *const *extra) {
       d->pid = 0;
       return false;
     }
-    if (du_healthy(d->sock)) return true;
+    if (du_serving(d->sock)) return true;
     du_sleep_ms(20);
   }
   return false;

@@ -43,6 +43,10 @@ Test(config, defaults_match_the_documented_ones) {
   cr_assert_eq(c.max_entity_parents, 100);
   cr_assert_eq(c.max_request_parent_links, 10000);
   cr_assert_eq(c.log_level, SRV_LOG_INFO);
+  cr_assert_eq(c.check_interval_ms, 30000);
+  cr_assert_eq(c.max_staleness_ms, 0);
+  cr_assert_eq(c.map_size, (uint64_t)1 << 30);
+  cr_assert(c.watch);
   const char *u = srv_config_usage();
   const char *names[] = {"--socket",
                          "--source",
@@ -58,6 +62,12 @@ Test(config, defaults_match_the_documented_ones) {
                          "--config",
                          "--help",
                          "--version",
+                         "--check-interval",
+                         "default 30s",
+                         "--max-staleness",
+                         "--map-size",
+                         "default 1G",
+                         "--watch",
                          "1048576",
                          "256",
                          "1000",
@@ -139,4 +149,94 @@ Test(config, file_line_without_equals_and_missing_file_are_errors) {
   unlink(path);
   cr_assert_eq(parse(&c, err, 3, "--config", "/nonexistent/pdpd.conf"), SRV_CONFIG_ERROR);
   cr_assert(strstr(err, "/nonexistent/pdpd.conf"), "%s", err);
+}
+
+Test(config, durations_take_ms_s_m_h_and_a_bare_number_is_seconds) {
+  const struct {
+    const char *text;
+    uint64_t ms;
+  } good[] = {{"30s", 30000}, {"500ms", 500}, {"2m", 120000}, {"1h", 3600000},
+              {"7", 7000},    {"0", 0},       {"0ms", 0}};
+  for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+    uint64_t ms = 1;
+    cr_assert(srv_parse_duration(good[i].text, &ms), "%s", good[i].text);
+    cr_assert_eq(ms, good[i].ms, "%s", good[i].text);
+  }
+  const char *bad[] = {"",
+                       "s",
+                       "10x",
+                       "-1",
+                       "1.5s",
+                       "5 s",
+                       "10sec",
+                       "1d",
+                       "99999999999999999999",
+                       "9999999999999999h"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    uint64_t ms = 42;
+    cr_assert_not(srv_parse_duration(bad[i], &ms), "'%s' is not a duration", bad[i]);
+    cr_assert_eq(ms, 42, "a failed parse leaves the value");
+  }
+}
+
+Test(config, sizes_take_k_m_g_t_as_powers_of_1024) {
+  const struct {
+    const char *text;
+    uint64_t bytes;
+  } good[] = {{"1048576", 1048576},
+              {"64K", 65536},
+              {"512M", (uint64_t)512 << 20},
+              {"2G", (uint64_t)2 << 30},
+              {"1t", (uint64_t)1 << 40}};
+  for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+    uint64_t b = 1;
+    cr_assert(srv_parse_size(good[i].text, &b), "%s", good[i].text);
+    cr_assert_eq(b, good[i].bytes, "%s", good[i].text);
+  }
+  const char *bad[] = {"", "G", "12MB", "1Q", "-1", "1.5G", "99999999999999999999", "17179869184G"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    uint64_t b = 42;
+    cr_assert_not(srv_parse_size(bad[i], &b), "'%s' is not a size", bad[i]);
+  }
+}
+
+Test(config, staleness_options_are_set_from_flags_and_file) {
+  srv_config c;
+  char err[512];
+  cr_assert_eq(parse(&c, err, 8, "--check-interval", "500ms", "--max-staleness=2m", "--map-size",
+                     "64M", "--watch", "false"),
+               SRV_CONFIG_RUN, "%s", err);
+  cr_assert_eq(c.check_interval_ms, 500);
+  cr_assert_eq(c.max_staleness_ms, 120000);
+  cr_assert_eq(c.map_size, (uint64_t)64 << 20);
+  cr_assert_not(c.watch);
+  char *path = write_file("check-interval = 2m\nmax-staleness = 1h\nwatch = yes\n");
+  cr_assert_eq(parse(&c, err, 3, "--config", path), SRV_CONFIG_RUN, "%s", err);
+  cr_assert_eq(c.check_interval_ms, 120000);
+  cr_assert_eq(c.max_staleness_ms, 3600000);
+  cr_assert(c.watch);
+  unlink(path);
+}
+
+Test(config, bad_staleness_options_name_the_flag_and_the_range) {
+  srv_config c;
+  char err[512];
+  cr_assert_eq(parse(&c, err, 3, "--check-interval", "5ms"), SRV_CONFIG_ERROR);
+  cr_assert(strstr(err, "--check-interval") && strstr(err, "out of range"), "%s", err);
+  cr_assert_eq(parse(&c, err, 3, "--check-interval", "0"), SRV_CONFIG_ERROR);
+  cr_assert_eq(parse(&c, err, 3, "--check-interval", "soon"), SRV_CONFIG_ERROR);
+  cr_assert(strstr(err, "not a duration"), "%s", err);
+  cr_assert_eq(parse(&c, err, 3, "--map-size", "1K"), SRV_CONFIG_ERROR);
+  cr_assert(strstr(err, "--map-size") && strstr(err, "1M..1T"), "%s", err);
+  cr_assert_eq(parse(&c, err, 3, "--map-size", "big"), SRV_CONFIG_ERROR);
+  cr_assert_eq(parse(&c, err, 3, "--watch", "maybe"), SRV_CONFIG_ERROR);
+  cr_assert(strstr(err, "--watch"), "%s", err);
+  cr_assert_eq(parse(&c, err, 3, "--max-staleness", "0"), SRV_CONFIG_RUN, "0 turns it off");
+  /* a limit the poll cannot keep is refused whole, naming both options */
+  cr_assert_eq(parse(&c, err, 5, "--check-interval", "1m", "--max-staleness", "30s"),
+               SRV_CONFIG_ERROR);
+  cr_assert(strstr(err, "--max-staleness") && strstr(err, "--check-interval"), "%s", err);
+  cr_assert_eq(parse(&c, err, 3, "--max-staleness", "30s"), SRV_CONFIG_ERROR,
+               "equal to the default interval is refused too");
+  cr_assert_eq(parse(&c, err, 3, "--max-staleness", "31s"), SRV_CONFIG_RUN, "%s", err);
 }

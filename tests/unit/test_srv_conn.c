@@ -41,7 +41,8 @@ static void setup(void) {
   memset(&srv, 0, sizeof(srv));
   srv.loop = &loop;
   srv.cfg = &cfg;
-  srv.ctx = (srv_ctx){&cfg, &holder, 0, 0, srv_request_budget(cfg.max_frame)};
+  srv.ctx = (srv_ctx){
+      .cfg = &cfg, .holder = &holder, .request_budget = srv_request_budget(cfg.max_frame)};
   snprintf(dir, sizeof(dir), "/tmp/pdpd-cXXXXXX");
   cr_assert_not_null(mkdtemp(dir));
   snprintf(path, sizeof(path), "%s/s.sock", dir);

@@ -27,7 +27,8 @@ static void write_file(const char *path, const char *text) {
 static void setup(void) {
   srv_config_init(&cfg);
   cache_holder_init(&holder);
-  ctx = (srv_ctx){&cfg, &holder, 0, 0, srv_request_budget(cfg.max_frame)};
+  ctx = (srv_ctx){
+      .cfg = &cfg, .holder = &holder, .request_budget = srv_request_budget(cfg.max_frame)};
   pu_arena_init(&arena, 16384, 0);
   srv_buf_init(&out);
   snprintf(dir, sizeof(dir), "/tmp/pdpd-hXXXXXX");
@@ -268,5 +269,121 @@ Test(handlers, undecodable_bytes_after_a_readable_id_are_answered_with_that_id) 
   cr_assert_eq(r->id, 42);
   cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__BAD_REQUEST);
   cr_assert_str_eq(r->status->message, "request: cannot decode protobuf");
+  pdp__v1__response__free_unpacked(r, NULL);
+}
+
+static Pdp__V1__Response *ask_health(void) {
+  Pdp__V1__HealthRequest h = PDP__V1__HEALTH_REQUEST__INIT;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 30, rq.body_case = PDP__V1__REQUEST__BODY_HEALTH, rq.health = &h;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK);
+  cr_assert_not_null(r->health);
+  return r;
+}
+
+static Pdp__V1__Response *ask_status(void) {
+  Pdp__V1__StatusRequest s = PDP__V1__STATUS_REQUEST__INIT;
+  Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
+  rq.id = 31, rq.body_case = PDP__V1__REQUEST__BODY_SERVER_STATUS, rq.server_status = &s;
+  Pdp__V1__Response *r = handle(&rq);
+  cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__OK);
+  cr_assert_not_null(r->server_status);
+  return r;
+}
+
+/* A check, a one-item batch and a list_allowed: their status codes. */
+static void decisions(Pdp__V1__Status__Code want, const char *part) {
+  Pdp__V1__EntityUid p = U("User", "alice"), a = U("Action", "x"), res = U("Doc", "d");
+  Pdp__V1__CheckRequest c = PDP__V1__CHECK_REQUEST__INIT;
+  c.principal = &p, c.action = &a, c.resource = &res;
+  Pdp__V1__CheckRequest *cs[] = {&c};
+  Pdp__V1__BatchCheckRequest b = PDP__V1__BATCH_CHECK_REQUEST__INIT;
+  b.checks = cs, b.n_checks = 1;
+  Pdp__V1__ListAllowedRequest la = PDP__V1__LIST_ALLOWED_REQUEST__INIT;
+  la.principal = &p, la.resource = &res;
+  Pdp__V1__Request rqs[3] = {PDP__V1__REQUEST__INIT, PDP__V1__REQUEST__INIT,
+                             PDP__V1__REQUEST__INIT};
+  rqs[0].body_case = PDP__V1__REQUEST__BODY_CHECK, rqs[0].check = &c;
+  rqs[1].body_case = PDP__V1__REQUEST__BODY_BATCH_CHECK, rqs[1].batch_check = &b;
+  rqs[2].body_case = PDP__V1__REQUEST__BODY_LIST_ALLOWED, rqs[2].list_allowed = &la;
+  for (int i = 0; i < 3; i++) {
+    rqs[i].id = 40 + (uint64_t)i;
+    Pdp__V1__Response *r = handle(&rqs[i]);
+    cr_assert_eq(r->id, 40 + (uint64_t)i);
+    if (i == 2 && want == PDP__V1__STATUS__CODE__OK) /* list_allowed is not served yet */
+      cr_assert_eq(r->status->code, PDP__V1__STATUS__CODE__UNIMPLEMENTED);
+    else
+      cr_assert_eq(r->status->code, want, "request %d: %s", i, r->status->message);
+    if (want != PDP__V1__STATUS__CODE__OK) {
+      cr_assert_eq(r->body_case, PDP__V1__RESPONSE__BODY__NOT_SET, "no decision with STALE");
+      cr_assert(strstr(r->status->message, part), "%s", r->status->message);
+    }
+    pdp__v1__response__free_unpacked(r, NULL);
+  }
+}
+
+Test(handlers, past_max_staleness_decisions_are_stale_with_age_limit_and_reason) {
+  load_bundle();
+  cfg.max_staleness_ms = 5000;
+  uint64_t now = srv_mono_ms();
+  ctx.fresh.confirmed_ms = now > 1000 ? now - 1000 : 1; /* 1 s old: fresh enough */
+  decisions(PDP__V1__STATUS__CODE__OK, NULL);
+  Pdp__V1__Response *h = ask_health();
+  cr_assert_eq(h->health->state, PDP__V1__HEALTH_RESPONSE__STATE__SERVING);
+  cr_assert_geq(h->health->snapshot_age_ms, 1000);
+  cr_assert_lt(h->health->snapshot_age_ms, 5000);
+  pdp__v1__response__free_unpacked(h, NULL);
+
+  cr_assert_gt(now, 10000, "the monotonic clock has run long enough for this test");
+  ctx.fresh.confirmed_ms = now - 10000; /* 10 s old */
+  ctx.fresh.failing_since_ms = now - 9000;
+  ctx.fresh.failures = 4;
+  snprintf(ctx.fresh.reason, sizeof(ctx.fresh.reason), "source /b: /b/policies/x.cedar:2:7: bad");
+  decisions(PDP__V1__STATUS__CODE__STALE, "past max-staleness 5.0 s");
+  decisions(PDP__V1__STATUS__CODE__STALE, "/b/policies/x.cedar:2:7: bad");
+  decisions(PDP__V1__STATUS__CODE__STALE, "snapshot is 10.");
+  h = ask_health();
+  cr_assert_eq(h->health->state, PDP__V1__HEALTH_RESPONSE__STATE__DEGRADED);
+  cr_assert(strstr(h->health->reason, "past max-staleness"), "%s", h->health->reason);
+  cr_assert(strstr(h->health->reason, "(4 failed checks)"), "%s", h->health->reason);
+  cr_assert_geq(h->health->snapshot_age_ms, 10000);
+  pdp__v1__response__free_unpacked(h, NULL);
+
+  cfg.max_staleness_ms = 0; /* off: the same age answers, degraded */
+  decisions(PDP__V1__STATUS__CODE__OK, NULL);
+  h = ask_health();
+  cr_assert_eq(h->health->state, PDP__V1__HEALTH_RESPONSE__STATE__DEGRADED);
+  cr_assert(strncmp(h->health->reason, "source /b: /b/policies/x.cedar:2:7: bad; failing for 9.",
+                    55) == 0,
+            "%s", h->health->reason);
+  pdp__v1__response__free_unpacked(h, NULL);
+}
+
+Test(handlers, status_reports_the_source_times_age_and_degraded_reason) {
+  load_bundle();
+  uint64_t now = srv_mono_ms();
+  cr_assert_gt(now, 3000);
+  ctx.fresh.confirmed_ms = now - 3000;
+  ctx.fresh.last_check_unix_ms = 1700000000123;
+  ctx.fresh.last_change_unix_ms = 1690000000456;
+  Pdp__V1__Response *r = ask_status();
+  char want[128];
+  snprintf(want, sizeof(want), "dir:%s", cfg.source);
+  cr_assert_str_eq(r->server_status->source, want);
+  cr_assert_eq(r->server_status->last_check_unix_ms, 1700000000123);
+  cr_assert_eq(r->server_status->last_change_unix_ms, 1690000000456);
+  cr_assert_geq(r->server_status->snapshot_age_ms, 3000);
+  cr_assert_lt(r->server_status->snapshot_age_ms, 60000);
+  cr_assert_str_empty(r->server_status->degraded_reason);
+  cr_assert_eq(r->server_status->stamp.len, 32);
+  pdp__v1__response__free_unpacked(r, NULL);
+  snprintf(ctx.fresh.reason, sizeof(ctx.fresh.reason), "source x: gone");
+  ctx.fresh.failures = 1;
+  ctx.fresh.more_errors = 2;
+  r = ask_status();
+  cr_assert(strncmp(r->server_status->degraded_reason,
+                    "source x: gone (+2 more in the log); failing for ", 49) == 0,
+            "%s", r->server_status->degraded_reason);
   pdp__v1__response__free_unpacked(r, NULL);
 }
