@@ -556,7 +556,7 @@ bool cache__defs_rows_from_dir(pu_arena *a, const char *dir, cache__row **rows, 
     }
     out[k++] = (cache__row){services[i], strlen(services[i]), val, len};
   }
-  qsort(out, k, sizeof(*out), cmp_rows);
+  if (k > 1) qsort(out, k, sizeof(*out), cmp_rows);
   *rows = out;
   *n = k;
   return true;

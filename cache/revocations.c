@@ -249,7 +249,7 @@ bool cache__revocations_rows_from_dir(pu_arena *a, const char *dir, cache__row *
       out[k++] = (cache__row){key, 4 + e->id.len, (const char *)val, 8};
     }
   }
-  qsort(out, k, sizeof(*out), cmp_rows);
+  if (k > 1) qsort(out, k, sizeof(*out), cmp_rows);
   *rows = out;
   *n = k;
   return true;

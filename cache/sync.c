@@ -103,7 +103,7 @@ static bool read_rows(pu_arena *a, const char *dir, size_t max_key, rowset *rs, 
     if (!cache__add_row(a, &rs->p[0], &rs->n[0], &cap[0], LINKS_KEY, strlen(LINKS_KEY), text, len))
       goto oom;
   }
-  qsort(rs->p[0], rs->n[0], sizeof(cache__row), cmp_rows);
+  if (rs->n[0] > 1) qsort(rs->p[0], rs->n[0], sizeof(cache__row), cmp_rows);
 
   char *epath = pu_arena_printf(a, "%s/entities.json", dir);
   if (!epath) goto oom;
@@ -146,7 +146,7 @@ static bool read_rows(pu_arena *a, const char *dir, size_t max_key, rowset *rs, 
   }
   json_decref(json);
   if (!ok) return false;
-  qsort(rs->p[1], rs->n[1], sizeof(cache__row), cmp_rows);
+  if (rs->n[1] > 1) qsort(rs->p[1], rs->n[1], sizeof(cache__row), cmp_rows);
   return true;
 oom:
   cache_diag_addf(diag, "%s: out of memory", dir);
