@@ -249,6 +249,33 @@ Test(define, definitions_the_source_cannot_load_are_written_and_answered_interna
   pdpc_close(c);
 }
 
+Test(define, an_unchanged_define_is_answered_from_the_served_snapshot_even_while_the_source_fails) {
+  pdpc_conn *c = conn();
+  pdpc_define_result r1, r2;
+  pdpc_define_result_init(&r1);
+  pdpc_define_result_init(&r2);
+  define_ok(c, "shipping", ship, 2, NULL, 0, &r1);
+  /* a broken policy file: every later check of the source fails */
+  e2e_write("bundle/policies/broken.cedar", "permit (principal, action, resource) when { 1 + };\n");
+  int64_t deadline = du_now_ms() + DU_DEADLINE_MS;
+  pdpc_health h;
+  do {
+    cr_assert_eq(pdpc_health_check(c, &h), 0);
+    if (h.state != PDPC_HEALTH_DEGRADED) du_sleep_ms(20);
+  } while (h.state != PDPC_HEALTH_DEGRADED && du_now_ms() < deadline);
+  cr_assert_eq(h.state, PDPC_HEALTH_DEGRADED, "the change event was seen");
+  /* no check is needed (or possible): the served snapshot already has exactly these */
+  define_ok(c, "shipping", ship, 2, NULL, 0, &r2);
+  cr_assert_not(r2.changed);
+  cr_assert_eq(memcmp(r1.stamp, r2.stamp, 32), 0);
+  /* a change is written, but cannot be served while the source fails */
+  pdpc_definition more = {.name = "shipping.more", .group = "shipping"};
+  expect_refused(c, "shipping", &more, 1, NULL, 0, PDPC_STATUS_INTERNAL, "broken.cedar");
+  pdpc_define_result_close(&r1);
+  pdpc_define_result_close(&r2);
+  pdpc_close(c);
+}
+
 /* ---- the connection while a define is written ----------------------------------------------- */
 
 static void define_request(Pdp__V1__Request *rq, Pdp__V1__DefinePermissionsRequest *dp,
