@@ -123,7 +123,8 @@ static srv_convert convert_ctx(srv_ctx *ctx, pu_arena *a, char *err) {
                        .max_entity_parents = ctx->cfg->max_entity_parents,
                        .max_parent_links = ctx->cfg->max_request_parent_links,
                        .err = err,
-                       .err_cap = ERR_CAP};
+                       .err_cap = ERR_CAP,
+                       .authn = ctx->authn};
 }
 
 /* One check decided into *resp, or a status code with a message in err.  *links counts
@@ -135,6 +136,7 @@ static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapsh
                                     Pdp__V1__CheckResponse *resp, char *err) {
   srv_convert cv = convert_ctx(ctx, a, err);
   cv.parent_links = *links;
+  cv.snap = snap; /* a token's revocations are read from it */
   pdpe_request req;
   Pdp__V1__Status__Code code;
   if (!srv_convert_check(&cv, in, path, shared, n_shared, shared_es, &req, &code)) return code;
