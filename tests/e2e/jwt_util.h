@@ -197,6 +197,46 @@ static void jw_poll(const char *token, const char *action, bool (*done)(int, con
   cr_assert_fail("%s never happened: last answer %d (%s)", what, got, msg);
 }
 
+/* ---- pdpctl ------------------------------------------------------------------------------ */
+
+typedef struct jw_run {
+  int code; /* exit code, or 128 + signal */
+  char *out, *err;
+} jw_run;
+
+/* $PDPCTL_BIN ARGV... (NULL-terminated) with stdin from `in` (NULL: /dev/null). */
+static jw_run jw_pdpctl(const char *in, const char *const *args) {
+  const char *bin = getenv("PDPCTL_BIN");
+  cr_assert(bin && *bin, "PDPCTL_BIN is not set (run through tests/run_suite.sh)");
+  const char *argv[40] = {bin};
+  int n = 1;
+  for (int i = 0; args[i] && n < 39; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+  char out[300], err[300];
+  snprintf(out, sizeof(out), "%s/ctl.out", jw_d.dir);
+  snprintf(err, sizeof(err), "%s/ctl.err", jw_d.dir);
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    int i = open(in ? in : "/dev/null", O_RDONLY);
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(i, 0), dup2(o, 1), dup2(e, 2);
+    execv(bin, (char *const *)argv);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return (jw_run){WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), du_read_file(out),
+                  du_read_file(err)};
+}
+
+static void jw_run_free(jw_run *r) {
+  free(r->out), free(r->err);
+}
+
 #pragma GCC diagnostic pop
 
 #endif

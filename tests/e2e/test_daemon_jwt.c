@@ -259,42 +259,13 @@ Test(jwt, the_client_id_claim_applies_client_grants) {
 
 /* ---- pdpctl ---------------------------------------------------------------------------- */
 
-typedef struct run {
-  int code;
-  char *out, *err;
-} run;
-
 /* $PDPCTL_BIN check --socket S ARGS... with stdin from `in` (NULL: /dev/null). */
-static run pdpctl_check(const char *in, const char *const *args) {
-  const char *bin = getenv("PDPCTL_BIN");
-  cr_assert(bin && *bin, "PDPCTL_BIN is not set (run through tests/run_suite.sh)");
-  const char *argv[32] = {bin, "check", "--socket", jw_d.sock};
-  int n = 4;
+static jw_run pdpctl_check(const char *in, const char *const *args) {
+  const char *argv[32] = {"check", "--socket", jw_d.sock};
+  int n = 3;
   for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
   argv[n] = NULL;
-  char out[300], err[300];
-  snprintf(out, sizeof(out), "%s/ctl.out", jw_d.dir);
-  snprintf(err, sizeof(err), "%s/ctl.err", jw_d.dir);
-  fflush(NULL);
-  pid_t pid = fork();
-  cr_assert_geq(pid, 0);
-  if (pid == 0) {
-    int i = open(in ? in : "/dev/null", O_RDONLY);
-    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(i, 0), dup2(o, 1), dup2(e, 2);
-    execv(bin, (char *const *)argv);
-    _exit(127);
-  }
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return (run){WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), du_read_file(out),
-               du_read_file(err)};
-}
-
-static void run_free(run *r) {
-  free(r->out), free(r->err);
+  return jw_pdpctl(in, argv);
 }
 
 Test(jwt, pdpctl_check_with_a_token_exits_0_on_allow_1_on_deny_2_when_refused) {
@@ -302,21 +273,21 @@ Test(jwt, pdpctl_check_with_a_token_exits_0_on_allow_1_on_deny_2_when_refused) {
   char *alice = jw_token(&jw_rs, "rs-1", "alice", ""), *bob = jw_token(&jw_es, "es-1", "bob", "");
   char *expired = tu_token(&jw_hs, "hs-1", claims(JW_ISS, JW_AUD, -30, ""));
   const char *a1[] = {"--token", alice, "-a", "Action::\"view\"", "-r", "Doc::\"d1\"", NULL};
-  run r = pdpctl_check(NULL, a1);
+  jw_run r = pdpctl_check(NULL, a1);
   cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
   cr_assert(strstr(r.out, "ALLOW") && strstr(r.out, "alice-views"), "%s", r.out);
-  run_free(&r);
+  jw_run_free(&r);
   const char *a2[] = {"--token", bob, "-a", "Action::\"view\"", "-r", "Doc::\"d1\"", NULL};
   r = pdpctl_check(NULL, a2);
   cr_assert_eq(r.code, 1, "%s%s", r.out, r.err);
   cr_assert(strstr(r.out, "DENY"), "%s", r.out);
-  run_free(&r);
+  jw_run_free(&r);
   const char *a3[] = {"--token", expired, "-a", "Action::\"view\"", "-r", "Doc::\"d1\"", NULL};
   r = pdpctl_check(NULL, a3);
   cr_assert_eq(r.code, 2, "%s%s", r.out, r.err);
   cr_assert(strstr(r.err, "pdpd answered UNAUTHENTICATED: token refused: expired"), "%s", r.err);
   cr_assert_str_eq(r.out, "");
-  run_free(&r);
+  jw_run_free(&r);
   /* --token-file: a file with a trailing newline, and stdin. */
   const char *text = tu_fmt("%s\n", alice);
   cr_assert(du_write(&jw_d, "alice.jwt", text));
@@ -324,31 +295,31 @@ Test(jwt, pdpctl_check_with_a_token_exits_0_on_allow_1_on_deny_2_when_refused) {
                       "-r",           "Doc::\"d1\"",        NULL};
   r = pdpctl_check(NULL, a4);
   cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
-  run_free(&r);
+  jw_run_free(&r);
   cr_assert(du_write(&jw_d, "bob.jwt", bob));
   const char *a5[] = {"--token-file", "-", "-a", "Action::\"view\"", "-r", "Doc::\"d1\"", NULL};
   r = pdpctl_check(jw_path("bob.jwt"), a5);
   cr_assert_eq(r.code, 1, "%s%s", r.out, r.err);
-  run_free(&r);
+  jw_run_free(&r);
   /* usage errors: both ways of giving a token, a principal with a token, a missing file */
   const char *a6[] = {"--token",          alice, "--token-file", "-", "-a",
                       "Action::\"view\"", "-r",  "Doc::\"d1\"",  NULL};
   r = pdpctl_check(NULL, a6);
   cr_assert_eq(r.code, 2);
   cr_assert(strstr(r.err, "not both"), "%s", r.err);
-  run_free(&r);
+  jw_run_free(&r);
   const char *a7[] = {"--token", alice,         "-p", "User::\"alice\"", "-a", "Action::\"view\"",
                       "-r",      "Doc::\"d1\"", NULL};
   r = pdpctl_check(NULL, a7);
   cr_assert_eq(r.code, 2);
   cr_assert(strstr(r.err, "give --principal or --token, not both"), "%s", r.err);
-  run_free(&r);
+  jw_run_free(&r);
   const char *a8[] = {"--token-file", jw_path("nope.jwt"), "-a", "Action::\"view\"",
                       "-r",           "Doc::\"d1\"",       NULL};
   r = pdpctl_check(NULL, a8);
   cr_assert_eq(r.code, 2);
   cr_assert(strstr(r.err, "--token-file") && strstr(r.err, "nope.jwt"), "%s", r.err);
-  run_free(&r);
+  jw_run_free(&r);
   free(alice), free(bob), free(expired);
 }
 
