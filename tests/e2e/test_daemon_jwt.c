@@ -343,3 +343,51 @@ Test(jwt, a_bad_jwt_config_makes_pdpd_exit_2_naming_the_file_and_field) {
   cr_assert(strstr(log, "gone.pem"), "%s", log);
   free(log);
 }
+
+/* ---- pdp-bench --token-file ------------------------------------------------------------------ */
+
+/* $PDP_BENCH_BIN --socket S ARGS (a shell word list); its exit code, output in out. */
+static int bench(char *out, size_t cap, const char *args) {
+  const char *bin = getenv("PDP_BENCH_BIN");
+  cr_assert(bin && *bin, "PDP_BENCH_BIN is not set (run through tests/run_suite.sh)");
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' %s 2>&1", bin, jw_d.sock, args);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(jwt, pdp_bench_sends_tokens_in_place_of_principals_and_fails_on_refused_ones) {
+  jw_start(NULL);
+  /* The scenario's principal is bob (denied); the tokens are alice's (allowed). */
+  cr_assert(du_write(&jw_d, "scen/checks.json",
+                     "{\"checks\": [{\"principal\": {\"type\": \"User\", \"id\": \"bob\"},\n"
+                     " \"action\": {\"type\": \"Action\", \"id\": \"view\"},\n"
+                     " \"resource\": {\"type\": \"Doc\", \"id\": \"d1\"}, \"decision\": "
+                     "\"deny\"}]}\n"));
+  char *rs = jw_token(&jw_rs, "rs-1", "alice", ""), *hs = jw_token(&jw_hs, "hs-1", "alice", "");
+  cr_assert(du_write(&jw_d, "tokens.txt", tu_fmt("%s\n\n%s\n", rs, hs)));
+  static char out[1 << 16];
+  char args[1024];
+  snprintf(args, sizeof(args), "--scenario '%s' --token-file '%s' --requests 500 --depth 4",
+           jw_path("scen"), jw_path("tokens.txt"));
+  int rc = bench(out, sizeof(out), args);
+  cr_assert_eq(rc, 0, "pdp-bench exited %d:\n%s", rc, out);
+  cr_assert(strstr(out, "tokens of") && strstr(out, "wrong: 0"), "%s", out);
+  snprintf(args, sizeof(args), "--scenario '%s' --batch 8 --token-file '%s' --requests 50",
+           jw_path("scen"), jw_path("tokens.txt"));
+  rc = bench(out, sizeof(out), args);
+  cr_assert_eq(rc, 0, "pdp-bench --batch exited %d:\n%s", rc, out);
+  /* An expired token is refused: the run reports it and fails. */
+  char *expired = tu_token(&jw_hs, "hs-1", claims(JW_ISS, JW_AUD, -30, ""));
+  cr_assert(du_write(&jw_d, "tokens.txt", expired));
+  snprintf(args, sizeof(args), "--scenario '%s' --token-file '%s' --requests 50", jw_path("scen"),
+           jw_path("tokens.txt"));
+  rc = bench(out, sizeof(out), args);
+  cr_assert_eq(rc, 1, "pdp-bench exited %d:\n%s", rc, out);
+  cr_assert(strstr(out, "UNAUTHENTICATED") && strstr(out, "expired"), "%s", out);
+  free(rs), free(hs), free(expired);
+}
