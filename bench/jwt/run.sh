@@ -18,7 +18,9 @@
 # Every load runs the four variants REPEATS times, interleaved, so a change of machine load
 # falls on all of them.  The figure that survives a shared machine is pdpd's CPU time per
 # check (/proc/PID/schedstat, on-CPU ns, divided by the checks it answered): the token's
-# cost is that figure minus the principal variant's.  The table shows medians over the
+# cost is that figure minus the principal variant's.  A fifth variant, `entity`, sends the
+# principal uid with the principal's entity in the request (what the token's claims say): the
+# cost a token replaces.  The table shows medians over the
 # repeats; p50 and throughput are also given as ratios to echo, as pdp-bench prints them.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,7 +38,7 @@ trap cleanup EXIT INT TERM
 
 cp -r "$root/examples/jwt" "$tmp/jwt"
 "$tmp/jwt/gen-keys.sh" >/dev/null
-mkdir -p "$tmp/bundle/policies" "$tmp/scen"
+mkdir -p "$tmp/bundle/policies" "$tmp/scen" "$tmp/scen-entity"
 cat >"$tmp/bundle/policies/x.cedar" <<'EOF'
 @id("alice-views")
 permit (principal == User::"alice", action == Action::"view", resource);
@@ -46,6 +48,20 @@ cat >"$tmp/scen/checks.json" <<'EOF'
 {"checks": [{"principal": {"type": "User", "id": "alice"},
              "action": {"type": "Action", "id": "view"},
              "resource": {"type": "Doc", "id": "d1"}, "decision": "allow"}]}
+EOF
+# The same check with the principal's entity sent in the request, as a service without
+# tokens would send what the token says (roles and client as parents, scopes and the rest as
+# attributes): what the token saves.
+cat >"$tmp/scen-entity/checks.json" <<'EOF'
+{"checks": [{"principal": {"type": "User", "id": "alice"},
+             "action": {"type": "Action", "id": "view"},
+             "resource": {"type": "Doc", "id": "d1"}, "decision": "allow",
+             "entities": [{"uid": {"type": "User", "id": "alice"},
+                           "attrs": {"scopes": ["api.view", "data.query", "data.view", "log.view"],
+                                     "tenant": "acme", "client_id": "ops-console",
+                                     "email": "alice@example.com"},
+                           "parents": [{"type": "Role", "id": "admin"}, {"type": "Role", "id": "ops"},
+                                       {"type": "Client", "id": "ops-console"}]}]}]}
 EOF
 claims='"roles":["admin","ops"],"scope":"data.query data.view api.view log.view","tenant":"acme","client_id":"ops-console","email":"alice@example.com"'
 for alg in rs256 es256 hs256; do
@@ -70,12 +86,16 @@ cpu_ns() { cut -d' ' -f1 "/proc/$pid/schedstat"; }
 run() { # variant load repeat args...
   v=$1 load=$2 rep=$3
   shift 3
-  tok=
-  [ "$v" != principal ] && tok="--token-file $tmp/$v.jwt"
+  scen="$tmp/scen" tok=
+  case $v in
+  principal) ;;
+  entity) scen="$tmp/scen-entity" ;;
+  *) tok="--token-file $tmp/$v.jwt" ;;
+  esac
   out="$tmp/$v-$load-$rep"
   before=$(cpu_ns)
   # shellcheck disable=SC2086
-  "$bin/pdp-bench" --socket "$sock" --scenario "$tmp/scen" $tok --duration "$secs" --warmup 0 \
+  "$bin/pdp-bench" --socket "$sock" --scenario "$scen" $tok --duration "$secs" --warmup 0 \
     --compare-echo --rounds "$rounds" --json "$out.json" "$@" >"$out.txt" ||
     { cat "$out.txt" >&2; exit 1; }
   echo $(($(cpu_ns) - before)) >"$out.cpu"
@@ -83,7 +103,7 @@ run() { # variant load repeat args...
 for load in ping-pong pipelined batch; do
   rep=1
   while [ $rep -le "$repeats" ]; do
-    for v in principal rs256 es256 hs256; do
+    for v in principal entity rs256 es256 hs256; do
       case $load in
       ping-pong) run $v $load $rep --depth 1 ;;
       pipelined) run $v $load $rep --depth 64 ;;
@@ -100,7 +120,7 @@ print("| load | variant | pdpd CPU ns/check | over principal (ns) | p50 us | p50
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 for load in ("ping-pong", "pipelined", "batch"):
     base = None
-    for v in ("principal", "rs256", "es256", "hs256"):
+    for v in ("principal", "entity", "rs256", "es256", "hs256"):
         rows = []
         for rep in range(1, reps + 1):
             f = f"{tmp}/{v}-{load}-{rep}"
