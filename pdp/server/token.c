@@ -72,6 +72,8 @@ bool srv_token_principal(srv_convert *cv, const char *token, const char *path, p
   if (!cv->authn)
     return refuse(cv, code, PDP__V1__STATUS__CODE__UNAUTHENTICATED,
                   "tokens are not configured (--jwt-config)");
+  if (!cv->snap) /* a caller that forgot cv->snap: no revocation state, no answer */
+    return refuse(cv, code, PDP__V1__STATUS__CODE__INTERNAL, "token: no snapshot to check against");
   pa_revocations rev = {.revoked = srv_token_revoked, .ctx = (void *)cv->snap};
   memcpy(rev.stamp, cv->snap->stamp, sizeof(rev.stamp));
   pdpe_entity p;
