@@ -391,3 +391,48 @@ Test(jwt, pdp_bench_sends_tokens_in_place_of_principals_and_fails_on_refused_one
   cr_assert(strstr(out, "UNAUTHENTICATED") && strstr(out, "expired"), "%s", out);
   free(rs), free(hs), free(expired);
 }
+
+/* ---- scenario 1: examples/jwt/console -------------------------------------------------------- */
+
+Test(jwt, the_console_example_answers_its_checks_and_its_scoped_tokens) {
+  const char *root = getenv("PDP_SOURCE_ROOT");
+  cr_assert(root && *root, "PDP_SOURCE_ROOT is not set (run through tests/run_suite.sh)");
+  char cmd[1024], example[512];
+  snprintf(example, sizeof(example), "%s/examples/jwt/console", root);
+  snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s/console'", example, jw_d.dir);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  static char source[300];
+  snprintf(source, sizeof(source), "%s/console", jw_d.dir);
+  jw_d.source = source; /* a copy: the revocation below writes into it */
+  jw_start(NULL);
+  const char *t[] = {"test", example, "--socket", jw_d.sock, NULL};
+  jw_run r = jw_pdpctl(NULL, t);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  cr_assert(strstr(r.out, "6 passed, 0 failed"), "%s", r.out);
+  jw_run_free(&r);
+  /* The same answers for a real token whose scope claim carries the scopes. */
+  char *tok = jw_token(&jw_rs, "rs-1", "ops-admin", "\"scope\":\"api.view data.query log.delete\"");
+  du_check c;
+  const struct {
+    const char *action;
+    int allow;
+    const char *reason;
+  } want[] = {{"data.query", 1, "scope:data.query"},
+              {"data.delete", 0, NULL},
+              {"log.delete", 0, "disabled-scope"}};
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    du_check_init(&c, 1, "unused", want[i].action, "users");
+    c.resource.type = "Table";
+    c.check.principal = NULL, c.check.token = tok;
+    Pdp__V1__Response *resp = jw_ask(&c.rq);
+    cr_assert_eq(resp->status->code, PDP__V1__STATUS__CODE__OK, "%s", resp->status->message);
+    cr_assert_eq(resp->check->decision == PDP__V1__DECISION__ALLOW, want[i].allow, "%s",
+                 want[i].action);
+    if (want[i].reason) {
+      cr_assert_eq(resp->check->n_reason, 1, "%s", want[i].action);
+      cr_assert_str_eq(resp->check->reason[0], want[i].reason);
+    }
+    pdp__v1__response__free_unpacked(resp, NULL);
+  }
+  free(tok);
+}
