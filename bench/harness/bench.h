@@ -2,7 +2,8 @@
  *
  * hist.c      bench_hist: a log-linear histogram of nanoseconds, 1/256 relative error
  * scenario.c  bench_scenario: a request mix (a checks.json) pre-encoded as frames, one
- *             Check per frame or (bench_scenario_batch) K checks per BatchCheck frame
+ *             Check per frame or (bench_scenario_batch) K checks per BatchCheck frame,
+ *             optionally with tokens in place of principals (bench_scenario_tokens)
  */
 #ifndef PDP_BENCH_HARNESS_BENCH_H
 #define PDP_BENCH_HARNESS_BENCH_H
@@ -54,5 +55,12 @@ void bench_scenario_close(bench_scenario *s);
  * keeps its checks' expectations in order.  On error (k == 0, out of memory, a frame that
  * does not decode) s is left as it was and false comes back with a message. */
 bool bench_scenario_batch(bench_scenario *s, size_t k, char *err, size_t cap);
+
+/* Re-encode a loaded scenario's Check frames with a token in place of each principal: check
+ * i carries tokens[i % n] (n >= 1; pdpd needs --jwt-config).  The principal a token maps to
+ * is not the scenario's, so the expected decisions are dropped (expect_allow -1): the first
+ * pass then only checks that every answer is OK, which a refused token is not.  Call it
+ * before bench_scenario_batch.  On error s is left as it was and false comes back. */
+bool bench_scenario_tokens(bench_scenario *s, char *const *tokens, size_t n, char *err, size_t cap);
 
 #endif

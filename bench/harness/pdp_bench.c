@@ -19,6 +19,12 @@
  * --batch K sends K consecutive checks of the scenario per BatchCheck request instead of
  * one Check each: latency is then per batch, throughput is reported both as requests/s and
  * as checks/s (K times that), and verification checks every item of the first pass.
+ *
+ * --token-file FILE sends the tokens of FILE (one per line, cycled over the checks) in place
+ * of the scenario's principals, to a pdpd started with --jwt-config: the same checks with a
+ * principal uid and with a (cached) token differ by what a token costs.  The first pass then
+ * verifies that every answer is OK, not the decisions (the token's principal is not the
+ * scenario's).
  */
 #include "bench.h"
 
@@ -43,6 +49,7 @@ typedef struct bench_opts {
   const char *scenario;
   const char *json_out;
   const char *echo_bin;
+  const char *token_file; /* tokens in place of principals, one per line */
   int connections;
   int depth;
   double duration_s; /* measured phase, when requests == 0 */
@@ -388,6 +395,9 @@ static const char usage[] =
     "                       round a 1/R share of the duration or requests (default 1)\n"
     "  --batch K            send K checks per BatchCheck request (latency per batch;\n"
     "                       throughput as requests/s and checks/s)\n"
+    "  --token-file FILE    send the tokens of FILE (one per line, cycled) in place of\n"
+    "                       the principals (pdpd needs --jwt-config; answers are verified\n"
+    "                       to be OK, decisions are not)\n"
     "  --compare-echo       run the identical load against pdp-echo too, print ratios\n"
     "  --echo-bin PATH      pdp-echo to start (default: next to pdp-bench)\n"
     "  --json FILE          also write the results as JSON\n"
@@ -428,6 +438,7 @@ static void print_table(const bench_opts *o, const bench_scenario *sc, const ben
   fill_rows(p, e, rows);
   printf("\n## pdp-bench: %s, %d connection(s), depth %d", sc->name, o->connections, o->depth);
   if (sc->batch) printf(", %zu checks per BatchCheck request", sc->batch);
+  if (o->token_file) printf(", tokens of %s in place of principals", o->token_file);
   if (e && o->rounds > 1) printf(", %d rounds alternating with echo", o->rounds);
   printf("\n\n");
   if (e) {
@@ -473,6 +484,7 @@ static bool write_json(const char *file, const bench_opts *o, const bench_scenar
     else
       fputc(*c, f);
   fprintf(f, "\",\n  \"connections\": %d,\n  \"depth\": %d,\n", o->connections, o->depth);
+  fprintf(f, "  \"tokens\": %s,\n", o->token_file ? "true" : "false");
   fprintf(f, "  \"batch\": %zu,\n  \"checks_per_request\": %zu,\n  \"rounds\": %d,\n", sc->batch,
           per_request(sc), o->compare_echo ? o->rounds : 1);
   fprintf(f, "  \"verified\": %llu,\n  \"wrong\": %llu,\n", (unsigned long long)p->verified,
@@ -544,6 +556,47 @@ static bool parse_num(const char *opt, const char *arg, double lo, double hi, do
   return true;
 }
 
+/* The tokens of `file` (one per line, blank lines skipped) in place of sc's principals. */
+static bool use_tokens(const char *file, bench_scenario *sc, char *err, size_t cap) {
+  FILE *f = fopen(file, "r");
+  if (!f) {
+    snprintf(err, cap, "%s: %s", file, strerror(errno));
+    return false;
+  }
+  char **tokens = NULL, *line = NULL;
+  size_t n = 0, line_cap = 0;
+  ssize_t len;
+  bool ok = true;
+  while (ok && (len = getline(&line, &line_cap, f)) >= 0) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+      line[--len] = '\0';
+    if (len == 0) continue;
+    char **grown = realloc(tokens, (n + 1) * sizeof(*tokens));
+    if (!grown || !(grown[n] = strdup(line))) {
+      if (grown) tokens = grown;
+      snprintf(err, cap, "%s: out of memory", file);
+      ok = false;
+      break;
+    }
+    tokens = grown;
+    n++;
+  }
+  free(line);
+  fclose(f);
+  if (ok && n == 0) {
+    snprintf(err, cap, "%s: no token in it", file);
+    ok = false;
+  }
+  if (ok) {
+    char why[256];
+    ok = bench_scenario_tokens(sc, tokens, n, why, sizeof(why));
+    if (!ok) snprintf(err, cap, "%s: %s", file, why);
+  }
+  for (size_t i = 0; i < n; i++) free(tokens[i]);
+  free(tokens);
+  return ok;
+}
+
 int main(int argc, char **argv) {
   bench_opts o = {.socket = "./var/pdpd.sock",
                   .scenario = "examples/quickstart",
@@ -564,6 +617,7 @@ int main(int argc, char **argv) {
                                         {"compare-echo", no_argument, 0, 'e'},
                                         {"echo-bin", required_argument, 0, 'E'},
                                         {"json", required_argument, 0, 'j'},
+                                        {"token-file", required_argument, 0, 'T'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int opt;
@@ -611,6 +665,9 @@ int main(int argc, char **argv) {
     case 'j':
       o.json_out = optarg;
       break;
+    case 'T':
+      o.token_file = optarg;
+      break;
     case 'h':
       fputs(usage, stdout);
       return 0;
@@ -630,6 +687,11 @@ int main(int argc, char **argv) {
   bench_scenario sc;
   if (!bench_scenario_load(o.scenario, &sc, err, sizeof(err))) {
     fprintf(stderr, "pdp-bench: %s\n", err);
+    return 2;
+  }
+  if (o.token_file && !use_tokens(o.token_file, &sc, err, sizeof(err))) {
+    fprintf(stderr, "pdp-bench: --token-file %s\n", err);
+    bench_scenario_close(&sc);
     return 2;
   }
   if (o.batch && !bench_scenario_batch(&sc, o.batch, err, sizeof(err))) {

@@ -8,7 +8,8 @@
  * bench_scenario_batch repacks those frames as BatchCheck requests: it decodes each Check
  * frame back into its protobuf-c message (so the checks are byte for byte what
  * pdpc_encode_check produced) and packs K of them per pdp.v1.BatchCheckRequest; the C
- * client has no batch encoder of its own.
+ * client has no batch encoder of its own.  bench_scenario_tokens decodes them the same way to
+ * put a token (a JWT) in place of each principal.
  */
 #include "bench.h"
 
@@ -153,5 +154,57 @@ bool bench_scenario_batch(bench_scenario *s, size_t k, char *err, size_t cap) {
   s->frames = out;
   s->n = nb;
   s->batch = k;
+  return true;
+}
+
+bool bench_scenario_tokens(bench_scenario *s, char *const *tokens, size_t n, char *err,
+                           size_t cap) {
+  if (n == 0 || s->n == 0 || s->batch) {
+    snprintf(err, cap, "tokens: need a token and a loaded scenario of single checks");
+    return false;
+  }
+  bench_frame *out = calloc(s->n, sizeof(*out));
+  if (!out) {
+    snprintf(err, cap, "out of memory");
+    return false;
+  }
+  bool ok = true;
+  for (size_t i = 0; i < s->n && ok; i++) {
+    const bench_frame *f = &s->frames[i];
+    Pdp__V1__Request *rq =
+        f->len >= 4 ? pdp__v1__request__unpack(NULL, f->len - 4, f->bytes + 4) : NULL;
+    if (!rq || rq->body_case != PDP__V1__REQUEST__BODY_CHECK) {
+      snprintf(err, cap, "checks[%zu]: the encoded check does not decode", i);
+      ok = false;
+    } else {
+      Pdp__V1__EntityUid *principal = rq->check->principal;
+      char *empty = rq->check->token; /* protobuf-c's default "" or a string it owns */
+      rq->check->principal = NULL;
+      rq->check->token = tokens[i % n];
+      size_t len = pdp__v1__request__get_packed_size(rq);
+      if (len > UINT32_MAX - 4 || !(out[i].bytes = malloc(4 + len))) {
+        snprintf(err, cap, "checks[%zu]: out of memory", i);
+        ok = false;
+      } else {
+        out[i].bytes[0] = (uint8_t)(len >> 24);
+        out[i].bytes[1] = (uint8_t)(len >> 16);
+        out[i].bytes[2] = (uint8_t)(len >> 8);
+        out[i].bytes[3] = (uint8_t)len;
+        pdp__v1__request__pack(rq, out[i].bytes + 4);
+        out[i].len = 4 + len;
+        out[i].expect_allow = -1;
+        out[i].n_checks = 1;
+      }
+      rq->check->principal = principal; /* give back what the unpack owns */
+      rq->check->token = empty;
+    }
+    if (rq) pdp__v1__request__free_unpacked(rq, NULL);
+  }
+  if (!ok) {
+    free_frames(out, s->n);
+    return false;
+  }
+  free_frames(s->frames, s->n);
+  s->frames = out;
   return true;
 }

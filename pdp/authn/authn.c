@@ -1,7 +1,8 @@
 /* authn.c - the authenticator: config + keys + cache, loading and reloading them, and the
  * cached check path.
  *
- * A check hashes the token (SHA-256), looks it up, and on a hit copies the principal into
+ * A check hashes the token (a keyed 64-bit hash; the entry's token text is compared in full),
+ * looks it up, and on a hit copies the principal into
  * the caller's arena; the revocation callback runs only when the entry was last checked
  * against another revocation stamp.  A miss runs pa__verify (verify.c), asks the callback,
  * and caches the result.  Reloading: a changed config file replaces config, keys and cache
@@ -120,9 +121,7 @@ pa_authn *pa_authn_new(const char *config_path, char *err, size_t err_cap) {
   }
   install(a, &l);
   a->cache = pa__cache_new(a->cfg.cache_max_entries, a->cfg.cache_max_bytes);
-  a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-  a->sha_ctx = EVP_MD_CTX_new();
-  if (!a->cache || !a->sha256 || !a->sha_ctx) {
+  if (!a->cache) {
     snprintf(err, err_cap, "out of memory");
     pa_authn_free(a);
     return NULL;
@@ -135,8 +134,6 @@ void pa_authn_free(pa_authn *a) {
   pa__cache_free(a->cache);
   unload_keys(a->keys, a->cfg.n_keys);
   pa_config_close(&a->cfg);
-  EVP_MD_CTX_free(a->sha_ctx);
-  EVP_MD_free(a->sha256);
   free(a->config_path);
   free(a->base_dir);
   free(a);
@@ -258,12 +255,8 @@ pa_status pa_authn_check(pa_authn *a, pu_str token, int64_t now, const pa_revoca
                          size_t err_cap) {
   if (token.len > a->cfg.max_token_bytes)
     return pa__verify(a, token, now, arena, principal, info, NULL, err, err_cap);
-  uint8_t hash[32];
-  if (EVP_DigestInit_ex2(a->sha_ctx, a->sha256, NULL) != 1 ||
-      EVP_DigestUpdate(a->sha_ctx, token.ptr, token.len) != 1 ||
-      EVP_DigestFinal_ex(a->sha_ctx, hash, NULL) != 1)
-    return pa__refuse(err, err_cap, PA_ERR_INTERNAL, "SHA-256 failed");
-  pa_entry *e = pa__cache_find(a->cache, hash, now);
+  uint64_t hash = pa__cache_hash(a->cache, token);
+  pa_entry *e = pa__cache_find(a->cache, hash, token, now);
   if (e) {
     const pa_token_info *ei = pa__entry_info(e);
     if (rev && !pa__entry_checked_against(e, rev->stamp)) {
@@ -292,7 +285,7 @@ pa_status pa_authn_check(pa_authn *a, pu_str token, int64_t now, const pa_revoca
   int64_t ttl_end =
       now > INT64_MAX - a->cfg.max_cache_ttl_s ? INT64_MAX : now + a->cfg.max_cache_ttl_s;
   if (ttl_end < until) until = ttl_end;
-  pa__cache_put(a->cache, hash, until, key->gen, rev ? rev->stamp : NULL, principal, info);
+  pa__cache_put(a->cache, hash, token, until, key->gen, rev ? rev->stamp : NULL, principal, info);
   return PA_OK;
 }
 

@@ -17,8 +17,8 @@
  * token is refused as an algorithm mismatch, when several do it is refused as "kid
  * required" (and always when the config sets require_kid).
  *
- * Cache: verified tokens are kept by SHA-256 of the token text, bounded in entries and
- * bytes, each until its exp (+ leeway), a revocation, or a change of the key that verified
+ * Cache: verified tokens are kept by their text (a keyed 64-bit hash places them, a hit
+ * compares the whole text), bounded in entries and bytes, each until its exp (+ leeway), a revocation, or a change of the key that verified
  * it (reloading a changed or removed key drops every entry it verified at once).  The
  * revocation state is identified by a caller-given 32-byte stamp (the snapshot's): a hit
  * whose entry was last checked against the same stamp costs a hash and a table lookup; a

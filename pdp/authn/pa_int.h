@@ -65,9 +65,7 @@ struct pa_authn {
   pa_config cfg;
   pa_key *keys; /* cfg.n_keys, in config order */
   pa_cache *cache;
-  uint64_t next_gen;   /* the gen the next loaded key gets (never reused) */
-  EVP_MD *sha256;      /* fetched once: the cache key of every check */
-  EVP_MD_CTX *sha_ctx; /* reused (OpenSSL 3's one-shot SHA256() fetches on every call) */
+  uint64_t next_gen; /* the gen the next loaded key gets (never reused) */
 };
 
 /* Verify without cache or revocations; on PA_OK *key_out is the key that verified. */
@@ -79,11 +77,15 @@ pa_status pa__verify(pa_authn *a, pu_str token, int64_t now, pu_arena *arena,
 
 pa_cache *pa__cache_new(uint32_t max_entries, size_t max_bytes);
 void pa__cache_free(pa_cache *c);
-/* The live entry for `hash` or NULL (an entry past valid_until is dropped and NULL returned). */
-pa_entry *pa__cache_find(pa_cache *c, const uint8_t hash[32], int64_t now);
-/* Copy a verified principal and its info into a new entry; false when it cannot be kept
- * (too large for the budget, out of memory) - not an error for the caller. */
-bool pa__cache_put(pa_cache *c, const uint8_t hash[32], int64_t valid_until, uint64_t key_gen,
+/* The table hash of a token: 64 bits keyed with the cache's random seed (a lookup
+ * compares the whole token text too, so the hash only spreads the table). */
+uint64_t pa__cache_hash(const pa_cache *c, pu_str token);
+/* The live entry for `token` (whose pa__cache_hash is `hash`) or NULL (an entry past
+ * valid_until is dropped and NULL returned). */
+pa_entry *pa__cache_find(pa_cache *c, uint64_t hash, pu_str token, int64_t now);
+/* Copy a verified token, its principal and info into a new entry; false when it cannot be
+ * kept (too large for the budget, out of memory) - not an error for the caller. */
+bool pa__cache_put(pa_cache *c, uint64_t hash, pu_str token, int64_t valid_until, uint64_t key_gen,
                    const uint8_t *rev_stamp, const pdpe_entity *principal,
                    const pa_token_info *info);
 void pa__cache_remove(pa_cache *c, pa_entry *e);

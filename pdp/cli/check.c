@@ -14,7 +14,8 @@
 #include <string.h>
 
 static const char check_usage[] =
-    "usage: pdpctl check --principal UID --action UID --resource UID [options]\n"
+    "usage: pdpctl check (--principal UID | --token JWT | --token-file FILE)\n"
+    "                    --action UID --resource UID [options]\n"
     "\n"
     "Ask a running pdpd whether PRINCIPAL may do ACTION on RESOURCE.\n"
     "UIDs are written as in Cedar: 'User::\"alice\"', 'Action::\"view\"'.\n"
@@ -22,8 +23,10 @@ static const char check_usage[] =
     "options:\n"
     "  -s, --socket PATH     pdpd's socket (default $PDPD_SOCKET or " CTL_DEFAULT_SOCKET ")\n"
     "  -p, --principal UID   the principal entity\n"
-    "      --token JWT       a token pdpd verifies and maps to the principal (instead of "
-    "--principal)\n"
+    "      --token JWT       a token pdpd verifies and maps to the principal (instead of\n"
+    "                        --principal; pdpd needs --jwt-config)\n"
+    "      --token-file FILE the token read from FILE, or from stdin for '-' (keeps it out\n"
+    "                        of the process list)\n"
     "  -a, --action UID      the action entity\n"
     "  -r, --resource UID    the resource entity\n"
     "  -c, --context JSON    the context record as Cedar JSON, or @FILE to read it from FILE\n"
@@ -75,15 +78,22 @@ static void print_human(const pdpc_result *r) {
 }
 
 int ctl_check(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"socket", required_argument, 0, 's'},   {"principal", required_argument, 0, 'p'},
-      {"token", required_argument, 0, 'T'},    {"action", required_argument, 0, 'a'},
-      {"resource", required_argument, 0, 'r'}, {"context", required_argument, 0, 'c'},
-      {"entities", required_argument, 0, 'e'}, {"explain", no_argument, 0, 'x'},
-      {"json", no_argument, 0, 'j'},           {"timeout", required_argument, 0, 't'},
-      {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+  static const struct option opts[] = {{"socket", required_argument, 0, 's'},
+                                       {"principal", required_argument, 0, 'p'},
+                                       {"token", required_argument, 0, 'T'},
+                                       {"token-file", required_argument, 0, 'F'},
+                                       {"action", required_argument, 0, 'a'},
+                                       {"resource", required_argument, 0, 'r'},
+                                       {"context", required_argument, 0, 'c'},
+                                       {"entities", required_argument, 0, 'e'},
+                                       {"explain", no_argument, 0, 'x'},
+                                       {"json", no_argument, 0, 'j'},
+                                       {"timeout", required_argument, 0, 't'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   const char *sock = ctl_socket_default(), *principal = NULL, *action = NULL, *resource = NULL;
-  const char *token = NULL, *context = NULL, *entities = NULL;
+  const char *token = NULL, *token_file = NULL, *context = NULL, *entities = NULL;
+  char *token_buf = NULL;
   bool json = false, explain = false;
   int timeout = CTL_DEFAULT_TIMEOUT_MS;
   optind = 0;
@@ -99,6 +109,9 @@ int ctl_check(int argc, char **argv) {
       break;
     case 'T':
       token = optarg;
+      break;
+    case 'F':
+      token_file = optarg;
       break;
     case 'a':
       action = optarg;
@@ -133,6 +146,11 @@ int ctl_check(int argc, char **argv) {
             argv[optind]);
     return CTL_EXIT_ERROR;
   }
+  if (token && token_file) {
+    fprintf(stderr, "pdpctl check: give --token or --token-file, not both\n");
+    return CTL_EXIT_ERROR;
+  }
+  if (token_file) token = token_file; /* read below, once the arguments are checked */
   if (!principal && !token) {
     fprintf(stderr,
             "pdpctl check: --principal (or --token) is required (see pdpctl check --help)\n");
@@ -159,6 +177,13 @@ int ctl_check(int argc, char **argv) {
   if (principal && !ctl_uid_parse(principal, &p, err, sizeof err)) {
     fprintf(stderr, "pdpctl check: --principal: %s\n", err);
     goto out;
+  }
+  if (token_file) {
+    if (ctl_read_token(token_file, &token_buf, err, sizeof err)) {
+      fprintf(stderr, "pdpctl check: --token-file %s\n", err);
+      goto out;
+    }
+    token = token_buf;
   }
   if (!ctl_uid_parse(action, &a, err, sizeof err)) {
     fprintf(stderr, "pdpctl check: --action: %s\n", err);
@@ -208,6 +233,7 @@ int ctl_check(int argc, char **argv) {
 out:
   pdpc_result_close(&res);
   pdpc_close(conn);
+  free(token_buf);
   ctl_entities_close(&es);
   pdpc_value_free(ctx);
   ctl_uid_close(&p);

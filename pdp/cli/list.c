@@ -17,7 +17,8 @@
 #include <string.h>
 
 static const char list_usage[] =
-    "usage: pdpctl list-allowed --principal UID --resource UID [options]\n"
+    "usage: pdpctl list-allowed (--principal UID | --token JWT | --token-file FILE)\n"
+    "                           --resource UID [options]\n"
     "\n"
     "Ask a running pdpd which defined actions PRINCIPAL may do on RESOURCE, and print\n"
     "them one per line ('Action::\"view\"').  UIDs are written as in Cedar:\n"
@@ -26,8 +27,10 @@ static const char list_usage[] =
     "options:\n"
     "  -s, --socket PATH     pdpd's socket (default $PDPD_SOCKET or " CTL_DEFAULT_SOCKET ")\n"
     "  -p, --principal UID   the principal entity\n"
-    "      --token JWT       a token pdpd verifies and maps to the principal (instead of "
-    "--principal)\n"
+    "      --token JWT       a token pdpd verifies and maps to the principal (instead of\n"
+    "                        --principal; pdpd needs --jwt-config)\n"
+    "      --token-file FILE the token read from FILE, or from stdin for '-' (keeps it out\n"
+    "                        of the process list)\n"
     "  -r, --resource UID    the resource entity\n"
     "  -P, --prefix TEXT     only actions whose id starts with TEXT\n"
     "  -c, --context JSON    the context record as Cedar JSON, or @FILE to read it from FILE\n"
@@ -101,19 +104,16 @@ nomem:
 }
 
 int ctl_list_allowed(int argc, char **argv) {
-  static const struct option opts[] = {{"socket", required_argument, 0, 's'},
-                                       {"principal", required_argument, 0, 'p'},
-                                       {"token", required_argument, 0, 'T'},
-                                       {"resource", required_argument, 0, 'r'},
-                                       {"prefix", required_argument, 0, 'P'},
-                                       {"context", required_argument, 0, 'c'},
-                                       {"entities", required_argument, 0, 'e'},
-                                       {"json", no_argument, 0, 'j'},
-                                       {"timeout", required_argument, 0, 't'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"socket", required_argument, 0, 's'},   {"principal", required_argument, 0, 'p'},
+      {"token", required_argument, 0, 'T'},    {"token-file", required_argument, 0, 'F'},
+      {"resource", required_argument, 0, 'r'}, {"prefix", required_argument, 0, 'P'},
+      {"context", required_argument, 0, 'c'},  {"entities", required_argument, 0, 'e'},
+      {"json", no_argument, 0, 'j'},           {"timeout", required_argument, 0, 't'},
+      {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
   const char *sock = ctl_socket_default(), *principal = NULL, *token = NULL, *resource = NULL;
-  const char *prefix = NULL, *context = NULL, *entities = NULL;
+  const char *prefix = NULL, *context = NULL, *entities = NULL, *token_file = NULL;
+  char *token_buf = NULL;
   bool json = false;
   int timeout = CTL_DEFAULT_TIMEOUT_MS;
   optind = 0;
@@ -129,6 +129,9 @@ int ctl_list_allowed(int argc, char **argv) {
       break;
     case 'T':
       token = optarg;
+      break;
+    case 'F':
+      token_file = optarg;
       break;
     case 'r':
       resource = optarg;
@@ -161,6 +164,11 @@ int ctl_list_allowed(int argc, char **argv) {
             argv[optind]);
     return CTL_EXIT_ERROR;
   }
+  if (token && token_file) {
+    fprintf(stderr, "pdpctl list-allowed: give --token or --token-file, not both\n");
+    return CTL_EXIT_ERROR;
+  }
+  if (token_file) token = token_file; /* read below, once the arguments are checked */
   if (!principal && !token) {
     fprintf(stderr, "pdpctl list-allowed: --principal (or --token) is required (see pdpctl "
                     "list-allowed --help)\n");
@@ -187,6 +195,13 @@ int ctl_list_allowed(int argc, char **argv) {
   if (principal && !ctl_uid_parse(principal, &p, err, sizeof err)) {
     fprintf(stderr, "pdpctl list-allowed: --principal: %s\n", err);
     goto out;
+  }
+  if (token_file) {
+    if (ctl_read_token(token_file, &token_buf, err, sizeof err)) {
+      fprintf(stderr, "pdpctl list-allowed: --token-file %s\n", err);
+      goto out;
+    }
+    token = token_buf;
   }
   if (!ctl_uid_parse(resource, &r, err, sizeof err)) {
     fprintf(stderr, "pdpctl list-allowed: --resource: %s\n", err);
@@ -227,6 +242,7 @@ int ctl_list_allowed(int argc, char **argv) {
 out:
   pdpc_list_result_close(&res);
   pdpc_close(conn);
+  free(token_buf);
   ctl_entities_close(&es);
   pdpc_value_free(ctx);
   ctl_uid_close(&p);

@@ -1,7 +1,7 @@
 /* options.c - what every pdpctl subcommand shares: the default socket, --timeout parsing,
  * the message for a bad option (getopt's own messages are turned off), and reading the
  * --context and --entities of the commands that ask pdpd about a request (check,
- * list-allowed).
+ * list-allowed), and their --token-file.
  */
 #include "pdpctl.h"
 
@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *ctl_socket_default(void) {
   const char *s = getenv("PDPD_SOCKET");
@@ -56,4 +57,40 @@ int ctl_load_entities(const char *file, ctl_entities *out, char *err, size_t cap
   bool ok = j && ctl_entities_from_json(j, "entities", out, err, cap);
   json_decref(j);
   return ok ? 0 : -1;
+}
+
+int ctl_read_token(const char *file, char **out, char *err, size_t cap) {
+  *out = NULL;
+  bool std_in = strcmp(file, "-") == 0;
+  FILE *f = std_in ? stdin : fopen(file, "rb");
+  if (!f) {
+    snprintf(err, cap, "%s: %s", file, strerror(errno));
+    return -1;
+  }
+  char *buf = malloc(CTL_TOKEN_MAX + 2);
+  size_t n = buf ? fread(buf, 1, CTL_TOKEN_MAX + 1, f) : 0;
+  bool read_err = buf && ferror(f);
+  if (!std_in) fclose(f);
+  const char *why = !buf                ? "out of memory"
+                    : read_err          ? "read error"
+                    : n > CTL_TOKEN_MAX ? "longer than 1 MiB"
+                    : memchr(buf, 0, n) ? "contains a NUL byte"
+                                        : NULL;
+  if (why) {
+    snprintf(err, cap, "%s: %s", std_in ? "stdin" : file, why);
+    free(buf);
+    return -1;
+  }
+  size_t a = 0; /* surrounding whitespace (a trailing newline) is not part of a token */
+  while (a < n && strchr(" \t\r\n", buf[a])) a++;
+  while (n > a && strchr(" \t\r\n", buf[n - 1])) n--;
+  if (n == a) {
+    snprintf(err, cap, "%s: no token in it", std_in ? "stdin" : file);
+    free(buf);
+    return -1;
+  }
+  memmove(buf, buf + a, n - a);
+  buf[n - a] = '\0';
+  *out = buf;
+  return 0;
 }

@@ -91,6 +91,11 @@ json_t *ctl_json_load_string(const char *what, const char *text, char *err, size
  * --entities FILE into entities; -1 with the reason in err on failure. */
 int ctl_load_context(const char *arg, pdpc_value **out, char *err, size_t cap);
 int ctl_load_entities(const char *file, ctl_entities *out, char *err, size_t cap);
+/* options.c: a --token-file argument (a file, or "-" for stdin) into a malloc'd token
+ * without its surrounding whitespace; -1 with the reason in err when it cannot be read, is
+ * empty, longer than CTL_TOKEN_MAX bytes or holds a NUL byte. */
+#define CTL_TOKEN_MAX (1u << 20)
+int ctl_read_token(const char *file, char **out, char *err, size_t cap);
 
 /* ---- checks.c: the checks.json format (docs/checks.md) ------------------------------ */
 

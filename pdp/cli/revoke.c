@@ -1,7 +1,8 @@
 /* revoke.c - `pdpctl revoke-token`: add a revocation by jti or by subject to a dir source's
  * revocations.json (cache_revoke_token_jti / cache_revoke_subject: the source lock, an atomic
  * replace, nothing written when nothing changed).  Prints "changed" or "unchanged" and exits
- * 0; any error exits 2.
+ * 0; any error exits 2.  A pdpd serving DIR sees the change through its watch of DIR and
+ * applies it at once, to cached tokens too (docs/jwt.md, "Revocations").
  */
 #include "pdpctl.h"
 
@@ -19,6 +20,11 @@ static const char revoke_usage[] =
     "Revoke one token by its jti until its exp, or every token of subject S issued before\n"
     "UNIX, in DIR/revocations.json.  Revocations only grow: an entry already there keeps the\n"
     "later time.  Prints 'changed' or 'unchanged'.\n"
+    "\n"
+    "A pdpd serving DIR applies it at once, to cached tokens too: it watches DIR and syncs\n"
+    "the change within a fraction of a second (a 50 ms debounce, then the check), after\n"
+    "which the token is refused (UNAUTHENTICATED: revoked); with --watch false, within one\n"
+    "--check-interval.\n"
     "\n"
     "options:\n"
     "  --source DIR     the bundle directory\n"

@@ -38,6 +38,10 @@ static const char usage[] =
     "  --max-staleness DURATION    answer checks STALE once the snapshot was last confirmed\n"
     "                              by the source longer ago than this (default 0 = off;\n"
     "                              must be longer than --check-interval)\n"
+    "  --jwt-config FILE           accept JWTs in place of principals, verified with the keys\n"
+    "                              and claim mapping of FILE (docs/jwt.md); FILE and its\n"
+    "                              keys are re-read within a second of a change (default:\n"
+    "                              none, and a token is answered UNAUTHENTICATED)\n"
     "  --max-frame BYTES           largest request frame (default 1048576; 64..1073741824)\n"
     "  --max-connections N         open client connections (default 256; 1..65536)\n"
     "  --max-value-depth N         set/record nesting in one value (default 32; 1..32)\n"
@@ -205,6 +209,8 @@ bool srv_config_set(srv_config *c, const char *key, const char *value, char *err
     return set_str(c->source, sizeof(c->source), key, value, err, err_cap);
   if (strcmp(key, "data-dir") == 0)
     return set_str(c->data_dir, sizeof(c->data_dir), key, value, err, err_cap);
+  if (strcmp(key, "jwt-config") == 0)
+    return set_str(c->jwt_config, sizeof(c->jwt_config), key, value, err, err_cap);
   if (strcmp(key, "max-frame") == 0)
     return set_u32(&c->max_frame, key, value, 64, 1u << 30, err, err_cap);
   if (strcmp(key, "max-connections") == 0)

@@ -318,14 +318,10 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
                           Pdp__V1__Status__Code *code) {
   bool has_token = in->token && in->token[0] != '\0';
   if (has_token && in->principal) return fail_at(cv, path, ": give principal or token, not both");
-  if (has_token) {
-    *code = PDP__V1__STATUS__CODE__UNIMPLEMENTED;
-    return fail_at(cv, path, ".token: JWT principals arrive with a later release");
-  }
   cv_path principal = P_FIELD(path, "principal"), action = P_FIELD(path, "action"),
           resource = P_FIELD(path, "resource"), context = P_FIELD(path, "context"),
           entities = P_FIELD(path, "entities");
-  if (!convert_uid(cv, in->principal, &principal, &out->principal)) return false;
+  if (!has_token && !convert_uid(cv, in->principal, &principal, &out->principal)) return false;
   if (!convert_uid(cv, in->action, &action, &out->action)) return false;
   if (!convert_uid(cv, in->resource, &resource, &out->resource)) return false;
   if (!convert_record(cv, in->context, &context, 0, &out->context)) return false;
@@ -336,6 +332,10 @@ static bool convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, cons
   pdpe_entity *own;
   uint32_t n_own;
   if (!convert_entities(cv, in->entities, in->n_entities, &entities, &own, &n_own)) return false;
+  char pb[PATH_CAP]; /* a token's principal entity goes first among the own entities */
+  if (has_token &&
+      !srv_token_principal(cv, in->token, path_str(path, pb), &out->principal, &own, &n_own, code))
+    return false;
   if (n_own == 0) {
     out->entities = shared_es;
     return true;

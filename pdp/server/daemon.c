@@ -1,17 +1,18 @@
 /* daemon.c - pdpd's life: open the store, serve, check the source, stop cleanly.
  *
- * srv_run() owns the loop, the store, the snapshot holder and the listener.  Start-up order:
- * open the LMDB store under --data-dir (pdpd cannot run without it: exit 1 naming the
- * directory); publish the snapshot it holds for this --source at once; listen; then queue
- * the first check of the source on the threadpool (checker.c).  Until that check ends,
- * requests are answered from the stored snapshot, or NO_POLICY when none is stored; if
- * nothing is stored and the source does not load, every diagnostic goes to stderr and pdpd
- * exits 1.  SIGTERM and SIGINT stop accepting, stop reading, let every answer to what was
- * already read be written, close the connections and the listener (libuv removes the socket
- * file when the bound pipe closes), stop the checker, and return 0 when the loop runs dry: a
- * check that is running then finishes first, so the store closes after it.  A client that
- * never reads its answers cannot hold shutdown up: after SRV_DRAIN_MS its connection is
- * closed anyway.
+ * srv_run() owns the loop, the store, the snapshot holder, the listener and the token
+ * verifier.  Start-up order: load --jwt-config when given (pdp/authn: a bad file or key exits
+ * 2 naming it; token.c re-reads changed key files every second); open the LMDB store under
+ * --data-dir (pdpd cannot run without it: exit 1 naming the directory); publish the snapshot it
+ * holds for this --source at once; listen; then queue the first check of the source on the
+ * threadpool (checker.c).  Until that check ends, requests are answered from the stored snapshot,
+ * or NO_POLICY when none is stored; if nothing is stored and the source does not load, every
+ * diagnostic goes to stderr and pdpd exits 1.  SIGTERM and SIGINT stop accepting, stop reading, let
+ * every answer to what was already read be written, close the connections and the listener (libuv
+ * removes the socket file when the bound pipe closes), stop the checker, and return 0 when the loop
+ * runs dry: a check that is running then finishes first, so the store closes after it.  A client
+ * that never reads its answers cannot hold shutdown up: after SRV_DRAIN_MS its connection is closed
+ * anyway.
  */
 #include "srv_int.h"
 
@@ -56,6 +57,7 @@ void srv_server_stop(srv_server *srv, int exit_code) {
   uv_close((uv_handle_t *)&srv->listener, NULL);
   uv_close((uv_handle_t *)&srv->sigterm, NULL);
   uv_close((uv_handle_t *)&srv->sigint, NULL);
+  srv_token_timer_stop(srv);
   srv_checker_stop(&srv->checker);
   srv_conn_drain_all(srv);
   /* unref'd: the timer alone does not keep the loop running */
@@ -98,18 +100,31 @@ int srv_run(const srv_config *cfg) {
   srv_log_threshold = cfg->log_level;
   signal(SIGPIPE, SIG_IGN); /* a client that hangs up is an error code, not a death */
 
+  pa_authn *authn = NULL;
+  if (cfg->jwt_config[0]) {
+    char aerr[1024];
+    authn = pa_authn_new(cfg->jwt_config, aerr, sizeof(aerr));
+    if (!authn) {
+      fprintf(stderr, "pdpd: --jwt-config: %s\n", aerr);
+      return 2;
+    }
+    srv_log(SRV_LOG_INFO, "pdpd: accepting tokens verified with %u keys from %s",
+            pa_authn_config(authn)->n_keys, cfg->jwt_config);
+  }
   cache_store *store = NULL;
   cache_store_err serr;
   memset(&serr, 0, sizeof(serr));
   if (cache_store_open(cfg->data_dir, (size_t)cfg->map_size, &store, &serr) != 0) {
     fprintf(stderr, "pdpd: cannot open the store (--data-dir %s): %s\n", cfg->data_dir,
             serr.message);
+    pa_authn_free(authn);
     return 1;
   }
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) {
     fprintf(stderr, "pdpd: cannot create the event loop\n");
     cache_store_close(store);
+    pa_authn_free(authn);
     return 1;
   }
   cache_holder holder;
@@ -122,6 +137,7 @@ int srv_run(const srv_config *cfg) {
   srv.ctx.holder = &holder;
   srv.ctx.request_budget = srv_request_budget(cfg->max_frame);
   srv.ctx.server = &srv;
+  srv.ctx.authn = authn;
   serve_stored(cfg, store, &srv.ctx);
 
   char err[SRV_PATH_MAX + 256];
@@ -142,6 +158,7 @@ int srv_run(const srv_config *cfg) {
             cfg->source, (unsigned long long)cfg->check_interval_ms);
     srv_checker_init(&srv.checker, &srv, store);
     srv_checker_start(&srv.checker);
+    srv_token_timer_start(&srv);
   }
   uv_run(&loop, UV_RUN_DEFAULT); /* also finishes closing a listener that failed */
   if (rc == 0) {
@@ -152,6 +169,7 @@ int srv_run(const srv_config *cfg) {
   if (uv_loop_close(&loop) != 0) srv_log(SRV_LOG_WARN, "pdpd: handles left open at exit");
   cache_holder_close(&holder); /* the snapshots go before the store they may read from */
   cache_store_close(store);
+  pa_authn_free(authn);
   if (rc == 0) srv_log(SRV_LOG_INFO, "pdpd: stopped");
   return rc;
 }

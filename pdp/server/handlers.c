@@ -126,7 +126,8 @@ static srv_convert convert_ctx(srv_ctx *ctx, pu_arena *a, char *err) {
                        .max_entity_parents = ctx->cfg->max_entity_parents,
                        .max_parent_links = ctx->cfg->max_request_parent_links,
                        .err = err,
-                       .err_cap = ERR_CAP};
+                       .err_cap = ERR_CAP,
+                       .authn = ctx->authn};
 }
 
 /* pdpe_authorize said false: a grant lookup failed (its error has policy id "grants"):
@@ -157,6 +158,7 @@ static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapsh
                                     Pdp__V1__CheckResponse *resp, char *err) {
   srv_convert cv = convert_ctx(ctx, a, err);
   cv.parent_links = *links;
+  cv.snap = snap; /* a token's revocations are read from it */
   pdpe_request req;
   Pdp__V1__Status__Code code;
   if (!srv_convert_check(&cv, in, path, shared, n_shared, shared_es, &req, &code)) return code;
@@ -302,6 +304,7 @@ static bool handle_list(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
   as_check.n_entities = in->n_entities;
   as_check.entities = in->entities;
   srv_convert cv = convert_ctx(ctx, a, err);
+  cv.snap = snap; /* a token's revocations are read from it */
   pdpe_request req;
   Pdp__V1__Status__Code code;
   if (!srv_convert_check(&cv, &as_check, "list_allowed", NULL, 0, NULL, &req, &code))

@@ -40,6 +40,8 @@ typedef struct srv_config {
   uint64_t max_staleness_ms;         /* --max-staleness: older snapshots answer STALE; 0 = off */
   uint64_t map_size;                 /* --map-size: the store's LMDB map size, bytes */
   bool watch;                        /* --watch: check at once when the source dir changes */
+  char jwt_config[SRV_PATH_MAX];     /* --jwt-config: the token (JWT) config file; "" = tokens
+                                      * are refused (docs/jwt.md) */
 } srv_config;
 
 /* What srv_config_parse() asks the caller to do. */
@@ -73,11 +75,12 @@ bool srv_parse_size(const char *text, uint64_t *bytes);
 /* The --help text (a static string). */
 const char *srv_config_usage(void);
 
-/* Open the store, publish its snapshot, listen on the socket, check the source on a worker
- * thread (at once, then every --check-interval and on changes) and serve until SIGTERM or
- * SIGINT.  Returns the process exit code: 0 after a clean shutdown, 1 when the store cannot
- * be opened, the socket cannot be set up, or nothing is stored and the source does not load
- * (the reasons are printed to stderr). */
+/* Load --jwt-config, open the store, publish its snapshot, listen on the socket, check the
+ * source on a worker thread (at once, then every --check-interval and on changes) and serve
+ * until SIGTERM or SIGINT.  Returns the process exit code: 0 after a clean shutdown, 2 when
+ * the --jwt-config file or one of its keys does not load, 1 when the store cannot be opened,
+ * the socket cannot be set up, or nothing is stored and the source does not load (the
+ * reasons are printed to stderr). */
 int srv_run(const srv_config *c);
 
 /* The whole of pdpd's main(): parse, then run.  Returns the exit code (2 on bad options). */

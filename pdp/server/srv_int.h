@@ -9,6 +9,7 @@
  * conn.c      connections: reading, pipelining, coalesced writes, back-pressure
  * checker.c   staleness checks: the source synced into the store on a worker thread
  * define.c    DefinePermissions: validate, write the source on a worker, answer after a sync
+ * token.c     JWTs in place of principals (pdp/authn), their revocations, key reloads
  * daemon.c    srv_run: store, listen, signals, shutdown
  */
 #ifndef PDP_SERVER_SRV_INT_H
@@ -17,6 +18,7 @@
 #include "srv.h"
 
 #include "../../cache/cache.h"
+#include "../authn/pa.h"
 #include "../eval/pdpe.h"
 #include "../util/pu.h"
 #include "pdp.pb-c.h"
@@ -125,7 +127,9 @@ typedef struct srv_convert {
   uint64_t parent_links;       /* in/out: links counted so far in this request */
   char *err;                   /* message out: "check.entities[2].attrs.owner: ..." */
   size_t err_cap;
-  bool overloaded; /* out: the failure was the memory budget, not the request */
+  bool overloaded;           /* out: the failure was the memory budget, not the request */
+  pa_authn *authn;           /* verifies tokens; NULL: --jwt-config not given, tokens are refused */
+  const pdpe_snapshot *snap; /* the request's snapshot: token revocations are read from it */
 } srv_convert;
 
 /* Entities into an arena array; *out_n items.  Path names the list ("check.entities"). */
@@ -147,6 +151,25 @@ bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const c
  * a context (depth, duplicate keys); errors start with path. */
 bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
                        const char *path, pdpe_value *out);
+
+/* ---- tokens (token.c) ---------------------------------------------------------------- */
+
+/* A check's (or a ListAllowed's) token in place of its principal: verify `token` with
+ * cv->authn (revocations from cv->snap's store view, its stamp as the revocation state),
+ * set *principal to the token's principal uid and put its entity FIRST in the request's own
+ * entities (*items, *n: the converted `entities` list, replaced by an arena array one
+ * longer).  `path` names the request ("check", "batch_check.checks[2]").  On failure *code
+ * and cv->err say why: UNAUTHENTICATED with pa's "token refused: <reason>: ..." (or "tokens
+ * are not configured (--jwt-config)"), INTERNAL when the revocation lookup failed,
+ * OVERLOADED when the request arena ran out (cv->overloaded), BAD_REQUEST when an entity of
+ * `entities` has the token principal's uid (the token alone says who the principal is). */
+bool srv_token_principal(srv_convert *cv, const char *token, const char *path, pdpe_uid *principal,
+                         pdpe_entity **items, uint32_t *n, Pdp__V1__Status__Code *code);
+
+/* The revocation callback pa_authn_check calls (ctx: the snapshot): 1 when table revocations
+ * of the snapshot's view lists `jti:<jti>`, or `sub:<sub>` with iat < its time; 0 when not;
+ * -1 when the view cannot be read. */
+int srv_token_revoked(void *ctx, pu_str jti, pu_str sub, int64_t iat);
 
 /* ---- clocks -------------------------------------------------------------------------- */
 
@@ -179,6 +202,7 @@ typedef struct srv_ctx {
   size_t request_budget;     /* per-request arena budget, bytes */
   srv_fresh fresh;           /* kept by checker.c */
   struct srv_server *server; /* the running daemon (DefinePermissions); NULL in unit tests */
+  pa_authn *authn;           /* --jwt-config's verifier (NULL: none); loop thread only */
 } srv_ctx;
 
 /* Age of the published snapshot `snap` in ms at monotonic time now_ms: since the source last
@@ -314,12 +338,19 @@ struct srv_server {
   uint64_t refused_log_ms; /* uv_now() of the last "refusing" warning (0: none yet) */
   uint64_t refused_quiet;  /* connections refused since that warning, not yet reported */
   srv_checker checker;     /* the source's staleness checks */
+  uv_timer_t authn_timer;  /* --jwt-config: re-read changed key files every second */
+  uint32_t authn_ticks;    /* timer ticks, for the occasional sweep of expired tokens */
+  uint64_t authn_err_hash; /* the last reload error logged (0: none): logged once */
   int exit_code;           /* what srv_run returns once the loop runs dry */
 };
 
 /* Stop serving: close the listener and signals, drain the connections, stop the checker;
  * srv_run then returns exit_code.  Twice is harmless (the first code wins). */
 void srv_server_stop(srv_server *srv, int exit_code);
+
+/* Start srv->authn_timer when srv->ctx.authn is set (token.c); stop closes it. */
+void srv_token_timer_start(srv_server *srv);
+void srv_token_timer_stop(srv_server *srv);
 
 /* How conn.c allocates a connection (tests replace it to simulate running out of memory). */
 extern void *(*srv_conn_calloc)(size_t n, size_t size);

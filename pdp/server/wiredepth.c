@@ -44,11 +44,16 @@ typedef struct wire_walk {
   size_t err_cap;
 } wire_walk;
 
-/* Append ".name" (or "name" at the top) to the path; returns the previous length. */
+/* Append ".name" (or "name" at the top) to the path, cut at the buffer's end; returns the
+ * previous length.  Runs for every sub-message of every request: no printf. */
 static size_t path_push(wire_walk *w, const char *name) {
-  size_t old = w->plen;
-  int n = snprintf(w->path + old, sizeof(w->path) - old, "%s%s", old ? "." : "", name);
-  if (n > 0) w->plen = old + (size_t)n < sizeof(w->path) ? old + (size_t)n : sizeof(w->path) - 1;
+  size_t old = w->plen, room = sizeof(w->path) - 1 - old, n = strlen(name);
+  char *o = w->path + old;
+  if (old && room) *o++ = '.', room--;
+  if (n > room) n = room;
+  memcpy(o, name, n);
+  o[n] = '\0';
+  w->plen = (size_t)(o + n - w->path);
   return old;
 }
 
@@ -61,6 +66,10 @@ static void path_pop(wire_walk *w, size_t old) {
 static bool utf8_valid(const uint8_t *p, size_t n) {
   const uint8_t *end = p + n;
   while (p < end) {
+    /* ASCII runs (ids, base64url tokens) 8 bytes at a time. */
+    uint64_t word;
+    while (end - p >= 8 && (memcpy(&word, p, 8), (word & 0x8080808080808080ull) == 0)) p += 8;
+    if (p == end) break;
     uint8_t b = *p++;
     if (b < 0x80) continue;
     size_t more;

@@ -146,13 +146,13 @@ Test(check, missing_and_empty_fields_are_bad_requests_naming_them) {
   pdp__v1__response__free_unpacked(r, NULL);
 }
 
-Test(check, token_is_unimplemented_and_never_allows) {
+Test(check, token_without_jwt_config_is_unauthenticated_and_never_allows) {
   du_check c;
   du_check_init(&c, 19, "alice", "view", "d1");
   c.check.principal = NULL;
   c.check.token = "eyJhbGciOiJub25lIn0.e30.";
   Pdp__V1__Response *r = ask_check(&c);
-  expect_status(r, PDP__V1__STATUS__CODE__UNIMPLEMENTED, "check.token");
+  expect_status(r, PDP__V1__STATUS__CODE__UNAUTHENTICATED, "(--jwt-config)");
   pdp__v1__response__free_unpacked(r, NULL);
   du_check_init(&c, 20, "alice", "view", "d1");
   c.check.token = "eyJhbGciOiJub25lIn0.e30.";

@@ -1,6 +1,7 @@
 /* test_authn_cache.c - the verified-token cache: hits, expiry on the clock, revocations by
  * jti and by subject (re-asked only when the stamp changes), key rotation and removal,
- * bounds in entries and bytes, config reloads. */
+ * bounds in entries and bytes, config reloads; an entry answers only its own token text. */
+#include "../../pdp/authn/pa_int.h"
 #include "test_authn_util.h"
 
 static tkey hs, es;
@@ -326,4 +327,26 @@ Test(authn_cache, many_tokens_in_and_out_keep_the_table_consistent) {
     cr_assert(tu_check_at(a, t[i], NOW + 10 + 168, NULL).info.cached, "token %d", i);
   for (int i = 0; i < 200; i++) free(t[i]);
   pa_authn_free(a);
+}
+
+Test(authn_cache, an_entry_answers_only_its_own_token_even_under_the_same_hash) {
+  pa_cache *c = pa__cache_new(8, 1 << 20);
+  cr_assert_not_null(c);
+  pdpe_entity p;
+  memset(&p, 0, sizeof(p));
+  p.uid = (pdpe_uid){pu_str_c("User"), pu_str_c("alice")};
+  p.attrs.kind = p.tags.kind = PDPE_RECORD;
+  pa_token_info info;
+  memset(&info, 0, sizeof(info));
+  info.sub = pu_str_c("alice");
+  pu_str a = pu_str_c("aaaa.bbbb.cccc"), b = pu_str_c("aaaa.bbbb.cccd");
+  uint64_t ha = pa__cache_hash(c, a);
+  cr_assert_neq(ha, pa__cache_hash(c, b), "one byte changes the hash");
+  cr_assert_eq(ha, pa__cache_hash(c, a), "the hash is a function of the text");
+  cr_assert(pa__cache_put(c, ha, a, INT64_MAX, 1, NULL, &p, &info));
+  cr_assert_not_null(pa__cache_find(c, ha, a, 0));
+  /* b forced onto a's hash (a collision): still not a's entry */
+  cr_assert_null(pa__cache_find(c, ha, b, 0));
+  cr_assert_null(pa__cache_find(c, ha, pu_str_c("aaaa.bbbb.ccc"), 0), "a prefix is not a match");
+  pa__cache_free(c);
 }

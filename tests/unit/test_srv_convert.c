@@ -270,15 +270,15 @@ Test(convert, missing_or_empty_uids_name_the_field) {
   cr_assert_eq(code, PDP__V1__STATUS__CODE__BAD_REQUEST);
 }
 
-Test(convert, token_is_unimplemented_and_token_with_principal_is_bad) {
+Test(convert, token_without_jwt_config_is_unauthenticated_and_token_with_principal_is_bad) {
   pdpe_request req;
   Pdp__V1__Status__Code code;
   Pdp__V1__CheckRequest *c = check_of(NULL);
   c->principal = NULL;
   c->token = "eyJ.x.y";
   cr_assert_not(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code));
-  cr_assert_eq(code, PDP__V1__STATUS__CODE__UNIMPLEMENTED);
-  cr_assert(strstr(err, "check.token"), "%s", err);
+  cr_assert_eq(code, PDP__V1__STATUS__CODE__UNAUTHENTICATED);
+  cr_assert(strstr(err, "tokens are not configured (--jwt-config)"), "%s", err);
   c = check_of(NULL);
   c->token = "eyJ.x.y";
   cr_assert_not(srv_convert_check(&cv, c, "check", NULL, 0, NULL, &req, &code));
