@@ -40,9 +40,13 @@ batch-50   no files of its own: the abac-10k bundle sent 50 checks per BatchChec
 rbac-1m    grants, permission definitions and a role hierarchy (docs/model.md), sized by
            --grants (default 1,000,000):
            - entities.json: 1,000 roles in 3 levels (r0-r9 top; r10-r99 each in a top role;
-             r100-r999 each in a mid role), 100,000 users (u<i>: 80% with a `tenant`
-             attribute t0..t49, 20% host users; each in 1-3 roles, mostly leaves) and 1,000
-             clients (c<i>: half host; half in one role): 102,000 entities;
+             r100-r999 each in a mid role) and 1,000 clients (c<i>: a `tenant` attribute
+             t0..t49 or none (host); half in one role): 2,000 entities;
+           - 100,000 users (u<i>: 80% with a tenant, 20% host users; each in 1-3 roles,
+             mostly leaves) are not stored: every request sends its user as a request entity
+             (tenant and roles, as a token's claims would); DIR/rbac-1m.entities-with-users.json
+             (beside the bundle) is entities.json plus the 100,000 users, for measuring what
+             stored users cost (the answers are the same: request entities take precedence);
            - permissions/svc0.json .. svc9.json: 200 definitions svc<s>.p00 .. p19 (group
              svc<s>; p10-p19 have parent p00-p09); 4 disabled, 10 host-only, 10 tenant-only,
              20 with allowed_providers [R], 10 with [C, U];
@@ -53,8 +57,8 @@ rbac-1m    grants, permission definitions and a role hierarchy (docs/model.md), 
              `ops-read` (permit principal in Role::"r1", action in Action::"svc1");
            - checks.json (--checks, default 2,000): 25% aimed at a role grant (a user holding
              the role through the hierarchy, in the grant's tenant), 20% at a user grant, 15%
-             at a client grant, the rest random users, clients, and users sent as request
-             entities with other roles and tenant (as a token's claims would); 3% blocked;
+             at a client grant, the rest random users, clients, and users sent with other
+             roles and tenant than their own; 3% blocked;
            - list-allowed.json (--lists, default 500): ListAllowed requests (prefix "",
              "svc<s>." or "svc<s>.p1") with the expected allowed actions, for `pdp-bench
              --list-allowed`: {"lists": [{"name", "principal", "resource", "context",
@@ -372,6 +376,12 @@ class Rbac:
     def key_name(prov, key):
         return ("r%d" if prov == "R" else "u%d" if prov == "U" else "c%d") % key
 
+    def user_entity(self, u):
+        """User u as Cedar entity JSON: its tenant attribute and its roles."""
+        t = self.user_tenant[u]
+        return {"uid": {"type": "User", "id": "u%d" % u}, "attrs": {"tenant": t} if t else {},
+                "parents": [{"type": "Role", "id": "r%d" % r} for r in self.user_roles[u]]}
+
     def role_chain(self, roles):
         """The roles and every ancestor role, each once (a stable order)."""
         out, seen = [], set()
@@ -458,7 +468,7 @@ def rbac_request(world, rnd, kind):
         return {"type": "Client", "id": "c%d" % c}, [], tenant, anc
     u = rnd.randrange(n_users)
     if kind == "override":
-        # the caller sends the user (as a token's claims would): its own tenant and roles
+        # the user sent with a tenant and roles other than its own (request entities win)
         tenant = "" if rnd.random() < 0.2 else rnd.choice(world.tenants)
         roles = sorted({N_TOP + N_MID + rnd.randrange(N_LEAF) for _ in range(rnd.randint(1, 3))})
         t, anc = world.principal("User", u, (tenant, roles))
@@ -467,7 +477,7 @@ def rbac_request(world, rnd, kind):
                "parents": [{"type": "Role", "id": "r%d" % r} for r in roles]}
         return {"type": "User", "id": "u%d" % u}, [ent], t, anc
     tenant, anc = world.principal("User", u)
-    return {"type": "User", "id": "u%d" % u}, [], tenant, anc
+    return {"type": "User", "id": "u%d" % u}, [world.user_entity(u)], tenant, anc
 
 
 def gen_rbac(out, seed, n_grants, n_checks, n_lists, n_changed):
@@ -493,19 +503,21 @@ def gen_rbac(out, seed, n_grants, n_checks, n_lists, n_changed):
         p = world.role_parent[r]
         ents.append({"uid": {"type": "Role", "id": "r%d" % r}, "attrs": {},
                      "parents": [] if p is None else [{"type": "Role", "id": "r%d" % p}]})
-    for u in range(n_users):
-        t = world.user_tenant[u]
-        ents.append({"uid": {"type": "User", "id": "u%d" % u}, "attrs": {"tenant": t} if t else {},
-                     "parents": [{"type": "Role", "id": "r%d" % r} for r in world.user_roles[u]]})
     for c in range(n_clients):
         t = world.client_tenant[c]
         ents.append({"uid": {"type": "Client", "id": "c%d" % c},
                      "attrs": {"tenant": t} if t else {},
                      "parents": [{"type": "Role", "id": "r%d" % r} for r in world.client_roles[c]]})
-    with open(os.path.join(out, "entities.json"), "w") as fh:
-        fh.write("[\n")
-        fh.write(",\n".join(json.dumps(e, separators=(",", ":")) for e in ents))
-        fh.write("\n]\n")
+    def write_entities(path, items):
+        with open(path, "w") as fh:
+            fh.write("[\n")
+            fh.write(",\n".join(json.dumps(e, separators=(",", ":")) for e in items))
+            fh.write("\n]\n")
+    write_entities(os.path.join(out, "entities.json"), ents)
+    # The same with every user stored too (bench/grants/daemon.sh measures what 100,000
+    # stored entities cost); the checks send their user anyway, so the answers are the same.
+    write_entities(out.rstrip("/") + ".entities-with-users.json",
+                   ents + [world.user_entity(u) for u in range(n_users)])
 
     # Checks: a quarter aimed at a role grant (a user who holds the role, in its tenant), a
     # fifth at a user grant, some at client grants, the rest random users or users sent as
@@ -529,10 +541,12 @@ def gen_rbac(out, seed, n_grants, n_checks, n_lists, n_changed):
             u = rnd.choice(users) if users else rnd.randrange(n_users)
             tenant, anc = world.principal("User", u)
             uid, kind = {"type": "User", "id": "u%d" % u}, "role grant"
+            ents_c = [world.user_entity(u)]
         elif x < 0.45:
             prov, u, perm, t = world.dec(rnd.choice(grants_of["U"]))
             tenant, anc = world.principal("User", u)
             uid, kind = {"type": "User", "id": "u%d" % u}, "user grant"
+            ents_c = [world.user_entity(u)]
         elif x < 0.60:
             prov, cl, perm, t = world.dec(rnd.choice(grants_of["C"]))
             tenant, anc = world.principal("Client", cl)
@@ -602,10 +616,12 @@ def gen_rbac(out, seed, n_grants, n_checks, n_lists, n_changed):
             flip.add(world.order[j])
         i += stride
     write_grants_file(out.rstrip("/") + ".grants-changed.json", world, frozenset(flip))
-    return ("%d grants (%d flipped in %s.grants-changed.json), %d definitions, %d entities, "
+    return ("%d grants (%d flipped in %s.grants-changed.json), %d definitions, %d stored entities "
+            "(+%d users in .entities-with-users.json), "
             "%d checks (%d allow, %d deny), %d lists (%d actions allowed in all)" % (
                 len(world.order), len(flip), os.path.basename(out.rstrip("/")), len(world.defs),
-                len(ents), len(checks), stats["allow"], stats["deny"], len(lists), n_allowed))
+                len(ents), n_users, len(checks), stats["allow"], stats["deny"], len(lists),
+                n_allowed))
 
 
 def main():
