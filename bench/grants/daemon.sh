@@ -230,8 +230,7 @@ bench() { # NAME LOAD SCENARIO-ARGS...
     tail -4 "$out/${name}_$load.md" | grep ratio || true
   else
     echo "  pdp-bench $name $load failed:"
-    grep -E 'verified|pdp-bench:' "$out/${name}_$load.md" | head -3
-    fig "bench_failed_${name}_$load" "$(grep -E 'verified|pdp-bench:' "$out/${name}_$load.md" | head -1)"
+    fig "bench_failed_${name}_$load" "$(grep -E '^(verified|pdp-bench:)' "$out/${name}_$load.md" | head -1)"
   fi
 }
 for load in ping-pong pipelined; do bench rbac-1m $load --scenario "$src"; done
@@ -262,7 +261,7 @@ reload_run() { # LOAD C D
   n=0 inside=0 list=
   end=$(awk -v a="$tb" -v w=1 -v d="$rdur" 'BEGIN { printf "%.3f", a + w + d }')
   while kill -0 $bpid 2>/dev/null; do
-    if [ $((n % 2)) = 0 ]; then f=$tmp/grants-A.json; else f=$tmp/grants-B.json; fi
+    if [ "$src/grants.json" -ef "$tmp/grants-A.json" ]; then f=$tmp/grants-B.json; else f=$tmp/grants-A.json; fi
     swap_grants "$src" "$f"
     n=$((n + 1))
     if awk -v t="$(now)" -v e="$end" 'BEGIN { exit !(t <= e) }'; then inside=$((inside + 1)); fi
