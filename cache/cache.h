@@ -8,9 +8,13 @@
  * - Sync: a bundle folder into the store as rows (one delta with only the differences; big
  *   files skipped by fingerprint when unchanged), and the store's rows back into a snapshot that
  *   pins the store state it was built from (sync.c, view.c).  pdpd serves the stored snapshot at
- *   start and keeps it when the source fails (staleness checks and PostgreSQL come later).
+ *   start and keeps it when the source fails; pdp/server's checker runs the sync every
+ *   --check-interval and on a change event.
  * - Grants: grants.json read one item at a time, grants as store rows (grants.c;
  *   docs/sources.md).
+ * - Permission definitions and revocations: permissions/<service>.json and revocations.json
+ *   as rows, DefinePermissions and token revocation on a dir source under its lock file
+ *   (defs.c, define.c, revocations.c, srcfile.c; docs/definitions.md).
  * cache/ knows nothing of the wire protocol.
  */
 #ifndef PDP_CACHE_CACHE_H

@@ -73,6 +73,47 @@ static char *file_text(pu_arena *a, const char *service, const item *items, uint
 }
 
 /* Steps 2.. of a define: `sent` is validated; everything else happens under the lock. */
+/* The Action hierarchy that the sync would build from entities.json and every service's
+ * definitions (this service's replaced by `merged`) must load: a cycle through the new
+ * definitions is refused here, before anything is written, not found by the next sync.  An
+ * entities.json that does not parse is the sync's to report, not the define's. */
+static bool hierarchy_loads(pu_arena *a, const char *dir, const defs *per, char **services, int ns,
+                            const char *service, const defs *merged, const defs *sent,
+                            cache_diag *diag) {
+  size_t total = merged->n;
+  for (int i = 0; i < ns; i++)
+    if (strcmp(services[i], service) != 0) total += per[i].n;
+  pdpe_definition *all = pu_arena_alloc(a, (total + 1) * sizeof *all);
+  char *epath = pu_arena_printf(a, "%s/entities.json", dir);
+  if (!all || !epath) {
+    cache_diag_addf(diag, "%s: out of memory", dir);
+    return false;
+  }
+  size_t k = 0;
+  for (int i = 0; i < ns; i++)
+    if (strcmp(services[i], service) != 0)
+      for (uint32_t j = 0; j < per[i].n; j++) all[k++] = per[i].items[j].d;
+  for (uint32_t j = 0; j < merged->n; j++) all[k++] = merged->items[j].d;
+  json_t *ents = NULL;
+  struct stat st;
+  if (stat(epath, &st) == 0) {
+    json_error_t jerr;
+    if (!(ents = json_load_file(epath, 0, &jerr))) return true;
+  }
+  pdpe_snapshot *probe = pdpe_snapshot_new();
+  char err[400] = "";
+  bool ok = probe &&
+            pdpe_snapshot_set_data(probe, ents, "entities.json", all, (uint32_t)k, err, sizeof err);
+  pdpe_snapshot_unref(probe);
+  json_decref(ents);
+  if (!ok) {
+    const char *from = sent->n ? sent->items[0].from->name : "request";
+    cache_diag_addf(diag, "%s: definitions: the Action hierarchy would not load: %s", from,
+                    err[0] ? err : "out of memory");
+  }
+  return ok;
+}
+
 static bool define_locked(pu_arena *a, const char *dir, const char *service, const defs *sent,
                           const char *const *deleted, size_t n_deleted, bool *changed,
                           uint8_t hash_out[32], cache_diag *diag) {
@@ -158,6 +199,7 @@ static bool define_locked(pu_arena *a, const char *dir, const char *service, con
     ok = true;
     goto out;
   }
+  if (!hierarchy_loads(a, dir, per, services, ns, service, &merged, sent, diag)) goto out;
   size_t text_len = 0;
   char *text = file_text(a, service, merged.items, merged.n, &text_len);
   if (!text) {

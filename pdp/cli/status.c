@@ -10,6 +10,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 static const char status_usage[] =
     "usage: pdpctl status [--socket PATH] [--timeout MS]\n"
@@ -38,6 +40,17 @@ static const char *state_name(pdpc_health_state s) {
   default:
     return "unknown";
   }
+}
+
+/* A wall-clock time in ms as ISO 8601 UTC ("2025-06-01T12:00:00.123Z"), or "never" for 0. */
+static const char *iso_time(int64_t unix_ms, char *buf, size_t cap) {
+  if (unix_ms <= 0) return "never";
+  time_t t = (time_t)(unix_ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm) == 0) return "?";
+  size_t n = strlen(buf);
+  snprintf(buf + n, cap - n, ".%03dZ", (int)(unix_ms % 1000));
+  return buf;
 }
 
 static void print_stamp(const char *label, const uint8_t *stamp, size_t len) {
@@ -98,6 +111,15 @@ int ctl_status(int argc, char **argv) {
   pdpc_server_status s;
   if (pdpc_server_status_get(conn, &s) == 0) {
     printf("version: %s\nsource: %s\n", s.version, s.source);
+    char t[48];
+    printf("last check: %s", iso_time(s.last_check_unix_ms, t, sizeof t));
+    if (s.last_check_unix_ms > 0) {
+      struct timespec now;
+      clock_gettime(CLOCK_REALTIME, &now);
+      int64_t ago = (int64_t)now.tv_sec - s.last_check_unix_ms / 1000;
+      printf(" (%" PRId64 " s ago)", ago > 0 ? ago : 0);
+    }
+    printf("\nlast change: %s\n", iso_time(s.last_change_unix_ms, t, sizeof t));
     printf("policies: %" PRIu64 ", entities: %" PRIu64 ", grants: %" PRIu64
            ", definitions: %" PRIu64 "\n",
            s.policies, s.entities, s.grants, s.definitions);

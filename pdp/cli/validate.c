@@ -1,14 +1,18 @@
-/* validate.c - `pdpctl validate DIR`: load a bundle the way pdpd would and report it.
+/* validate.c - `pdpctl validate DIR`: load a bundle the way pdpd's sync would and report it.
  *
- * Uses cache_dir_load, the same loader pdpd uses, so "valid here" means "pdpd accepts it".
- * Prints every diagnostic (file:line:col: message) and then either
- * "ok: N policies, M entities" (exit 0) or "N errors" (exit 1).  Usage errors exit 2.
+ * Uses cache_dir_summarize, which validates exactly what a sync validates (policies,
+ * template links, entities.json, grants.json, the permission files, revocations.json, and that
+ * the definitions make an acyclic Action hierarchy) with the same positioned diagnostics, so
+ * "valid here" means "pdpd accepts it".  Prints every diagnostic (file:line:col: message) and
+ * then either "ok: N policies, M entities, G grants, D definitions, R revocations" (exit 0)
+ * or "N errors" (exit 1).  Usage errors exit 2.
  */
 #include "pdpctl.h"
 
 #include "../../cache/cache.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,8 +20,10 @@
 static const char validate_usage[] =
     "usage: pdpctl validate DIR\n"
     "\n"
-    "Load the bundle in DIR (policies/*.cedar, entities.json) as pdpd would and print every\n"
-    "error as file:line:col: message, then 'ok: N policies, M entities' or 'N errors'.\n"
+    "Load the bundle in DIR (policies/*.cedar, template-links.json, entities.json,\n"
+    "grants.json, permissions/*.json, revocations.json) as pdpd's sync would and print every\n"
+    "error as file:line:col: message, then 'ok: N policies, M entities, G grants,\n"
+    "D definitions, R revocations' or 'N errors'.\n"
     "\n"
     "options:\n"
     "  -h, --help   show this help\n"
@@ -52,16 +58,18 @@ int ctl_validate(int argc, char **argv) {
   }
   cache_diag diag;
   cache_diag_init(&diag);
-  pdpe_snapshot *snap = NULL;
-  bool ok = cache_dir_load(dir, &snap, &diag);
+  cache_dir_summary sum;
+  bool ok = cache_dir_summarize(dir, &sum, &diag);
   for (uint32_t i = 0; i < diag.n; i++) printf("%s\n", diag.lines[i]);
   if (diag.dropped) printf("... and %u more errors not shown\n", diag.dropped);
   int rc;
-  if (ok && snap) {
-    uint32_t np = snap->policies ? pdpe_policy_set_count(snap->policies) : 0;
-    uint32_t ne = snap->entities ? pdpe_entities_count(snap->entities) : 0;
-    printf("ok: %u %s, %u %s\n", np, np == 1 ? "policy" : "policies", ne,
-           ne == 1 ? "entity" : "entities");
+  if (ok) {
+    printf("ok: %u %s, %u %s, %" PRIu64 " %s, %u %s, %u %s\n", sum.policies,
+           sum.policies == 1 ? "policy" : "policies", sum.entities,
+           sum.entities == 1 ? "entity" : "entities", sum.grants,
+           sum.grants == 1 ? "grant" : "grants", sum.definitions,
+           sum.definitions == 1 ? "definition" : "definitions", sum.revocations,
+           sum.revocations == 1 ? "revocation" : "revocations");
     rc = CTL_EXIT_OK;
   } else {
     uint32_t n = diag.n + diag.dropped;
@@ -69,7 +77,6 @@ int ctl_validate(int argc, char **argv) {
     printf("%u %s\n", n, n == 1 ? "error" : "errors");
     rc = CTL_EXIT_FAIL;
   }
-  pdpe_snapshot_unref(snap);
   cache_diag_close(&diag);
   return rc;
 }

@@ -15,6 +15,10 @@
  * source is read, so a directory that appears, disappears or is replaced is watched again
  * and no change falls between a watch and a read.
  *
+ * DefinePermissions (define.c) waits here: a define that wrote the source is answered when
+ * the first check that started after its write ends (checks are numbered as they start), with
+ * the stamp that check published or confirmed, or with the check's failure.
+ *
  * A failed check keeps the published snapshot, marks it degraded with the first diagnostic,
  * logs every diagnostic once per distinct failure and retries after 1 s, 2 s, 4 s ... capped
  * at the interval.  With nothing published (nothing stored, first check failed) there is
@@ -225,6 +229,12 @@ static void check_done(uv_work_t *w, int status) {
       go_on = failed(ck);
     }
   }
+  if (!ck->stopped) { /* a stop answered every waiting define already */
+    char why[CACHE_DEGRADED_MAX + 64];
+    snprintf(why, sizeof why, "the source check failed: %s",
+             ck->diag.n ? ck->diag.lines[0] : "no diagnostic");
+    srv_define_checked(ck, ck->checks_started, status == 0 && ck->ok, why, !go_on);
+  }
   pdpe_snapshot_unref(ck->snap); /* set only when dropped */
   ck->snap = NULL;
   cache_diag_close(&ck->diag);
@@ -299,6 +309,7 @@ static void check_start(srv_checker *ck) {
   ck->snap = NULL;
   cache_diag_init(&ck->diag);
   ck->started_ms = srv_mono_ms();
+  ck->checks_started++; /* this check's number: defines written before now wait for it */
   ck->work.data = ck;
   ck->running = true;
   int rc = uv_queue_work(srv->loop, &ck->work, check_work, check_done);
@@ -341,6 +352,7 @@ void srv_checker_trigger(srv_checker *ck) {
 void srv_checker_stop(srv_checker *ck) {
   if (!ck->srv || ck->stopped) return;
   ck->stopped = true;
+  srv_define_checked(ck, UINT64_MAX, false, "pdpd is stopping", true);
   uv_close((uv_handle_t *)&ck->poll, NULL);
   uv_close((uv_handle_t *)&ck->debounce, NULL);
   uv_close((uv_handle_t *)&ck->readers, NULL);

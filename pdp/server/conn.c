@@ -10,6 +10,10 @@
  * below the mark again.  So a client that sends without reading holds pdpd to at most
  * SRV_HIGH_WATER plus one answer (answers are capped at max-frame) plus what was read.
  *
+ * A DefinePermissions is answered after its file write and the sync behind it (define.c):
+ * meanwhile the connection is "parked": it reads nothing and answers no later frame, so
+ * answers stay in request order; other connections are served as usual.
+ *
  * A frame longer than max-frame means the stream can no longer be trusted: it is answered
  * FRAME_TOO_LARGE and the connection closes once that answer is written.  Past
  * max-connections a new connection gets OVERLOADED and is closed the same way.
@@ -37,6 +41,7 @@ struct srv_conn {
   bool closing;           /* uv_close called; freed in on_closed */
   bool close_after_write; /* close once everything queued is written */
   bool lost;              /* an oversize length prefix: no further frame is answered */
+  srv_define *parked;     /* a DefinePermissions being written: later frames wait for it */
   srv_conn *prev, *next;  /* srv->conns list */
 };
 
@@ -59,6 +64,8 @@ static void conn_close(srv_conn *c) {
     srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   if (c->counted) srv->ctx.connections--;
+  if (c->parked) srv_define_detach(c->parked); /* it finishes without us */
+  c->parked = NULL;
   srv_log(SRV_LOG_DEBUG, "pdpd: connection closed (%llu open)",
           (unsigned long long)srv->ctx.connections);
   uv_close((uv_handle_t *)&c->pipe, on_closed);
@@ -122,7 +129,7 @@ static void on_write(uv_write_t *w, int status) {
 static void flush(srv_conn *c) {
   if (c->closing || c->writing) return;
   if (c->out.len == 0) {
-    if (c->close_after_write) conn_close(c);
+    if (c->close_after_write && !c->parked) conn_close(c); /* a parked answer is still due */
     return;
   }
   srv_buf t = c->wbuf;
@@ -158,6 +165,7 @@ static bool answer_frames(srv_conn *c) {
   srv_server *srv = c->srv;
   for (;;) {
     if (c->closing || c->lost) return true;
+    if (c->parked) return false;                           /* in order: after its answer */
     if (pending_output(c) >= SRV_HIGH_WATER) return false; /* the rest after a write */
     const uint8_t *body;
     uint32_t len;
@@ -175,12 +183,36 @@ static bool answer_frames(srv_conn *c) {
         conn_close(c);
       return true;
     }
-    if (!srv_handle_frame(&srv->ctx, &c->arena, body, len, &c->out)) {
+    srv_define *job = NULL;
+    if (!srv_handle_frame_park(&srv->ctx, &c->arena, body, len, &c->out, &job)) {
+      srv_define_free(job);
       srv_log(SRV_LOG_WARN, "pdpd: out of memory answering a request; closing the connection");
       conn_close(c);
       return true;
     }
+    if (job) {
+      c->parked = job; /* before it can call back */
+      if (srv_define_start(srv, job, c)) return false;
+      c->parked = NULL;
+      bool ok = srv_define_answer(&srv->ctx, job, &c->out);
+      srv_define_free(job);
+      if (!ok) {
+        conn_close(c);
+        return true;
+      }
+    }
   }
+}
+
+void srv_conn_unpark(srv_conn *c, srv_define *job) {
+  c->parked = NULL;
+  if (c->closing) return;
+  if (!srv_define_answer(&c->srv->ctx, job, &c->out)) {
+    srv_log(SRV_LOG_WARN, "pdpd: out of memory answering a request; closing the connection");
+    conn_close(c);
+    return;
+  }
+  pump(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {

@@ -213,11 +213,26 @@ static bool convert_value(srv_convert *cv, const Pdp__V1__Value *in, const cv_pa
   }
 }
 
+/* `Action` or `<namespace>::Action`: the types whose entities are actions. */
+static bool is_action_type(pu_str t) {
+  static const char suffix[] = "::Action";
+  size_t n = sizeof(suffix) - 1;
+  return pu_str_eq(t, PU_STR_LIT("Action")) ||
+         (t.len > n && memcmp(t.ptr + t.len - n, suffix, n) == 0);
+}
+
 static bool convert_entity(srv_convert *cv, const Pdp__V1__Entity *in, const cv_path *path,
                            pdpe_entity *out) {
   memset(out, 0, sizeof(*out));
   cv_path uid = P_FIELD(path, "uid"), attrs = P_FIELD(path, "attrs"), tags = P_FIELD(path, "tags");
   if (!convert_uid(cv, in->uid, &uid, &out->uid)) return false;
+  /* Actions and their groups come from the definitions and entities.json only: an action
+   * sent without its parents would escape a forbid written for its group. */
+  if (is_action_type(out->uid.type))
+    return fail_at(cv, &uid,
+                   ": type %.*s: a request may not send actions (they come from the permission "
+                   "definitions and entities.json)",
+                   (int)(out->uid.type.len > 64 ? 64 : out->uid.type.len), out->uid.type.ptr);
   if (!convert_attrs(cv, in->attrs, in->n_attrs, &attrs, 0, &out->attrs)) return false;
   if (!convert_attrs(cv, in->tags, in->n_tags, &tags, 0, &out->tags)) return false;
   if (in->n_parents > cv->max_entity_parents)
@@ -260,6 +275,13 @@ bool srv_convert_entities(srv_convert *cv, Pdp__V1__Entity *const *in, size_t n,
                           pdpe_entity **out, uint32_t *out_n) {
   cv_path root = {.name = path, .kind = CV_ROOT};
   return convert_entities(cv, in, n, &root, out, out_n);
+}
+
+bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
+                       const char *path, pdpe_value *out) {
+  cv_path root = {.name = path, .kind = CV_ROOT};
+  cv->overloaded = false;
+  return convert_attrs(cv, attrs, n, &root, 0, out);
 }
 
 bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n, const char *path,

@@ -121,6 +121,7 @@ int srv_run(const srv_config *cfg) {
   srv.ctx.cfg = cfg;
   srv.ctx.holder = &holder;
   srv.ctx.request_budget = srv_request_budget(cfg->max_frame);
+  srv.ctx.server = &srv;
   serve_stored(cfg, store, &srv.ctx);
 
   char err[SRV_PATH_MAX + 256];

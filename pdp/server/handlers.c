@@ -5,7 +5,10 @@
  * is malloc'd per request), dispatch on the body, convert, decide, pack the answer onto
  * the output buffer, reset the arena.  Every Response carries a Status; a body is set only
  * with OK, so a non-OK status can never carry an ALLOW.  The snapshot is acquired per
- * request and released after the answer is packed.
+ * request and released after the answer is packed.  Check, BatchCheck and ListAllowed decide
+ * with the engine (pdpe_authorize, pdpe_list_allowed); a failed grant lookup is INTERNAL with
+ * its message, never a decision.  DefinePermissions is define.c's: it may leave the request
+ * "parked" for the connection to answer later (srv_handle_frame_park).
  */
 #include "srv_int.h"
 
@@ -64,12 +67,12 @@ bool srv_append_status(srv_ctx *ctx, srv_buf *out, uint64_t id, Pdp__V1__Status_
 /* Append an answer unless it would be larger than max-frame: then the same id gets
  * OVERLOADED instead (a client's reader refuses frames above its own max-frame, and one
  * request must not multiply into an unbounded answer). */
-static bool append_answer(srv_ctx *ctx, srv_buf *out, const Pdp__V1__Response *resp) {
+static bool append_answer(srv_ctx *ctx, srv_buf *out, const Pdp__V1__Response *resp,
+                          const char *hint) {
   size_t n = protobuf_c_message_get_packed_size(&resp->base);
   if (n > ctx->cfg->max_frame) {
-    char msg[128];
-    snprintf(msg, sizeof(msg), "answer larger than max-frame %u; split the batch",
-             ctx->cfg->max_frame);
+    char msg[160];
+    snprintf(msg, sizeof(msg), "answer larger than max-frame %u; %s", ctx->cfg->max_frame, hint);
     return srv_append_status(ctx, out, resp->id, PDP__V1__STATUS__CODE__OVERLOADED, msg);
   }
   ctx->requests_total++;
@@ -126,6 +129,25 @@ static srv_convert convert_ctx(srv_ctx *ctx, pu_arena *a, char *err) {
                        .err_cap = ERR_CAP};
 }
 
+/* pdpe_authorize said false: a grant lookup failed (its error has policy id "grants"):
+ * INTERNAL with the lookup's message, logged at most once a second; else the request's
+ * memory ran out: OVERLOADED. */
+static Pdp__V1__Status__Code failed_decision(const pdpe_decision *d, const char *path, char *err) {
+  if (d->n_errors && pu_str_eq(d->errors[0].policy_id, PU_STR_LIT("grants"))) {
+    pu_str m = d->errors[0].message;
+    snprintf(err, ERR_CAP, "%s: %.*s", path, (int)(m.len > 400 ? 400 : m.len), m.ptr ? m.ptr : "");
+    static uint64_t last_log_ms;
+    uint64_t now = srv_mono_ms();
+    if (!last_log_ms || now - last_log_ms >= 1000) {
+      last_log_ms = now ? now : 1;
+      srv_log(SRV_LOG_ERROR, "pdpd: %s", err);
+    }
+    return PDP__V1__STATUS__CODE__INTERNAL;
+  }
+  snprintf(err, ERR_CAP, "%s: request memory budget exceeded", path);
+  return PDP__V1__STATUS__CODE__OVERLOADED;
+}
+
 /* One check decided into *resp, or a status code with a message in err.  *links counts
  * the parent links the request's entity sets hold so far (a refused check adds none). */
 static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
@@ -140,7 +162,8 @@ static Pdp__V1__Status__Code decide(srv_ctx *ctx, pu_arena *a, const pdpe_snapsh
   if (!srv_convert_check(&cv, in, path, shared, n_shared, shared_es, &req, &code)) return code;
   *links = cv.parent_links;
   pdpe_decision d;
-  if (!pdpe_authorize(snap, &req, a, &d) || !check_response(a, snap, &d, resp)) {
+  if (!pdpe_authorize(snap, &req, a, &d)) return failed_decision(&d, path, err);
+  if (!check_response(a, snap, &d, resp)) {
     snprintf(err, ERR_CAP, "%s: request memory budget exceeded", path);
     return PDP__V1__STATUS__CODE__OVERLOADED;
   }
@@ -162,7 +185,7 @@ static bool handle_check(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
   resp.status = &st;
   resp.body_case = PDP__V1__RESPONSE__BODY_CHECK;
   resp.check = &cr;
-  return append_answer(ctx, out, &resp);
+  return append_answer(ctx, out, &resp, "split the batch");
 }
 
 static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
@@ -222,7 +245,96 @@ static bool handle_batch(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
   resp.status = &st;
   resp.body_case = PDP__V1__RESPONSE__BODY_BATCH_CHECK;
   resp.batch_check = &br;
-  return append_answer(ctx, out, &resp);
+  return append_answer(ctx, out, &resp, "split the batch");
+}
+
+/* ---- ListAllowed -------------------------------------------------------------------------- */
+
+static bool has_prefix(pu_str s, pu_str prefix) {
+  return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.ptr, prefix.ptr, prefix.len) == 0);
+}
+
+/* pdpe_list_allowed said false without saying why: a grant lookup failed or the memory ran
+ * out.  Check the listed definitions one by one (the failure path only) to find a failed
+ * lookup and its message. */
+static Pdp__V1__Status__Code list_failure(srv_ctx *ctx, const pdpe_snapshot *snap,
+                                          const pdpe_request *req, pu_str prefix, char *err) {
+  pu_arena scratch;
+  pu_arena_init(&scratch, 16384, ctx->request_budget);
+  pdpe_request r = *req;
+  Pdp__V1__Status__Code code = PDP__V1__STATUS__CODE__OK;
+  for (uint32_t i = 0; i < snap->n_definitions && code == PDP__V1__STATUS__CODE__OK; i++) {
+    if (!has_prefix(snap->definitions[i].name, prefix)) continue;
+    r.action = (pdpe_uid){PU_STR_LIT("Action"), snap->definitions[i].name};
+    pdpe_decision d;
+    if (!pdpe_authorize(snap, &r, &scratch, &d)) code = failed_decision(&d, "list_allowed", err);
+    pu_arena_reset(&scratch);
+  }
+  pu_arena_close(&scratch);
+  if (code != PDP__V1__STATUS__CODE__OK) return code;
+  snprintf(err, ERR_CAP, "list_allowed: request memory budget exceeded");
+  return PDP__V1__STATUS__CODE__OVERLOADED;
+}
+
+/* Every defined action the principal may do on the resource.  The request is converted as a
+ * Check of a placeholder action is (same principal, token, resource, context and entities
+ * rules, field paths under "list_allowed"), so whatever a Check accepts as its principal a
+ * ListAllowed accepts too. */
+static bool handle_list(srv_ctx *ctx, pu_arena *a, const pdpe_snapshot *snap,
+                        const Pdp__V1__Request *rq, srv_buf *out) {
+  const Pdp__V1__ListAllowedRequest *in = rq->list_allowed;
+  char err[ERR_CAP];
+  pu_str prefix = pu_str_c(in->action_prefix);
+  if (prefix.len > SRV_MAX_ACTION_PREFIX) {
+    snprintf(err, ERR_CAP, "list_allowed.action_prefix: %zu bytes, limit %d (no action is longer)",
+             prefix.len, SRV_MAX_ACTION_PREFIX);
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST, err);
+  }
+  Pdp__V1__EntityUid any = PDP__V1__ENTITY_UID__INIT;
+  any.type = "Action";
+  any.id = "*"; /* never read: pdpe_list_allowed sets each definition's action */
+  Pdp__V1__CheckRequest as_check = PDP__V1__CHECK_REQUEST__INIT;
+  as_check.principal = in->principal;
+  as_check.token = in->token;
+  as_check.action = &any;
+  as_check.resource = in->resource;
+  as_check.context = in->context;
+  as_check.n_entities = in->n_entities;
+  as_check.entities = in->entities;
+  srv_convert cv = convert_ctx(ctx, a, err);
+  pdpe_request req;
+  Pdp__V1__Status__Code code;
+  if (!srv_convert_check(&cv, &as_check, "list_allowed", NULL, 0, NULL, &req, &code))
+    return srv_append_status(ctx, out, rq->id, code, err);
+  pdpe_uid *acts;
+  uint32_t n;
+  if (!pdpe_list_allowed(snap, &req, prefix, a, &acts, &n))
+    return srv_append_status(ctx, out, rq->id, list_failure(ctx, snap, &req, prefix, err), err);
+  Pdp__V1__EntityUid **uids = n ? pu_arena_alloc(a, n * sizeof(*uids)) : NULL;
+  Pdp__V1__EntityUid *mem = n ? pu_arena_alloc(a, n * sizeof(*mem)) : NULL;
+  bool ok = !n || (uids && mem);
+  for (uint32_t i = 0; ok && i < n; i++) {
+    pdp__v1__entity_uid__init(&mem[i]);
+    mem[i].type = arena_cstr(a, acts[i].type);
+    mem[i].id = arena_cstr(a, acts[i].id);
+    ok = mem[i].type && mem[i].id;
+    uids[i] = &mem[i];
+  }
+  if (!ok)
+    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__OVERLOADED,
+                             "list_allowed: request memory budget exceeded");
+  Pdp__V1__ListAllowedResponse lr = PDP__V1__LIST_ALLOWED_RESPONSE__INIT;
+  lr.actions = uids;
+  lr.n_actions = n;
+  lr.stamp = stamp_of(snap);
+  Pdp__V1__Status st = PDP__V1__STATUS__INIT;
+  st.code = PDP__V1__STATUS__CODE__OK;
+  Pdp__V1__Response resp = PDP__V1__RESPONSE__INIT;
+  resp.id = rq->id;
+  resp.status = &st;
+  resp.body_case = PDP__V1__RESPONSE__BODY_LIST_ALLOWED;
+  resp.list_allowed = &lr;
+  return append_answer(ctx, out, &resp, "ask with a longer action_prefix");
 }
 
 /* ---- health and status --------------------------------------------------------------- */
@@ -273,8 +385,8 @@ static bool handle_status(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, 
     s.snapshot_age_ms = srv_snapshot_age_ms(ctx, snap, srv_mono_ms());
     s.policies = snap->policies ? pdpe_policy_set_count(snap->policies) : 0;
     s.entities = snap->entities ? pdpe_entities_count(snap->entities) : 0;
-    /* grants and definitions: counted from the snapshot once the grants and definitions
-     * work is merged (snap->grants.count, snap->n_definitions); 0 until then. */
+    s.grants = snap->grants.count;
+    s.definitions = snap->n_definitions;
     if (srv_fresh_reason(ctx, s.snapshot_age_ms, reason, sizeof(reason), NULL))
       s.degraded_reason = reason;
   } else {
@@ -306,14 +418,15 @@ static bool answer_stale(srv_ctx *ctx, const pdpe_snapshot *snap, uint64_t id, s
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
-static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_buf *out) {
+static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_buf *out,
+                     srv_define **parked) {
   switch (rq->body_case) {
   case PDP__V1__REQUEST__BODY__NOT_SET:
     return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__BAD_REQUEST,
                              "request: no body");
   case PDP__V1__REQUEST__BODY_DEFINE_PERMISSIONS:
-    return srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__UNIMPLEMENTED,
-                             "define_permissions: not served by this build yet");
+    /* writes the source, decides nothing: served with or without a (fresh) snapshot */
+    return srv_define_request(ctx, a, rq, out, parked);
   default:
     break;
   }
@@ -333,8 +446,7 @@ static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_
     } else if (answer_stale(ctx, snap, rq->id, out, &ok)) {
       /* answered STALE */
     } else if (rq->body_case == PDP__V1__REQUEST__BODY_LIST_ALLOWED) {
-      ok = srv_append_status(ctx, out, rq->id, PDP__V1__STATUS__CODE__UNIMPLEMENTED,
-                             "list_allowed: not served by this build yet");
+      ok = handle_list(ctx, a, snap, rq, out);
     } else if (rq->body_case == PDP__V1__REQUEST__BODY_CHECK) {
       ok = handle_check(ctx, a, snap, rq, out);
     } else if (rq->body_case == PDP__V1__REQUEST__BODY_BATCH_CHECK) {
@@ -350,6 +462,12 @@ static bool dispatch(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_
 
 bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t len,
                       srv_buf *out) {
+  return srv_handle_frame_park(ctx, arena, body, len, out, NULL);
+}
+
+bool srv_handle_frame_park(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t len,
+                           srv_buf *out, srv_define **parked) {
+  if (parked) *parked = NULL;
   uint32_t depth = ctx->cfg->max_value_depth;
   uint32_t levels = srv_wire_max_levels(depth);
   char werr[256];
@@ -382,7 +500,7 @@ bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t
                                           PDP__V1__STATUS__CODE__BAD_REQUEST,
                                           "request: cannot decode protobuf");
   } else {
-    ok = dispatch(ctx, arena, rq, out);
+    ok = dispatch(ctx, arena, rq, out, parked);
   }
   pu_arena_reset(arena);
   arena->budget = saved_budget;

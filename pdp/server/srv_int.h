@@ -8,6 +8,7 @@
  * listen.c    socket path checks, stale socket removal, bind with mode 0660
  * conn.c      connections: reading, pipelining, coalesced writes, back-pressure
  * checker.c   staleness checks: the source synced into the store on a worker thread
+ * define.c    DefinePermissions: validate, write the source on a worker, answer after a sync
  * daemon.c    srv_run: store, listen, signals, shutdown
  */
 #ifndef PDP_SERVER_SRV_INT_H
@@ -142,6 +143,10 @@ bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
                        const pdpe_entity *shared, uint32_t n_shared, const pdpe_entities *shared_es,
                        pdpe_request *out, Pdp__V1__Status__Code *code);
+/* A repeated Attribute as a record value (DefinePermissions' properties): the same checks as
+ * a context (depth, duplicate keys); errors start with path. */
+bool srv_convert_attrs(srv_convert *cv, Pdp__V1__Attribute *const *attrs, size_t n,
+                       const char *path, pdpe_value *out);
 
 /* ---- clocks -------------------------------------------------------------------------- */
 
@@ -169,10 +174,11 @@ typedef struct srv_fresh {
 typedef struct srv_ctx {
   const srv_config *cfg;
   cache_holder *holder;
-  uint64_t requests_total; /* responses produced since start */
-  uint64_t connections;    /* open client connections (kept by conn.c) */
-  size_t request_budget;   /* per-request arena budget, bytes */
-  srv_fresh fresh;         /* kept by checker.c */
+  uint64_t requests_total;   /* responses produced since start */
+  uint64_t connections;      /* open client connections (kept by conn.c) */
+  size_t request_budget;     /* per-request arena budget, bytes */
+  srv_fresh fresh;           /* kept by checker.c */
+  struct srv_server *server; /* the running daemon (DefinePermissions); NULL in unit tests */
 } srv_ctx;
 
 /* Age of the published snapshot `snap` in ms at monotonic time now_ms: since the source last
@@ -189,6 +195,23 @@ size_t srv_request_budget(uint32_t max_frame);
 /* Decode one frame body and append its framed Response to out.  `arena` is reset before
  * returning.  False only when out of memory for the output (the connection should close). */
 bool srv_handle_frame(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t len, srv_buf *out);
+
+/* A DefinePermissions waiting for its file write and the sync after it (define.c). */
+typedef struct srv_define srv_define;
+
+/* srv_handle_frame for a connection that can wait for an answer.  A valid DefinePermissions
+ * is not answered here: *parked gets its job (nothing is appended to out); the caller starts
+ * it with srv_define_start and answers no further frame until srv_conn_unpark.  With parked
+ * NULL (or no ctx->server) a valid DefinePermissions is answered UNIMPLEMENTED. */
+bool srv_handle_frame_park(srv_ctx *ctx, pu_arena *arena, const uint8_t *body, size_t len,
+                           srv_buf *out, srv_define **parked);
+/* The DefinePermissions handler: validates rq (BAD_REQUEST naming the field is appended to
+ * out) and, when valid, builds the job into *parked as above.  False only when out of
+ * memory for the output. */
+bool srv_define_request(srv_ctx *ctx, pu_arena *a, const Pdp__V1__Request *rq, srv_buf *out,
+                        srv_define **parked);
+/* Longest ListAllowed action_prefix (a definition's name is at most this long). */
+#define SRV_MAX_ACTION_PREFIX CACHE_DEFINITION_FIELD_MAX
 /* Append a framed Response carrying only a status (and id). */
 bool srv_append_status(srv_ctx *ctx, srv_buf *out, uint64_t id, Pdp__V1__Status__Code code,
                        const char *message);
@@ -243,6 +266,9 @@ typedef struct srv_checker {
   uint32_t puts, dels;
   pdpe_snapshot *snap; /* the new snapshot when changed */
   cache_diag diag;
+  /* DefinePermissions waiting for a check that starts after their write (define.c) */
+  uint64_t checks_started; /* checks started so far; the running one is number checks_started */
+  srv_define *waiting;     /* answered when a check numbered >= their need ends */
 } srv_checker;
 
 /* Set up the checker's handles on srv->loop (no check yet). */
@@ -256,6 +282,21 @@ void srv_checker_trigger(srv_checker *ck);
 void srv_checker_stop(srv_checker *ck);
 /* Every diagnostic to stderr. */
 void srv_log_diag(const cache_diag *diag);
+
+/* ---- DefinePermissions jobs (define.c) ---------------------------------------------------- */
+
+/* Queue the job's file write on the threadpool for the connection c (NULL: nobody waits);
+ * the job answers c through srv_conn_unpark and frees itself.  False when it cannot be
+ * queued: the caller then answers it (srv_define_answer: INTERNAL) and frees it. */
+bool srv_define_start(struct srv_server *srv, srv_define *job, srv_conn *c);
+void srv_define_free(srv_define *job);
+/* The connection went away: the job finishes without answering. */
+void srv_define_detach(srv_define *job);
+/* The checker's check number `seq` ended (ok: it succeeded and published or confirmed the
+ * snapshot): answer the jobs that waited for it.  With stopping set, answer every job. */
+void srv_define_checked(srv_checker *ck, uint64_t seq, bool ok, const char *why, bool stopping);
+/* Append the job's answer (its id, status and body) to out; false when out of memory. */
+bool srv_define_answer(srv_ctx *ctx, const srv_define *job, srv_buf *out);
 
 /* One running daemon: its loop, listener, signals and open connections. */
 struct srv_server {
@@ -289,5 +330,8 @@ void srv_conn_accept(srv_server *srv);
 void srv_conn_drain_all(srv_server *srv);
 /* Close every connection now, written or not (the drain deadline passed). */
 void srv_conn_close_all(srv_server *srv);
+/* The DefinePermissions c was waiting for is answered: append its answer and carry on with
+ * the frames c has buffered. */
+void srv_conn_unpark(srv_conn *c, srv_define *job);
 
 #endif

@@ -1,12 +1,12 @@
 /* test_client_list.c - the C client's ListAllowed and DefinePermissions, and `pdpctl
  * list-allowed`, against a real pdpd.
  *
- * pdpd 0.1 answers both bodies with UNIMPLEMENTED.  What it answers is checked in one place
- * per body, the expect_* functions under "today's answers": when pdpd serves them, change
- * those (and give the bundle permission definitions); the tests around them check what
- * stays true either way: the answer is read cleanly, the connection stays in sync (a check
- * on it still gets its own answer), and invalid requests never reach pdpd.  pdpctl's
- * output for an answer with actions is checked against a fake server that lists some.
+ * The bundle defines the actions view, edit and delete (service "docs"); alice owns d1, so
+ * the one action she may do on it is view.  What pdpd answers is checked in one place per
+ * body, the expect_* functions under "pdpd's answers"; the tests around them check what stays
+ * true whatever the answer: it is read cleanly, the connection stays in sync (a check on it
+ * still gets its own answer), and invalid requests never reach pdpd.  pdpctl's output for
+ * ids that need escaping is checked against a fake server that lists them.
  */
 #include "pdpctl_util.h"
 
@@ -15,49 +15,49 @@
 static void up(void) {
   e2e_setup();
   e2e_write_bundle();
+  e2e_write("bundle/permissions/docs.json",
+            "{\"definitions\": [{\"name\": \"view\"}, {\"name\": \"edit\"},"
+            " {\"name\": \"delete\"}]}\n");
   e2e_start_daemon();
 }
 
 TestSuite(client_list, .init = up, .fini = e2e_teardown);
 TestSuite(pdpctl_list, .init = up, .fini = e2e_teardown);
 
-/* ---- today's answers ------------------------------------------------------------------------ */
+/* ---- pdpd's answers ------------------------------------------------------------------------- */
 
-/* A non-OK answer surfaced as PDPC_E_STATUS: the status and pdpd's words in the result and in
- * the connection's error, which names the status. */
-static void expect_unimplemented(int rc, int status, const char *message, pdpc_conn *c,
-                                 const char *body) {
-  const pdpc_error *e = pdpc_conn_error(c);
-  cr_assert_eq(rc, PDPC_E_STATUS, "rc %d: %s", rc, e->message);
-  cr_assert_eq(status, PDPC_STATUS_UNIMPLEMENTED, "status %s", pdpc_status_name(status));
-  cr_assert_not_null(message);
-  cr_assert_not_null(strstr(message, body), "'%s' does not name %s", message, body);
-  cr_assert_eq(e->code, PDPC_E_STATUS);
-  cr_assert_eq(e->status, PDPC_STATUS_UNIMPLEMENTED);
-  cr_assert_not_null(strstr(e->message, "UNIMPLEMENTED"), "%s", e->message);
-  cr_assert_not_null(strstr(e->message, message), "'%s' lacks pdpd's words", e->message);
-}
-
-/* pdpd's answer to a ListAllowed of alice on Document::"d1". */
+/* pdpd's answer to a ListAllowed of alice on her document: view, the one defined action the
+ * policies allow her. */
 static void expect_list_answer(int rc, const pdpc_list_result *r, pdpc_conn *c) {
-  expect_unimplemented(rc, r->status, r->message, c, "list_allowed");
-  cr_assert_eq(r->n_actions, 0);
-  cr_assert_null(r->actions);
+  cr_assert_eq(rc, 0, "rc %d: %s", rc, pdpc_conn_error(c)->message);
+  cr_assert_eq(r->status, PDPC_STATUS_OK);
+  cr_assert_eq(r->n_actions, 1);
+  cr_assert_str_eq(r->actions[0].type, "Action");
+  cr_assert_str_eq(r->actions[0].id, "view");
+  cr_assert_eq(r->stamp_len, 32);
 }
 
-/* pdpd's answer to a DefinePermissions of the service "docs". */
+/* pdpd's answer to a DefinePermissions of the service "docs": stored and served (the stamp is
+ * the one Health reports). */
 static void expect_define_answer(int rc, const pdpc_define_result *r, pdpc_conn *c) {
-  expect_unimplemented(rc, r->status, r->message, c, "define_permissions");
-  cr_assert_not(r->changed);
+  cr_assert_eq(rc, 0, "rc %d: %s", rc, pdpc_conn_error(c)->message);
+  cr_assert_eq(r->status, PDPC_STATUS_OK);
+  cr_assert_eq(r->stamp_len, 32);
+  pdpc_health h;
+  cr_assert_eq(pdpc_health_check(c, &h), 0, "%s", pdpc_conn_error(c)->message);
+  cr_assert_eq(memcmp(h.stamp, r->stamp, 32), 0, "the define's stamp is served");
 }
 
-/* `pdpctl list-allowed` of alice on Document::"d1". */
+/* `pdpctl list-allowed` of alice on Document::"d1": view, as text or JSON. */
 static void expect_pdpctl_list(const e2e_run *r) {
-  cr_assert_eq(r->code, 2, "stdout: %s\nstderr: %s", r->out, r->err);
-  cr_assert_str_eq(r->out, "");
-  cr_assert_not_null(strstr(r->err, "pdpctl list-allowed: pdpd answered UNIMPLEMENTED: "
-                                    "list_allowed"),
-                     "%s", r->err);
+  cr_assert_eq(r->code, 0, "stdout: %s\nstderr: %s", r->out, r->err);
+  cr_assert_str_eq(r->err, "");
+  if (r->out[0] == '{')
+    cr_assert(strncmp(r->out, "{\"actions\":[{\"type\":\"Action\",\"id\":\"view\"}],\"stamp\":\"",
+                      52) == 0,
+              "%s", r->out);
+  else
+    cr_assert_str_eq(r->out, "Action::\"view\"\n");
 }
 
 /* ---- the C client ------------------------------------------------------------------------- */
@@ -282,8 +282,9 @@ Test(pdpctl_list, help_is_shown_by_the_command_and_by_pdpctl_help) {
 
 /* ---- pdpctl list-allowed and an answer with actions ---------------------------------------- */
 
-/* pdpd does not list actions yet, so a fake server on a socket in the test's temp dir answers
- * one ListAllowed with a list, and remembers the prefix it was asked for. */
+/* A fake server on a socket in the test's temp dir answers one ListAllowed with the ids it is
+ * given (ids a bundle would not hold, to check escaping), and remembers the prefix it was
+ * asked for. */
 typedef struct fake_list {
   int listen_fd;
   pthread_t thread;

@@ -244,17 +244,17 @@ Test(check, empty_request_and_missing_body_are_bad_requests) {
   pdp__v1__response__free_unpacked(r, NULL);
 }
 
-Test(check, list_allowed_and_define_permissions_are_unimplemented) {
+Test(check, empty_list_allowed_and_define_permissions_are_refused_naming_the_field) {
   Pdp__V1__ListAllowedRequest la = PDP__V1__LIST_ALLOWED_REQUEST__INIT;
   Pdp__V1__Request rq = PDP__V1__REQUEST__INIT;
   rq.id = 51, rq.body_case = PDP__V1__REQUEST__BODY_LIST_ALLOWED, rq.list_allowed = &la;
   Pdp__V1__Response *r = ask(&rq);
-  expect_status(r, PDP__V1__STATUS__CODE__UNIMPLEMENTED, "list_allowed");
+  expect_status(r, PDP__V1__STATUS__CODE__BAD_REQUEST, "list_allowed.principal: missing");
   pdp__v1__response__free_unpacked(r, NULL);
   Pdp__V1__DefinePermissionsRequest dp = PDP__V1__DEFINE_PERMISSIONS_REQUEST__INIT;
   rq.id = 52, rq.body_case = PDP__V1__REQUEST__BODY_DEFINE_PERMISSIONS, rq.define_permissions = &dp;
   r = ask(&rq);
-  expect_status(r, PDP__V1__STATUS__CODE__UNIMPLEMENTED, "define_permissions");
+  expect_status(r, PDP__V1__STATUS__CODE__BAD_REQUEST, "define_permissions.service");
   pdp__v1__response__free_unpacked(r, NULL);
 }
 

@@ -15,7 +15,7 @@ Test(pdpctl_validate, good_bundle_reports_its_counts_with_exit_0) {
   e2e_write_bundle();
   e2e_run r = e2e_pdpctl("validate", bundle_dir(), NULL);
   cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
-  cr_assert_str_eq(r.out, "ok: 3 policies, 5 entities\n");
+  cr_assert_str_eq(r.out, "ok: 3 policies, 5 entities, 0 grants, 0 definitions, 0 revocations\n");
   e2e_run_free(&r);
 }
 
@@ -73,5 +73,50 @@ Test(pdpctl_validate, usage_errors_exit_2) {
   e2e_run_free(&r);
   r = e2e_pdpctl("validate", "a", "b", NULL);
   cr_assert_eq(r.code, 2);
+  e2e_run_free(&r);
+}
+
+Test(pdpctl_validate, grants_definitions_and_revocations_are_validated_as_a_sync_does) {
+  e2e_write_bundle();
+  e2e_write("bundle/grants.json",
+            "[{\"provider\": \"R\", \"key\": \"admin\", \"permission\": \"view\"},\n"
+            " {\"provider\": \"X\", \"key\": \"a\", \"permission\": \"view\"}]\n");
+  e2e_write("bundle/permissions/docs.json",
+            "{\"definitions\": [{\"name\": \"view\", \"tenancy\": \"sometimes\"}]}\n");
+  e2e_write("bundle/revocations.json", "{\"jti\": [{\"jti\": \"t1\"}]}\n");
+  e2e_run r = e2e_pdpctl("validate", bundle_dir(), NULL);
+  cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(strstr(r.out, "grants.json:2:15: grants[1].provider: "), "%s", r.out);
+  cr_assert(strstr(r.out, "permissions/docs.json:1:"), "%s", r.out);
+  cr_assert(strstr(r.out, ": definitions[0].tenancy: "), "%s", r.out);
+  cr_assert(strstr(r.out, "revocations.json:1:"), "%s", r.out);
+  cr_assert(strstr(r.out, ": jti[0].exp: "), "%s", r.out);
+  cr_assert(strstr(r.out, "\n3 errors\n"), "%s", r.out);
+  e2e_run_free(&r);
+  /* definitions whose Action hierarchy is cyclic load as files but not as a snapshot */
+  e2e_write("bundle/grants.json", "[]");
+  e2e_write("bundle/revocations.json", "{}");
+  e2e_write("bundle/permissions/docs.json",
+            "{\"definitions\": [{\"name\": \"a\", \"parent\": \"b\"}, {\"name\": \"b\", \"group\": "
+            "\"a\"}]}\n");
+  r = e2e_pdpctl("validate", bundle_dir(), NULL);
+  cr_assert_eq(r.code, 1, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(strstr(r.out, "cycle"), "%s", r.out);
+  e2e_run_free(&r);
+}
+
+Test(pdpctl_validate, a_good_bundle_counts_its_grants_definitions_and_revocations) {
+  e2e_write_bundle();
+  e2e_write("bundle/grants.json",
+            "[{\"provider\": \"R\", \"key\": \"admin\", \"permission\": \"view\"},\n"
+            " {\"provider\": \"U\", \"key\": \"bob\", \"permission\": \"view\", \"effect\": "
+            "\"PROHIBIT\"}]\n");
+  e2e_write(
+      "bundle/permissions/docs.json",
+      "{\"definitions\": [{\"name\": \"view\"}, {\"name\": \"edit\"}, {\"name\": \"delete\"}]}");
+  e2e_write("bundle/revocations.json", "{\"subjects\": [{\"sub\": \"eve\", \"before\": 1}]}");
+  e2e_run r = e2e_pdpctl("validate", bundle_dir(), NULL);
+  cr_assert_eq(r.code, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert_str_eq(r.out, "ok: 3 policies, 8 entities, 2 grants, 3 definitions, 1 revocation\n");
   e2e_run_free(&r);
 }

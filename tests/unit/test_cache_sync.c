@@ -268,6 +268,10 @@ Test(cache_sync, the_store_snapshot_decides_like_the_folder_snapshot) {
   snprintf(src, sizeof src, "%s/examples/quickstart", root);
   snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", src, bundle);
   cr_assert_eq(system(cmd), 0);
+  /* the folder loader reads policies and entities only: compare those (the quickstart's
+   * grants and definitions change answers, and definitions add Action entities) */
+  snprintf(cmd, sizeof cmd, "rm -rf '%s/grants.json' '%s/permissions'", bundle, bundle);
+  cr_assert_eq(system(cmd), 0);
   cache_store *s = open_store(data);
   cache_sync_info info;
   sync_ok(s, bundle, &info);
