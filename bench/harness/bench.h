@@ -3,7 +3,8 @@
  * hist.c      bench_hist: a log-linear histogram of nanoseconds, 1/256 relative error
  * scenario.c  bench_scenario: a request mix (a checks.json) pre-encoded as frames, one
  *             Check per frame or (bench_scenario_batch) K checks per BatchCheck frame,
- *             optionally with tokens in place of principals (bench_scenario_tokens)
+ *             optionally with tokens in place of principals (bench_scenario_tokens); or
+ *             (bench_scenario_load_lists) a list-allowed.json as ListAllowed frames
  */
 #ifndef PDP_BENCH_HARNESS_BENCH_H
 #define PDP_BENCH_HARNESS_BENCH_H
@@ -35,6 +36,8 @@ typedef struct bench_frame {
   int expect_allow;     /* Check frames: 1 allow, 0 deny, -1 not stated */
   signed char *expects; /* BatchCheck frames: n_checks expectations like expect_allow (owned) */
   size_t n_checks;      /* checks in this frame: 1 for a Check, K for a BatchCheck */
+  char *expect_list;    /* ListAllowed frames: the expected action ids, each followed by '\n'
+                           (owned; "" when none is allowed); NULL for other frames */
 } bench_frame;
 
 typedef struct bench_scenario {
@@ -42,6 +45,7 @@ typedef struct bench_scenario {
   bench_frame *frames; /* owned */
   size_t n;
   size_t batch; /* checks per BatchCheck frame; 0 when every frame is one Check */
+  bool lists;   /* every frame is a ListAllowed request (bench_scenario_load_lists) */
 } bench_scenario;
 
 /* Load DIR/checks.json (the format `pdpctl test` reads; docs/checks.md) and encode every
@@ -62,5 +66,13 @@ bool bench_scenario_batch(bench_scenario *s, size_t k, char *err, size_t cap);
  * pass then only checks that every answer is OK, which a refused token is not.  Call it
  * before bench_scenario_batch.  On error s is left as it was and false comes back. */
 bool bench_scenario_tokens(bench_scenario *s, char *const *tokens, size_t n, char *err, size_t cap);
+/* Load DIR/list-allowed.json and encode every item as a ListAllowed request (id = index + 1):
+ *   {"lists": [{"name": "...", "principal": UID, "resource": UID, "context": {...},
+ *               "entities": [...], "prefix": "svc3.", "allowed": ["svc3.p01", ...]}]}
+ * principal and resource as in checks.json (docs/checks.md); name, context, entities and
+ * prefix optional; allowed (required) is the expected list of Action ids in name order, as
+ * pdpd answers it.  bench/scenarios/gen.py writes one for rbac-1m.  false with a message
+ * naming the file and item on error. */
+bool bench_scenario_load_lists(const char *dir, bench_scenario *out, char *err, size_t cap);
 
 #endif

@@ -25,6 +25,12 @@
  * principal uid and with a (cached) token differ by what a token costs.  The first pass then
  * verifies that every answer is OK, not the decisions (the token's principal is not the
  * scenario's).
+ *
+ * --list-allowed sends the scenario's list-allowed.json as ListAllowed requests instead (one
+ * per frame); verification compares each answer's actions with the expected list.
+ *
+ * --verify-all decodes and verifies every answer, not only the first pass (the cost falls
+ * on the client): used while the server swaps snapshots under load (bench/grants/daemon.sh).
  */
 #include "bench.h"
 
@@ -58,6 +64,8 @@ typedef struct bench_opts {
   size_t batch;      /* checks per BatchCheck request; 0 = one Check per request */
   int rounds;        /* alternations of pdpd and echo (--compare-echo); 1 = one run each */
   bool compare_echo;
+  bool list_allowed; /* the scenario's list-allowed.json as ListAllowed requests */
+  bool verify_all;   /* verify every answer, not only the first pass */
 } bench_opts;
 
 typedef struct bench_result {
@@ -176,6 +184,34 @@ static void check_batch_answer(worker *w, const uint8_t *body, uint32_t len, siz
   if (resp) pdp__v1__response__free_unpacked(resp, NULL);
 }
 
+/* A ListAllowed answer: the id, status OK, exactly the expected actions in order. */
+static void check_list_answer(worker *w, const uint8_t *body, uint32_t len, size_t frame_idx) {
+  const bench_frame *f = &w->sc->frames[frame_idx];
+  pdpc_list_result res;
+  pdpc_list_result_init(&res);
+  int rc = pdpc_decode_list_allowed(body, len, frame_idx + 1, &res);
+  const char *want = f->expect_list ? f->expect_list : "";
+  bool ok = rc == 0 && res.status == 1 /* OK */;
+  size_t at = 0;
+  for (size_t i = 0; ok && i < res.n_actions; i++) {
+    const pdpc_uid *u = &res.actions[i];
+    size_t idl = strlen(u->id);
+    ok = strcmp(u->type, "Action") == 0 && strncmp(want + at, u->id, idl) == 0 &&
+         want[at + idl] == '\n';
+    at += idl + 1;
+  }
+  ok = ok && want[at] == '\0';
+  w->r.verified++;
+  if (!ok) {
+    if (w->r.bad == 0)
+      snprintf(w->r.first_bad, sizeof(w->r.first_bad), "list %zu: status %s (%s), %zu actions%s",
+               frame_idx, pdpc_status_name(res.status), res.message ? res.message : "",
+               res.n_actions, res.status == 1 ? " (not the expected ones)" : "");
+    w->r.bad++;
+  }
+  pdpc_list_result_close(&res);
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   const bench_opts *o = w->o;
@@ -242,8 +278,10 @@ static void *worker_main(void *arg) {
       }
       if (have - off < 4 + (size_t)len) break;
       size_t slot = head;
-      if (w->verify && answered < sc->n) {
-        if (sc->batch)
+      if (w->verify && (answered < sc->n || o->verify_all)) {
+        if (sc->lists)
+          check_list_answer(w, p + 4, len, sent_idx[slot]);
+        else if (sc->batch)
           check_batch_answer(w, p + 4, len, sent_idx[slot]);
         else
           check_answer(w, p + 4, len, sent_idx[slot]);
@@ -398,6 +436,9 @@ static const char usage[] =
     "  --token-file FILE    send the tokens of FILE (one per line, cycled) in place of\n"
     "                       the principals (pdpd needs --jwt-config; answers are verified\n"
     "                       to be OK, decisions are not)\n"
+    "  --list-allowed       send DIR/list-allowed.json as ListAllowed requests instead\n"
+    "                       (each answer's actions verified against the expected list)\n"
+    "  --verify-all         decode and verify every answer, not only the first pass\n"
     "  --compare-echo       run the identical load against pdp-echo too, print ratios\n"
     "  --echo-bin PATH      pdp-echo to start (default: next to pdp-bench)\n"
     "  --json FILE          also write the results as JSON\n"
@@ -618,6 +659,8 @@ int main(int argc, char **argv) {
                                         {"echo-bin", required_argument, 0, 'E'},
                                         {"json", required_argument, 0, 'j'},
                                         {"token-file", required_argument, 0, 'T'},
+                                        {"list-allowed", no_argument, 0, 'L'},
+                                        {"verify-all", no_argument, 0, 'V'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int opt;
@@ -668,6 +711,12 @@ int main(int argc, char **argv) {
     case 'T':
       o.token_file = optarg;
       break;
+    case 'L':
+      o.list_allowed = true;
+      break;
+    case 'V':
+      o.verify_all = true;
+      break;
     case 'h':
       fputs(usage, stdout);
       return 0;
@@ -685,7 +734,12 @@ int main(int argc, char **argv) {
 
   char err[512];
   bench_scenario sc;
-  if (!bench_scenario_load(o.scenario, &sc, err, sizeof(err))) {
+  if (o.list_allowed && (o.batch || o.token_file)) {
+    fprintf(stderr, "pdp-bench: --list-allowed combines with neither --batch nor --token-file\n");
+    return 2;
+  }
+  if (o.list_allowed ? !bench_scenario_load_lists(o.scenario, &sc, err, sizeof(err))
+                     : !bench_scenario_load(o.scenario, &sc, err, sizeof(err))) {
     fprintf(stderr, "pdp-bench: %s\n", err);
     return 2;
   }

@@ -186,3 +186,126 @@ Test(bench, bad_options_are_refused) {
   cr_assert_eq(bench(out, sizeof out, "--rounds 0"), 2, "%s", out);
   cr_assert(strstr(out, "--rounds"), "%s", out);
 }
+
+Test(bench, verify_all_checks_every_answer_not_only_the_first_pass) {
+  static char out[1 << 16];
+  char json[200], args[2048];
+  snprintf(json, sizeof json, "%s/all.json", d.dir);
+  snprintf(args, sizeof args, "--scenario '%s' --depth 4 --requests 500 --verify-all --json '%s'",
+           d.source, json);
+  int rc = bench(out, sizeof out, args);
+  cr_assert_eq(rc, 0, "pdp-bench exited %d:\n%s", rc, out);
+  json_error_t jerr;
+  json_t *r = json_load_file(json, 0, &jerr);
+  cr_assert_not_null(r, "%s: %s", json, jerr.text);
+  cr_assert_eq(json_integer_value(json_object_get(r, "wrong")), 0);
+  /* 500 answers, every one decoded and compared (the scenario has fewer checks). */
+  cr_assert_gt(500, count_checks(d.source));
+  cr_assert_eq(json_integer_value(json_object_get(r, "verified")), 500);
+  json_decref(r);
+}
+
+Test(bench, a_wrong_expectation_in_a_later_pass_fails_only_with_verify_all) {
+  /* Two checks, the second expecting the opposite decision: pass 1 verifies both either way;
+   * a run of 3 passes counts the wrong answer once without --verify-all, 3 times with it. */
+  cr_assert(du_write(&d, "later/checks.json",
+                     "{\"checks\": [{\"principal\": {\"type\": \"User\", \"id\": \"alice\"},"
+                     " \"action\": {\"type\": \"Action\", \"id\": \"view\"},"
+                     " \"resource\": {\"type\": \"Document\", \"id\": \"design-doc\"},"
+                     " \"decision\": \"allow\"},"
+                     " {\"principal\": {\"type\": \"User\", \"id\": \"alice\"},"
+                     " \"action\": {\"type\": \"Action\", \"id\": \"view\"},"
+                     " \"resource\": {\"type\": \"Document\", \"id\": \"design-doc\"},"
+                     " \"decision\": \"deny\"}]}"));
+  static char out[1 << 16];
+  char args[512];
+  snprintf(args, sizeof args, "--scenario '%s/later' --requests 6", d.dir);
+  cr_assert_eq(bench(out, sizeof out, args), 1, "%s", out);
+  cr_assert(strstr(out, "verified answers: 2, wrong: 1"), "%s", out);
+  snprintf(args, sizeof args, "--scenario '%s/later' --requests 6 --verify-all", d.dir);
+  cr_assert_eq(bench(out, sizeof out, args), 1, "%s", out);
+  cr_assert(strstr(out, "verified answers: 6, wrong: 3"), "%s", out);
+}
+
+/* pdpctl list-allowed's answer for alice on design-doc as a JSON array of action ids, or
+ * NULL when pdpd did not answer OK (a build without ListAllowed answers UNIMPLEMENTED). */
+static json_t *pdpctl_list(void) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd,
+           "'%s' list-allowed --socket '%s' --principal 'User::\"alice\"' "
+           "--resource 'Document::\"design-doc\"' --json 2>/dev/null",
+           env("PDPCTL_BIN"), d.sock);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  static char buf[1 << 14];
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  buf[n] = '\0';
+  int st = pclose(p);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return NULL;
+  json_error_t jerr;
+  json_t *o = json_loads(buf, 0, &jerr);
+  cr_assert_not_null(o, "pdpctl list-allowed --json: %s: %s", jerr.text, buf);
+  json_t *ids = json_array(), *a;
+  size_t i;
+  json_array_foreach(json_object_get(o, "actions"), i, a)
+      json_array_append(ids, json_object_get(a, "id"));
+  json_decref(o);
+  return ids;
+}
+
+static void write_lists(const char *rel, json_t *allowed) {
+  json_t *root = json_pack("{s:[{s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:O}]}", "lists", "name",
+                           "alice on design-doc", "principal", "type", "User", "id", "alice",
+                           "resource", "type", "Document", "id", "design-doc", "allowed", allowed);
+  cr_assert_not_null(root);
+  char *text = json_dumps(root, 0);
+  cr_assert(du_write(&d, rel, text));
+  free(text);
+  json_decref(root);
+}
+
+Test(bench, list_allowed_answers_are_compared_with_the_expected_actions) {
+  json_t *ids = pdpctl_list();
+  static char out[1 << 16];
+  char args[512];
+  /* The expectation pdpctl's answer gives: verified when pdpd serves ListAllowed, and a
+   * wrong answer (non-OK status) when it does not. */
+  json_t *want = ids ? json_incref(ids) : json_array();
+  write_lists("la/list-allowed.json", want);
+  json_decref(want);
+  snprintf(args, sizeof args, "--scenario '%s/la' --list-allowed --requests 50 --verify-all",
+           d.dir);
+  int rc = bench(out, sizeof out, args);
+  if (ids) {
+    cr_assert_eq(rc, 0, "pdp-bench exited %d:\n%s", rc, out);
+    cr_assert(strstr(out, "verified answers: 50, wrong: 0"), "%s", out);
+  } else {
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_assert(strstr(out, "list 0: status "), "%s", out);
+  }
+  /* One more expected action than pdpd allows is always wrong. */
+  json_t *more = ids ? json_copy(ids) : json_array();
+  json_array_append_new(more, json_string("no-such-action"));
+  write_lists("la2/list-allowed.json", more);
+  snprintf(args, sizeof args, "--scenario '%s/la2' --list-allowed --requests 10", d.dir);
+  rc = bench(out, sizeof out, args);
+  cr_assert_eq(rc, 1, "pdp-bench must fail on a wrong list (exit %d):\n%s", rc, out);
+  cr_assert(strstr(out, "verified answers: 1, wrong: 1"), "%s", out);
+  json_decref(more);
+  if (ids) json_decref(ids);
+}
+
+Test(bench, a_bad_list_allowed_file_is_refused_naming_the_item) {
+  cr_assert(du_write(&d, "badl/list-allowed.json",
+                     "{\"lists\": [{\"principal\": \"User::\\\"alice\\\"\","
+                     " \"resource\": \"Document::\\\"d\\\"\", \"allowed\": []},"
+                     " {\"principal\": \"User::\\\"alice\\\"\","
+                     " \"resource\": \"Document::\\\"d\\\"\", \"allowed\": [1]}]}"));
+  static char out[1 << 14];
+  char args[512];
+  snprintf(args, sizeof args, "--scenario '%s/badl' --list-allowed", d.dir);
+  cr_assert_eq(bench(out, sizeof out, args), 2, "%s", out);
+  cr_assert(strstr(out, "lists[1].allowed[0]"), "%s", out);
+  snprintf(args, sizeof args, "--scenario '%s/badl' --list-allowed --batch 2", d.dir);
+  cr_assert_eq(bench(out, sizeof out, args), 2, "%s", out);
+}
