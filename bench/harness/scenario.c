@@ -213,138 +213,138 @@ bool bench_scenario_tokens(bench_scenario *s, char *const *tokens, size_t n, cha
   free_frames(s->frames, s->n);
   s->frames = out;
   return true;
-  /* ---- ListAllowed scenarios ---- */
+}
 
-  /* The expected ids of item `path`'s "allowed" joined with '\n' after each, into a new string. */
-  static char *expected_list(const json_t *allowed, const char *path, char *err, size_t cap) {
-    if (!json_is_array(allowed)) {
-      snprintf(err, cap, "%s.allowed: expected an array of action ids", path);
-      return NULL;
-    }
-    size_t total = 1, i;
-    const json_t *v;
-    json_array_foreach(allowed, i, v) {
-      if (!json_is_string(v) || strchr(json_string_value(v), '\n')) {
-        snprintf(err, cap, "%s.allowed[%zu]: expected an action id (a string without newlines)",
-                 path, i);
-        return NULL;
-      }
-      total += json_string_length(v) + 1;
-    }
-    char *out = malloc(total), *w = out;
-    if (!out) {
-      snprintf(err, cap, "out of memory");
-      return NULL;
-    }
-    json_array_foreach(allowed, i, v) {
-      size_t n = json_string_length(v);
-      memcpy(w, json_string_value(v), n);
-      w += n;
-      *w++ = '\n';
-    }
-    *w = '\0';
-    return out;
+/* ---- ListAllowed scenarios ---- */
+
+/* The expected ids of item `path`'s "allowed" joined with '\n' after each, into a new string. */
+static char *expected_list(const json_t *allowed, const char *path, char *err, size_t cap) {
+  if (!json_is_array(allowed)) {
+    snprintf(err, cap, "%s.allowed: expected an array of action ids", path);
+    return NULL;
   }
+  size_t total = 1, i;
+  const json_t *v;
+  json_array_foreach(allowed, i, v) {
+    if (!json_is_string(v) || strchr(json_string_value(v), '\n')) {
+      snprintf(err, cap, "%s.allowed[%zu]: expected an action id (a string without newlines)", path,
+               i);
+      return NULL;
+    }
+    total += json_string_length(v) + 1;
+  }
+  char *out = malloc(total), *w = out;
+  if (!out) {
+    snprintf(err, cap, "out of memory");
+    return NULL;
+  }
+  json_array_foreach(allowed, i, v) {
+    size_t n = json_string_length(v);
+    memcpy(w, json_string_value(v), n);
+    w += n;
+    *w++ = '\n';
+  }
+  *w = '\0';
+  return out;
+}
 
-  static bool load_list_item(const json_t *item, const char *path, size_t idx, bench_frame *f,
-                             char *err, size_t cap) {
-    static const char *const known[] = {"name",     "principal", "resource", "context",
-                                        "entities", "prefix",    "allowed"};
-    if (!json_is_object(item)) {
-      snprintf(err, cap, "%s: expected an object", path);
-      return false;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)item, key, v) {
-      bool ok = false;
-      for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-        ok |= strcmp(key, known[k]) == 0;
-      if (!ok) {
-        snprintf(err, cap, "%s: unknown field \"%s\"", path, key);
-        return false;
-      }
-    }
-    const json_t *prefix = json_object_get(item, "prefix");
-    if (prefix && !json_is_string(prefix)) {
-      snprintf(err, cap, "%s.prefix: expected a string", path);
-      return false;
-    }
-    char sub[128];
-    ctl_uid principal = {0}, resource = {0};
-    pdpc_value *context = NULL;
-    ctl_entities ents = {0};
+static bool load_list_item(const json_t *item, const char *path, size_t idx, bench_frame *f,
+                           char *err, size_t cap) {
+  static const char *const known[] = {"name",     "principal", "resource", "context",
+                                      "entities", "prefix",    "allowed"};
+  if (!json_is_object(item)) {
+    snprintf(err, cap, "%s: expected an object", path);
+    return false;
+  }
+  const char *key;
+  const json_t *v;
+  json_object_foreach((json_t *)item, key, v) {
     bool ok = false;
-    snprintf(sub, sizeof(sub), "%s.principal", path);
-    if (!ctl_uid_from_json(json_object_get(item, "principal"), sub, &principal, err, cap)) goto out;
-    snprintf(sub, sizeof(sub), "%s.resource", path);
-    if (!ctl_uid_from_json(json_object_get(item, "resource"), sub, &resource, err, cap)) goto out;
-    snprintf(sub, sizeof(sub), "%s.context", path);
-    if (!ctl_context_from_json(json_object_get(item, "context"), sub, &context, err, cap)) goto out;
-    const json_t *ej = json_object_get(item, "entities");
-    snprintf(sub, sizeof(sub), "%s.entities", path);
-    if (ej && !ctl_entities_from_json(ej, sub, &ents, err, cap)) goto out;
-    if (!(f->expect_list = expected_list(json_object_get(item, "allowed"), path, err, cap)))
-      goto out;
-    pdpc_list_req req = {
-        .principal = ctl_uid_view(&principal),
-        .resource = ctl_uid_view(&resource),
-        .context = context,
-        .entities = (const pdpc_entity *const *)ents.items,
-        .n_entities = ents.n,
-        .action_prefix = prefix ? json_string_value(prefix) : NULL,
-    };
-    pdpc_error perr;
-    if (pdpc_encode_list_allowed(&req, (uint64_t)idx + 1, &f->bytes, &f->len, &perr) != 0) {
-      snprintf(err, cap, "%s: cannot encode: %s", path, perr.message);
-      goto out;
+    for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) ok |= strcmp(key, known[k]) == 0;
+    if (!ok) {
+      snprintf(err, cap, "%s: unknown field \"%s\"", path, key);
+      return false;
     }
-    f->expect_allow = -1;
-    f->n_checks = 1;
-    ok = true;
-  out:
-    ctl_uid_close(&principal);
-    ctl_uid_close(&resource);
-    pdpc_value_free(context);
-    ctl_entities_close(&ents);
-    return ok;
   }
+  const json_t *prefix = json_object_get(item, "prefix");
+  if (prefix && !json_is_string(prefix)) {
+    snprintf(err, cap, "%s.prefix: expected a string", path);
+    return false;
+  }
+  char sub[128];
+  ctl_uid principal = {0}, resource = {0};
+  pdpc_value *context = NULL;
+  ctl_entities ents = {0};
+  bool ok = false;
+  snprintf(sub, sizeof(sub), "%s.principal", path);
+  if (!ctl_uid_from_json(json_object_get(item, "principal"), sub, &principal, err, cap)) goto out;
+  snprintf(sub, sizeof(sub), "%s.resource", path);
+  if (!ctl_uid_from_json(json_object_get(item, "resource"), sub, &resource, err, cap)) goto out;
+  snprintf(sub, sizeof(sub), "%s.context", path);
+  if (!ctl_context_from_json(json_object_get(item, "context"), sub, &context, err, cap)) goto out;
+  const json_t *ej = json_object_get(item, "entities");
+  snprintf(sub, sizeof(sub), "%s.entities", path);
+  if (ej && !ctl_entities_from_json(ej, sub, &ents, err, cap)) goto out;
+  if (!(f->expect_list = expected_list(json_object_get(item, "allowed"), path, err, cap))) goto out;
+  pdpc_list_req req = {
+      .principal = ctl_uid_view(&principal),
+      .resource = ctl_uid_view(&resource),
+      .context = context,
+      .entities = (const pdpc_entity *const *)ents.items,
+      .n_entities = ents.n,
+      .action_prefix = prefix ? json_string_value(prefix) : NULL,
+  };
+  pdpc_error perr;
+  if (pdpc_encode_list_allowed(&req, (uint64_t)idx + 1, &f->bytes, &f->len, &perr) != 0) {
+    snprintf(err, cap, "%s: cannot encode: %s", path, perr.message);
+    goto out;
+  }
+  f->expect_allow = -1;
+  f->n_checks = 1;
+  ok = true;
+out:
+  ctl_uid_close(&principal);
+  ctl_uid_close(&resource);
+  pdpc_value_free(context);
+  ctl_entities_close(&ents);
+  return ok;
+}
 
-  bool bench_scenario_load_lists(const char *dir, bench_scenario *out, char *err, size_t cap) {
-    memset(out, 0, sizeof(*out));
-    snprintf(out->name, sizeof(out->name), "%s (ListAllowed)", dir);
-    out->lists = true;
-    char file[4096], jerr[512];
-    snprintf(file, sizeof(file), "%s/list-allowed.json", dir);
-    json_t *root = ctl_json_load_file(file, jerr, sizeof(jerr));
-    if (!root) {
-      snprintf(err, cap, "%s", jerr);
-      return false;
-    }
-    const json_t *lists = json_object_get(root, "lists");
-    if (!json_is_array(lists) || json_array_size(lists) == 0) {
-      snprintf(err, cap, "%s: expected {\"lists\": [...]} with at least one item", file);
-      json_decref(root);
-      return false;
-    }
-    size_t n = json_array_size(lists);
-    out->frames = calloc(n, sizeof(bench_frame));
-    if (!out->frames) {
-      snprintf(err, cap, "out of memory");
-      json_decref(root);
-      return false;
-    }
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++) {
-      char path[64], why[400];
-      snprintf(path, sizeof(path), "lists[%zu]", i);
-      out->n++; /* the frame is owned (and freed on failure) from here on */
-      if (!load_list_item(json_array_get(lists, i), path, i, &out->frames[i], why, sizeof(why))) {
-        snprintf(err, cap, "%s: %s", file, why);
-        ok = false;
-      }
-    }
-    json_decref(root);
-    if (!ok) bench_scenario_close(out);
-    return ok;
+bool bench_scenario_load_lists(const char *dir, bench_scenario *out, char *err, size_t cap) {
+  memset(out, 0, sizeof(*out));
+  snprintf(out->name, sizeof(out->name), "%s (ListAllowed)", dir);
+  out->lists = true;
+  char file[4096], jerr[512];
+  snprintf(file, sizeof(file), "%s/list-allowed.json", dir);
+  json_t *root = ctl_json_load_file(file, jerr, sizeof(jerr));
+  if (!root) {
+    snprintf(err, cap, "%s", jerr);
+    return false;
   }
+  const json_t *lists = json_object_get(root, "lists");
+  if (!json_is_array(lists) || json_array_size(lists) == 0) {
+    snprintf(err, cap, "%s: expected {\"lists\": [...]} with at least one item", file);
+    json_decref(root);
+    return false;
+  }
+  size_t n = json_array_size(lists);
+  out->frames = calloc(n, sizeof(bench_frame));
+  if (!out->frames) {
+    snprintf(err, cap, "out of memory");
+    json_decref(root);
+    return false;
+  }
+  bool ok = true;
+  for (size_t i = 0; i < n && ok; i++) {
+    char path[64], why[400];
+    snprintf(path, sizeof(path), "lists[%zu]", i);
+    out->n++; /* the frame is owned (and freed on failure) from here on */
+    if (!load_list_item(json_array_get(lists, i), path, i, &out->frames[i], why, sizeof(why))) {
+      snprintf(err, cap, "%s: %s", file, why);
+      ok = false;
+    }
+  }
+  json_decref(root);
+  if (!ok) bench_scenario_close(out);
+  return ok;
+}
