@@ -296,9 +296,11 @@ int cache_grants_scan(const char *path, const char *name, size_t max_key, cache_
  * and revocations hold the permission files' and revocations.json's rows (defs.c,
  * revocations.c; docs/definitions.md).  Meta key
  * CACHE_META_SOURCE names the source last synced; meta keys CACHE_META_FILE_PREFIX<file> hold
- * the fingerprint of a source file whose rows the store holds (grants.json). */
+ * the fingerprint of a source file whose rows the store holds (grants.json), and
+ * CACHE_META_SOURCE_FP the fingerprint of every file of the source (docs/store.md). */
 #define CACHE_META_SOURCE "source"
 #define CACHE_META_FILE_PREFIX "file:"
+#define CACHE_META_SOURCE_FP CACHE_META_FILE_PREFIX "*"
 
 /* What a sync did. */
 typedef struct cache_sync_info {
@@ -310,7 +312,8 @@ typedef struct cache_sync_info {
   uint8_t stamp[32];       /* the store stamp the sync committed (or found, when equal) */
   pdpe_snapshot *snapshot; /* the store right after the sync, as cache_snapshot_from_store
                               builds it (a view: its stamp is `stamp` unless another writer
-                              committed in between); the caller unrefs */
+                              committed in between); the caller unrefs.  NULL with
+                              CACHE_SYNC_NO_SNAPSHOT */
 } cache_sync_info;
 
 /* Load the bundle in `dir` (every error to `diag`, as cache_dir_load, plus those of grants.json,
@@ -323,6 +326,15 @@ typedef struct cache_sync_info {
  * bundle writes no content row.  `info` (optional) says what changed.  True on success. */
 bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *info,
                          cache_diag *diag);
+/* Flags of cache_sync_from_dir_flags. */
+#define CACHE_SYNC_NO_SNAPSHOT 1u /* info->snapshot stays NULL: the caller builds one if needed */
+/* cache_sync_from_dir with flags (0: the same).  Whatever the flags, a sync first stats every
+ * source file (never reading one): when the source is the one last synced and that whole-source
+ * fingerprint equals meta CACHE_META_SOURCE_FP and is trusted (no mtime or ctime within 1 s of
+ * when it was taken), it returns true at once with puts = dels = 0, grants_read false and
+ * stamp = the store stamp. */
+bool cache_sync_from_dir_flags(cache_store *store, const char *dir, unsigned flags,
+                               cache_sync_info *info, cache_diag *diag);
 /* True when a sync has committed a snapshot to the store (meta CACHE_META_SOURCE exists) and,
  * unless `source` is NULL, that snapshot came from `source` ("dir:<dir>"). */
 bool cache_store_has_snapshot(cache_store *store, const char *source);

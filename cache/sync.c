@@ -18,6 +18,14 @@
  * was taken is not trusted (a write in the same clock tick keeps ctime; cf. git's "racily clean"
  * entries): the next sync reads the file once more and records a trusted one.
  *
+ * The whole source: before reading anything, a sync stats every file it would read (the
+ * fixed names, policies/ *.cedar and permissions/ *.json as listed, absent ones as "absent") into
+ * one SHA-256 (source_fp_take).  Meta "file:*" holds it, written in the same delta as the
+ * content (alone when the content was equal).  When the source is the same and the digest equal
+ * and trusted (the same FP_RACY_NS rule over every file's mtime and ctime), the sync is done:
+ * no file is read, parsed or compared and nothing is written (an unchanged check of pdpd).
+ * CACHE_SYNC_NO_SNAPSHOT leaves info->snapshot NULL for callers that build one themselves.
+ *
  * cache_dir_summarize() computes the same rows without a store and folds them into the stamp a
  * store would hold (pdpctl status --source).
  */
@@ -252,6 +260,145 @@ static bool fp_unchanged(const cache_val *stored, const char *path) {
   return ctime_ns + FP_RACY_NS <= taken && mtime_ns + FP_RACY_NS <= taken;
 }
 
+/* ---- the whole source's fingerprint ------------------------------------------------------ */
+
+/* SHA-256 over the stats of every file the sync reads (below), then the newest mtime or ctime
+ * among them (ns) and when it was taken (ns, before the first stat), each a big-endian u64. */
+#define SFP_LEN 48
+#define SFP_FORMAT "pdpd-source-fp-1"
+
+typedef struct sfp_ctx {
+  pu_arena *a;
+  const char *dir;
+  EVP_MD_CTX *md;
+  int64_t newest;
+  bool ok;
+} sfp_ctx;
+
+static void sfp_bytes(sfp_ctx *c, const void *p, size_t n) {
+  if (c->ok && EVP_DigestUpdate(c->md, p, n) != 1) c->ok = false;
+}
+
+static void sfp_u64(sfp_ctx *c, uint64_t v) {
+  uint8_t b[8];
+  put_u64(b, v);
+  sfp_bytes(c, b, 8);
+}
+
+/* The path `rel` (relative to the source dir, NUL-terminated in the digest), then 'A' when it
+ * does not exist or 'S' and its stat.  Any other stat error: no fingerprint. */
+static void sfp_file(sfp_ctx *c, const char *rel) {
+  char *path = c->ok ? pu_arena_printf(c->a, "%s/%s", c->dir, rel) : NULL;
+  struct stat st;
+  if (!path) {
+    c->ok = false;
+    return;
+  }
+  sfp_bytes(c, rel, strlen(rel) + 1);
+  if (stat(path, &st) != 0) {
+    if (errno != ENOENT) c->ok = false;
+    sfp_bytes(c, "A", 1);
+    return;
+  }
+  sfp_bytes(c, "S", 1);
+  sfp_u64(c, (uint64_t)st.st_dev);
+  sfp_u64(c, (uint64_t)st.st_ino);
+  sfp_u64(c, (uint64_t)st.st_mode);
+  sfp_u64(c, (uint64_t)st.st_size);
+  sfp_u64(c, (uint64_t)st.st_mtim.tv_sec);
+  sfp_u64(c, (uint64_t)st.st_mtim.tv_nsec);
+  sfp_u64(c, (uint64_t)st.st_ctim.tv_sec);
+  sfp_u64(c, (uint64_t)st.st_ctim.tv_nsec);
+  int64_t m = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  int64_t t = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  if (m > c->newest) c->newest = m;
+  if (t > c->newest) c->newest = t;
+}
+
+/* A folder the sync lists (policies/ with *.cedar, permissions/ with *.json, the same filters
+ * as the readers): 'A' when absent, else 'D' and every listed file, so that a file added,
+ * removed or renamed changes the digest. */
+static void sfp_folder(sfp_ctx *c, const char *sub, const char *suffix) {
+  char *path = c->ok ? pu_arena_printf(c->a, "%s/%s", c->dir, sub) : NULL;
+  struct stat st;
+  if (!path) {
+    c->ok = false;
+    return;
+  }
+  sfp_bytes(c, sub, strlen(sub) + 1);
+  if (stat(path, &st) != 0) {
+    if (errno != ENOENT) c->ok = false;
+    sfp_bytes(c, "A", 1);
+    return;
+  }
+  sfp_bytes(c, "D", 1);
+  cache_diag scratch; /* a folder that cannot be listed: no fingerprint, the sync reports it */
+  cache_diag_init(&scratch);
+  char **names = NULL;
+  int n = suffix ? cache__list_files(c->a, path, suffix, &names, &scratch)
+                 : cache__list_policy_files(c->a, path, &names, &scratch);
+  cache_diag_close(&scratch);
+  if (n < 0) c->ok = false;
+  sfp_u64(c, (uint64_t)(n > 0 ? n : 0));
+  for (int i = 0; c->ok && i < n; i++) {
+    char *rel = pu_arena_printf(c->a, "%s/%s", sub, names[i]);
+    if (!rel) c->ok = false;
+    sfp_file(c, rel);
+  }
+}
+
+/* The fingerprint of every file a sync of `dir` reads, from stats only (no file is opened but
+ * the two folders' listings).  False when some stat or listing failed: no fingerprint. */
+static bool source_fp_take(pu_arena *a, const char *dir, uint8_t out[SFP_LEN]) {
+  int64_t taken = now_ns(); /* before the first stat: see FP_RACY_NS */
+  sfp_ctx c = {a, dir, EVP_MD_CTX_new(), 0, true};
+  if (!c.md || EVP_DigestInit_ex(c.md, EVP_sha256(), NULL) != 1) c.ok = false;
+  sfp_bytes(&c, SFP_FORMAT, sizeof SFP_FORMAT);
+  sfp_file(&c, "entities.json");
+  sfp_file(&c, GRANTS_FILE);
+  sfp_folder(&c, "permissions", ".json");
+  sfp_folder(&c, "policies", NULL);
+  sfp_file(&c, "revocations.json");
+  sfp_file(&c, "template-links.json");
+  unsigned len = 0;
+  if (c.ok && (EVP_DigestFinal_ex(c.md, out, &len) != 1 || len != 32)) c.ok = false;
+  EVP_MD_CTX_free(c.md);
+  put_u64(out + 32, (uint64_t)c.newest);
+  put_u64(out + 40, (uint64_t)taken);
+  return c.ok;
+}
+
+/* True when the stored fingerprint has the digest of `now` and was trusted when taken: no file
+ * had a timestamp within FP_RACY_NS of that moment (a write in the same clock tick as a stat
+ * may keep every stat field). */
+static bool source_fp_holds(const cache_val *stored, const uint8_t now[SFP_LEN]) {
+  if (stored->len != SFP_LEN || memcmp(stored->data, now, 32) != 0) return false;
+  const uint8_t *fp = stored->data;
+  int64_t newest = (int64_t)get_u64(fp + 32), taken = (int64_t)get_u64(fp + 40);
+  return newest + FP_RACY_NS <= taken;
+}
+
+/* True when the store was synced from `source` and holds it as it is now (fingerprint `now`):
+ * info gets the store stamp and the grant count.  False on any doubt (the full sync decides). */
+static bool source_in_store(cache_store *store, const char *source, const uint8_t now[SFP_LEN],
+                            cache_sync_info *info) {
+  cache_reader *r = NULL;
+  cache_store_err err;
+  bool held = false;
+  if (cache_store_reader_new(store, &r, &err) == 0 && cache_store_read_begin(r, &err) == 0) {
+    cache_val v;
+    held = cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE), &v,
+                           &err) == CACHE_STORE_OK &&
+           v.len == strlen(source) && memcmp(v.data, source, v.len) == 0 &&
+           cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE_FP, strlen(CACHE_META_SOURCE_FP),
+                           &v, &err) == CACHE_STORE_OK &&
+           source_fp_holds(&v, now) && cache_store_read_stamp(r, info->stamp, &err) == 0 &&
+           cache__read_count(r, CACHE_TABLE_GRANTS, &info->grants, &err) == 0;
+  }
+  cache_store_reader_free(r);
+  return held;
+}
+
 /* ---- comparing with the store ---------------------------------------------------------- */
 
 static bool same(const cache__row *a, const cache__row *b) {
@@ -336,7 +483,7 @@ typedef struct grants_side {
 /* One comparison with the store (inside a fresh read) and the conditional apply.  Returns 1
  * applied (or nothing to apply), 0 the store changed meanwhile (try again), -1 error. */
 static int sync_once(cache_store *store, const char *source, const rowset *rows, grants_side *gs,
-                     cache_sync_info *info, cache_diag *diag) {
+                     const uint8_t *sfp, cache_sync_info *info, cache_diag *diag) {
   cache_reader *r = NULL;
   cache_store_err err;
   memset(&err, 0, sizeof err);
@@ -370,6 +517,20 @@ static int sync_once(cache_store *store, const char *source, const rowset *rows,
   if (!same_source) {
     if (!cache_delta_put(&delta, CACHE_TABLE_META, CACHE_META_SOURCE, strlen(CACHE_META_SOURCE),
                          source, strlen(source)))
+      goto oom;
+  }
+
+  /* The whole source's fingerprint (taken before any file was read), or none. */
+  g = cache_store_get(r, CACHE_TABLE_META, CACHE_META_SOURCE_FP, strlen(CACHE_META_SOURCE_FP), &v,
+                      &err);
+  if (g < 0) goto store_err;
+  if (sfp && (g != CACHE_STORE_OK || v.len != SFP_LEN || memcmp(v.data, sfp, SFP_LEN) != 0)) {
+    if (!cache_delta_put(&delta, CACHE_TABLE_META, CACHE_META_SOURCE_FP,
+                         strlen(CACHE_META_SOURCE_FP), sfp, SFP_LEN))
+      goto oom;
+  } else if (!sfp && g == CACHE_STORE_OK) {
+    if (!cache_delta_del(&delta, CACHE_TABLE_META, CACHE_META_SOURCE_FP,
+                         strlen(CACHE_META_SOURCE_FP)))
       goto oom;
   }
 
@@ -462,6 +623,11 @@ bool cache_store_has_snapshot(cache_store *store, const char *source) {
 
 bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *info_out,
                          cache_diag *diag) {
+  return cache_sync_from_dir_flags(store, dir, 0, info_out, diag);
+}
+
+bool cache_sync_from_dir_flags(cache_store *store, const char *dir, unsigned flags,
+                               cache_sync_info *info_out, cache_diag *diag) {
   cache_sync_info info;
   memset(&info, 0, sizeof(info));
   pu_arena scratch;
@@ -478,6 +644,11 @@ bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *i
     cache_diag_addf(diag, "%s: out of memory", dir);
     goto out;
   }
+  /* Nothing changed since the last sync (stats only): done, without reading a file. */
+  uint8_t sfp[SFP_LEN];
+  bool have_sfp = source_fp_take(&scratch, dir, sfp);
+  int rc = 0;
+  if (have_sfp && source_in_store(store, source, sfp, &info)) goto synced;
   if (!folder_rows(&scratch, dir, cache_store_max_key_len(store), &rows, NULL, diag)) {
     /* Report grants.json's errors in the same run, unless the store holds it already. */
     if (!grants_in_store(store, source, &gs)) {
@@ -487,15 +658,16 @@ bool cache_sync_from_dir(cache_store *store, const char *dir, cache_sync_info *i
     }
     goto out;
   }
-  int rc = 0;
   for (int attempt = 0; attempt < SYNC_TRIES && rc == 0; attempt++)
-    rc = sync_once(store, source, &rows, &gs, &info, diag);
+    rc = sync_once(store, source, &rows, &gs, have_sfp ? sfp : NULL, &info, diag);
   if (rc == 0)
     cache_diag_addf(diag, "store %s: other writers kept changing it; nothing stored from %s",
                     cache__store_dir(store), dir);
   if (rc != 1) goto out;
+synced:
   ok = true;
-  if (info_out && !cache_snapshot_from_store(store, &info.snapshot, diag)) {
+  if (info_out && !(flags & CACHE_SYNC_NO_SNAPSHOT) &&
+      !cache_snapshot_from_store(store, &info.snapshot, diag)) {
     cache_diag_addf(diag, "%s: stored, but the store does not make a snapshot", dir);
     ok = false;
   }

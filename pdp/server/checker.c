@@ -1,8 +1,10 @@
 /* checker.c - staleness checks: keep the published snapshot equal to the source.
  *
- * A check syncs the source into the store (cache_sync_from_dir: validate, diff, one write
- * transaction with only the rows that changed) and, when the content stamp differs from the
- * published snapshot's, builds the new snapshot from the store (cache_snapshot_from_store).
+ * A check syncs the source into the store (cache_sync_from_dir_flags: validate, diff, one write
+ * transaction with only the rows that changed; only stats when the whole source's fingerprint
+ * is unchanged) and, when the content stamp differs from the published snapshot's, builds the
+ * new snapshot from the store (cache_snapshot_from_store; the sync builds none).  After each
+ * check the worker calls malloc_trim(0): glibc keeps a thread's freed memory in its arena.
  * Both run on the libuv threadpool (uv_queue_work), never two at once, so the loop thread
  * keeps answering from the published snapshot whatever the source does; the loop only
  * swaps the holder, records the times and logs, in the work's completion callback.
@@ -27,6 +29,7 @@
  */
 #include "srv_int.h"
 
+#include <malloc.h> /* malloc_trim (glibc) */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,8 +111,10 @@ bool srv_fresh_reason(const srv_ctx *ctx, uint64_t age_ms, char *buf, size_t cap
 static void run_check(srv_checker *ck) {
   cache_sync_info info;
   memset(&info, 0, sizeof(info));
-  if (!cache_sync_from_dir(ck->store, ck->srv->cfg->source, &info, &ck->diag)) return;
-  pdpe_snapshot_unref(info.snapshot); /* what is served is built from the store */
+  /* No snapshot from the sync: one is built below only when the stamp moved. */
+  if (!cache_sync_from_dir_flags(ck->store, ck->srv->cfg->source, CACHE_SYNC_NO_SNAPSHOT, &info,
+                                 &ck->diag))
+    return;
   ck->puts = info.puts;
   ck->dels = info.dels;
   if (ck->has_current && memcmp(info.stamp, ck->current, 32) == 0) {
@@ -130,6 +135,10 @@ static void run_check(srv_checker *ck) {
 
 static void check_work(uv_work_t *w) {
   run_check(w->data);
+  /* glibc gives each threadpool thread its own malloc arena and keeps what a check freed
+   * there (a full read of a 1M-grant file: RSS 42 -> 300 MiB over 12 reads).  Hand it back
+   * to the system after every check; a check that read nothing has little to trim. */
+  malloc_trim(0);
   /* The stamps hash with libcrypto, which keeps per-thread state.  libuv's threads outlive
    * OpenSSL's atexit cleanup, which would lose that state (a leak valgrind reports): free it
    * now, it is rebuilt by the next check. */
