@@ -229,7 +229,7 @@ int ctl_list_allowed(int argc, char **argv) {
                        .n_entities = es.n,
                        .action_prefix = prefix};
   if (pdpc_list_allowed(conn, &req, &res) != 0) {
-    /* A non-OK status reads "pdpd answered UNIMPLEMENTED: ...", as pdpctl check says it. */
+    /* A non-OK status reads "pdpd answered UNAUTHENTICATED: ...", as pdpctl check says it. */
     fprintf(stderr, "pdpctl list-allowed: %s\n", pdpc_conn_error(conn)->message);
     goto out;
   }

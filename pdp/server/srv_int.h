@@ -142,8 +142,9 @@ bool srv_convert_build_entities(srv_convert *cv, pdpe_entity *items, uint32_t n,
 /* A whole check: validates principal/action/resource/token, converts context and entities.
  * `shared` (n_shared items, may be none) are batch entities and `shared_es` the same built
  * once (NULL when none); the check's own entities override shared ones with the same uid.
- * On failure *code says BAD_REQUEST, UNIMPLEMENTED or OVERLOADED (the request memory budget
- * ran out; cv->overloaded is set too) and cv->err names the field. */
+ * On failure *code says BAD_REQUEST, UNAUTHENTICATED or INTERNAL (a token: token.c) or
+ * OVERLOADED (the request memory budget ran out; cv->overloaded is set too) and cv->err
+ * names the field. */
 bool srv_convert_check(srv_convert *cv, const Pdp__V1__CheckRequest *in, const char *path,
                        const pdpe_entity *shared, uint32_t n_shared, const pdpe_entities *shared_es,
                        pdpe_request *out, Pdp__V1__Status__Code *code);
