@@ -18,11 +18,11 @@
  * required" (and always when the config sets require_kid).
  *
  * Cache: verified tokens are kept by their text (a keyed 64-bit hash places them, a hit
- * compares the whole text), bounded in entries and bytes, each until its exp (+ leeway), a revocation, or a change of the key that verified
- * it (reloading a changed or removed key drops every entry it verified at once).  The
- * revocation state is identified by a caller-given 32-byte stamp (the snapshot's): a hit
- * whose entry was last checked against the same stamp costs a hash and a table lookup; a
- * new stamp re-asks the caller's revocation callback once per entry.
+ * compares the whole text), bounded in entries and bytes, each until its exp (+ leeway), a
+ * revocation, or a change of the key that verified it (reloading a changed or removed key drops
+ * every entry it verified at once).  The revocation state is identified by a caller-given 32-byte
+ * stamp (the snapshot's): a hit whose entry was last checked against the same stamp costs a hash
+ * and a table lookup; a new stamp re-asks the caller's revocation callback once per entry.
  *
  * Threads: a pa_authn is used by one thread at a time (pdpd's loop thread; with several
  * loop threads, one pa_authn each).  Memory: results are built in the caller's pu_arena.
