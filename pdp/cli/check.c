@@ -93,7 +93,6 @@ int ctl_check(int argc, char **argv) {
                                        {0, 0, 0, 0}};
   const char *sock = ctl_socket_default(), *principal = NULL, *action = NULL, *resource = NULL;
   const char *token = NULL, *token_file = NULL, *context = NULL, *entities = NULL;
-  char *token_buf = NULL;
   bool json = false, explain = false;
   int timeout = CTL_DEFAULT_TIMEOUT_MS;
   optind = 0;
@@ -146,20 +145,13 @@ int ctl_check(int argc, char **argv) {
             argv[optind]);
     return CTL_EXIT_ERROR;
   }
-  if (token && token_file) {
-    fprintf(stderr, "pdpctl check: give --token or --token-file, not both\n");
-    return CTL_EXIT_ERROR;
-  }
-  if (token_file) token = token_file; /* read below, once the arguments are checked */
-  if (!principal && !token) {
-    fprintf(stderr,
-            "pdpctl check: --principal (or --token) is required (see pdpctl check --help)\n");
-    return CTL_EXIT_ERROR;
-  }
-  if (principal && token) {
-    fprintf(stderr, "pdpctl check: give --principal or --token, not both\n");
-    return CTL_EXIT_ERROR;
-  }
+  ctl_subject_args sa = {.principal = principal,
+                         .token = token,
+                         .token_file = token_file,
+                         .resource = resource,
+                         .context = context,
+                         .entities = entities};
+  if (!ctl_subject_args_ok("check", &sa)) return CTL_EXIT_ERROR;
   if (!action || !resource) {
     fprintf(stderr, "pdpctl check: --%s is required (see pdpctl check --help)\n",
             !action ? "action" : "resource");
@@ -168,37 +160,14 @@ int ctl_check(int argc, char **argv) {
 
   int rc = CTL_EXIT_ERROR;
   char err[CTL_ERR_CAP];
-  ctl_uid p = {0}, a = {0}, r = {0};
-  pdpc_value *ctx = NULL;
-  ctl_entities es = {0};
+  ctl_uid a = {0};
+  ctl_subject sub;
   pdpc_conn *conn = NULL;
   pdpc_result res;
   pdpc_result_init(&res);
-  if (principal && !ctl_uid_parse(principal, &p, err, sizeof err)) {
-    fprintf(stderr, "pdpctl check: --principal: %s\n", err);
-    goto out;
-  }
-  if (token_file) {
-    if (ctl_read_token(token_file, &token_buf, err, sizeof err)) {
-      fprintf(stderr, "pdpctl check: --token-file %s\n", err);
-      goto out;
-    }
-    token = token_buf;
-  }
+  if (!ctl_subject_load("check", &sa, &sub)) goto out;
   if (!ctl_uid_parse(action, &a, err, sizeof err)) {
     fprintf(stderr, "pdpctl check: --action: %s\n", err);
-    goto out;
-  }
-  if (!ctl_uid_parse(resource, &r, err, sizeof err)) {
-    fprintf(stderr, "pdpctl check: --resource: %s\n", err);
-    goto out;
-  }
-  if (context && ctl_load_context(context, &ctx, err, sizeof err)) {
-    fprintf(stderr, "pdpctl check: --context: %s\n", err);
-    goto out;
-  }
-  if (entities && ctl_load_entities(entities, &es, err, sizeof err)) {
-    fprintf(stderr, "pdpctl check: --entities %s: %s\n", entities, err);
     goto out;
   }
   pdpc_error cerr;
@@ -207,13 +176,13 @@ int ctl_check(int argc, char **argv) {
     fprintf(stderr, "pdpctl check: %s\n", cerr.message);
     goto out;
   }
-  pdpc_check_req req = {.principal = ctl_uid_view(&p),
-                        .token = token,
+  pdpc_check_req req = {.principal = ctl_uid_view(&sub.principal),
+                        .token = sub.token,
                         .action = ctl_uid_view(&a),
-                        .resource = ctl_uid_view(&r),
-                        .context = ctx,
-                        .entities = (const pdpc_entity *const *)es.items,
-                        .n_entities = es.n,
+                        .resource = ctl_uid_view(&sub.resource),
+                        .context = sub.context,
+                        .entities = (const pdpc_entity *const *)sub.entities.items,
+                        .n_entities = sub.entities.n,
                         .explain = explain};
   int crc = pdpc_check(conn, &req, &res);
   if (crc != 0) {
@@ -233,11 +202,7 @@ int ctl_check(int argc, char **argv) {
 out:
   pdpc_result_close(&res);
   pdpc_close(conn);
-  free(token_buf);
-  ctl_entities_close(&es);
-  pdpc_value_free(ctx);
-  ctl_uid_close(&p);
+  ctl_subject_close(&sub);
   ctl_uid_close(&a);
-  ctl_uid_close(&r);
   return rc;
 }

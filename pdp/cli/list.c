@@ -113,7 +113,6 @@ int ctl_list_allowed(int argc, char **argv) {
       {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
   const char *sock = ctl_socket_default(), *principal = NULL, *token = NULL, *resource = NULL;
   const char *prefix = NULL, *context = NULL, *entities = NULL, *token_file = NULL;
-  char *token_buf = NULL;
   bool json = false;
   int timeout = CTL_DEFAULT_TIMEOUT_MS;
   optind = 0;
@@ -164,20 +163,13 @@ int ctl_list_allowed(int argc, char **argv) {
             argv[optind]);
     return CTL_EXIT_ERROR;
   }
-  if (token && token_file) {
-    fprintf(stderr, "pdpctl list-allowed: give --token or --token-file, not both\n");
-    return CTL_EXIT_ERROR;
-  }
-  if (token_file) token = token_file; /* read below, once the arguments are checked */
-  if (!principal && !token) {
-    fprintf(stderr, "pdpctl list-allowed: --principal (or --token) is required (see pdpctl "
-                    "list-allowed --help)\n");
-    return CTL_EXIT_ERROR;
-  }
-  if (principal && token) {
-    fprintf(stderr, "pdpctl list-allowed: give --principal or --token, not both\n");
-    return CTL_EXIT_ERROR;
-  }
+  ctl_subject_args sa = {.principal = principal,
+                         .token = token,
+                         .token_file = token_file,
+                         .resource = resource,
+                         .context = context,
+                         .entities = entities};
+  if (!ctl_subject_args_ok("list-allowed", &sa)) return CTL_EXIT_ERROR;
   if (!resource) {
     fprintf(stderr,
             "pdpctl list-allowed: --resource is required (see pdpctl list-allowed --help)\n");
@@ -185,48 +177,23 @@ int ctl_list_allowed(int argc, char **argv) {
   }
 
   int rc = CTL_EXIT_ERROR;
-  char err[CTL_ERR_CAP];
-  ctl_uid p = {0}, r = {0};
-  pdpc_value *ctx = NULL;
-  ctl_entities es = {0};
+  ctl_subject sub;
   pdpc_conn *conn = NULL;
   pdpc_list_result res;
   pdpc_list_result_init(&res);
-  if (principal && !ctl_uid_parse(principal, &p, err, sizeof err)) {
-    fprintf(stderr, "pdpctl list-allowed: --principal: %s\n", err);
-    goto out;
-  }
-  if (token_file) {
-    if (ctl_read_token(token_file, &token_buf, err, sizeof err)) {
-      fprintf(stderr, "pdpctl list-allowed: --token-file %s\n", err);
-      goto out;
-    }
-    token = token_buf;
-  }
-  if (!ctl_uid_parse(resource, &r, err, sizeof err)) {
-    fprintf(stderr, "pdpctl list-allowed: --resource: %s\n", err);
-    goto out;
-  }
-  if (context && ctl_load_context(context, &ctx, err, sizeof err)) {
-    fprintf(stderr, "pdpctl list-allowed: --context: %s\n", err);
-    goto out;
-  }
-  if (entities && ctl_load_entities(entities, &es, err, sizeof err)) {
-    fprintf(stderr, "pdpctl list-allowed: --entities %s: %s\n", entities, err);
-    goto out;
-  }
+  if (!ctl_subject_load("list-allowed", &sa, &sub)) goto out;
   pdpc_error cerr;
   conn = pdpc_connect(sock, timeout, &cerr);
   if (!conn) {
     fprintf(stderr, "pdpctl list-allowed: %s\n", cerr.message);
     goto out;
   }
-  pdpc_list_req req = {.principal = ctl_uid_view(&p),
-                       .token = token,
-                       .resource = ctl_uid_view(&r),
-                       .context = ctx,
-                       .entities = (const pdpc_entity *const *)es.items,
-                       .n_entities = es.n,
+  pdpc_list_req req = {.principal = ctl_uid_view(&sub.principal),
+                       .token = sub.token,
+                       .resource = ctl_uid_view(&sub.resource),
+                       .context = sub.context,
+                       .entities = (const pdpc_entity *const *)sub.entities.items,
+                       .n_entities = sub.entities.n,
                        .action_prefix = prefix};
   if (pdpc_list_allowed(conn, &req, &res) != 0) {
     /* A non-OK status reads "pdpd answered UNAUTHENTICATED: ...", as pdpctl check says it. */
@@ -242,10 +209,6 @@ int ctl_list_allowed(int argc, char **argv) {
 out:
   pdpc_list_result_close(&res);
   pdpc_close(conn);
-  free(token_buf);
-  ctl_entities_close(&es);
-  pdpc_value_free(ctx);
-  ctl_uid_close(&p);
-  ctl_uid_close(&r);
+  ctl_subject_close(&sub);
   return rc;
 }

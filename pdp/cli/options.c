@@ -94,3 +94,60 @@ int ctl_read_token(const char *file, char **out, char *err, size_t cap) {
   *out = buf;
   return 0;
 }
+
+bool ctl_subject_args_ok(const char *cmd, const ctl_subject_args *a) {
+  if (a->token && a->token_file) {
+    fprintf(stderr, "pdpctl %s: give --token or --token-file, not both\n", cmd);
+    return false;
+  }
+  bool token = a->token || a->token_file;
+  if (!a->principal && !token) {
+    fprintf(stderr, "pdpctl %s: --principal (or --token) is required (see pdpctl %s --help)\n", cmd,
+            cmd);
+    return false;
+  }
+  if (a->principal && token) {
+    fprintf(stderr, "pdpctl %s: give --principal or --token, not both\n", cmd);
+    return false;
+  }
+  return true;
+}
+
+bool ctl_subject_load(const char *cmd, const ctl_subject_args *a, ctl_subject *out) {
+  memset(out, 0, sizeof *out);
+  char err[CTL_ERR_CAP];
+  if (a->principal && !ctl_uid_parse(a->principal, &out->principal, err, sizeof err)) {
+    fprintf(stderr, "pdpctl %s: --principal: %s\n", cmd, err);
+    return false;
+  }
+  out->token = a->token;
+  if (a->token_file) {
+    if (ctl_read_token(a->token_file, &out->token_buf, err, sizeof err)) {
+      fprintf(stderr, "pdpctl %s: --token-file %s\n", cmd, err);
+      return false;
+    }
+    out->token = out->token_buf;
+  }
+  if (!ctl_uid_parse(a->resource, &out->resource, err, sizeof err)) {
+    fprintf(stderr, "pdpctl %s: --resource: %s\n", cmd, err);
+    return false;
+  }
+  if (a->context && ctl_load_context(a->context, &out->context, err, sizeof err)) {
+    fprintf(stderr, "pdpctl %s: --context: %s\n", cmd, err);
+    return false;
+  }
+  if (a->entities && ctl_load_entities(a->entities, &out->entities, err, sizeof err)) {
+    fprintf(stderr, "pdpctl %s: --entities %s: %s\n", cmd, a->entities, err);
+    return false;
+  }
+  return true;
+}
+
+void ctl_subject_close(ctl_subject *s) {
+  free(s->token_buf);
+  ctl_entities_close(&s->entities);
+  pdpc_value_free(s->context);
+  ctl_uid_close(&s->principal);
+  ctl_uid_close(&s->resource);
+  memset(s, 0, sizeof *s);
+}

@@ -97,6 +97,25 @@ int ctl_load_entities(const char *file, ctl_entities *out, char *err, size_t cap
 #define CTL_TOKEN_MAX (1u << 20)
 int ctl_read_token(const char *file, char **out, char *err, size_t cap);
 
+/* options.c: what check and list-allowed both ask about: who (--principal, --token or
+ * --token-file: exactly one), on what (--resource) and with what (--context, --entities).
+ * ctl_subject_args_ok prints "pdpctl CMD: give --principal or --token, not both" (and the
+ * like) when the who is not exactly one.  ctl_subject_load parses and loads them all; on
+ * failure it prints "pdpctl CMD: --FLAG: reason" and returns false (close *out either way). */
+typedef struct ctl_subject_args {
+  const char *principal, *token, *token_file, *resource, *context, *entities;
+} ctl_subject_args;
+typedef struct ctl_subject {
+  ctl_uid principal, resource; /* principal empty when a token is given */
+  const char *token;           /* --token, or token_buf; NULL with --principal */
+  char *token_buf;             /* owned: read from --token-file */
+  pdpc_value *context;         /* owned; NULL: none */
+  ctl_entities entities;       /* owned */
+} ctl_subject;
+bool ctl_subject_args_ok(const char *cmd, const ctl_subject_args *a);
+bool ctl_subject_load(const char *cmd, const ctl_subject_args *a, ctl_subject *out);
+void ctl_subject_close(ctl_subject *s);
+
 /* ---- checks.c: the checks.json format (docs/checks.md) ------------------------------ */
 
 /* Policy ids expected as reason or errors. */
